@@ -1,0 +1,153 @@
+//! Workflows: the per-business-process rules that decide whether an agent's result executes
+//! on its own or waits for a person.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// How much a workflow may do without a person (the five levels of the earlier system).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AutonomyLevel {
+    /// Level 1: every decision needs a human approval.
+    Supervised,
+    /// Level 2: decisions below the confidence threshold need a human approval.
+    Assisted,
+    /// Level 3: decisions execute; a sample is queued for after-the-fact review.
+    Monitored,
+    /// Level 4: decisions execute independently and are logged for review.
+    Autonomous,
+    /// Level 5: like assisted, but the threshold moves with the measured approval rate.
+    Adaptive,
+}
+
+impl AutonomyLevel {
+    /// The numeric level of the earlier system (1 = supervised … 5 = adaptive).
+    pub fn level(self) -> u8 {
+        match self {
+            Self::Supervised => 1,
+            Self::Assisted => 2,
+            Self::Monitored => 3,
+            Self::Autonomous => 4,
+            Self::Adaptive => 5,
+        }
+    }
+}
+
+/// What happens to a pending decision nobody decided before it expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpiryPolicy {
+    /// Move it to the `hitl_exceptions` queue for a person to pick up (nothing is lost).
+    #[default]
+    Escalate,
+    /// Reject it, with "expired" as the feedback.
+    AutoReject,
+}
+
+/// One workflow's HITL rules. Field names follow the earlier system's workflow JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowConfig {
+    /// Whether results of this workflow may be routed to a person at all. When false, every
+    /// result executes (policy-forced actions still go to a person).
+    pub hitl_enabled: bool,
+    /// Confidence (0..1) at or above which a result executes without a person
+    /// (for the assisted and adaptive levels; the adaptive level starts here).
+    pub confidence_threshold: f64,
+    /// How much the workflow may do on its own.
+    pub autonomy_level: AutonomyLevel,
+    /// The downstream service this workflow acts on (informational, shown to approvers).
+    #[serde(default)]
+    pub service: String,
+    /// A sentence for the people who approve this workflow's decisions.
+    #[serde(default)]
+    pub description: String,
+    /// How long a pending decision waits for a person before its expiry policy applies.
+    #[serde(default = "default_pending_ttl", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub pending_ttl: Duration,
+    /// What happens when a pending decision expires.
+    #[serde(default)]
+    pub expiry_policy: ExpiryPolicy,
+    /// Fraction (0..1) of executed results queued for after-the-fact review in monitored mode.
+    #[serde(default = "default_review_sample_rate")]
+    pub review_sample_rate: f64,
+}
+
+/// The earlier system's default: pending decisions expire after five minutes.
+fn default_pending_ttl() -> Duration {
+    Duration::from_secs(300)
+}
+
+/// One result in ten is sampled for review in monitored mode unless configured otherwise.
+fn default_review_sample_rate() -> f64 {
+    0.1
+}
+
+impl WorkflowConfig {
+    /// Problems with this workflow's values, as (key, message) pairs; empty when valid.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if !(0.0..=1.0).contains(&self.confidence_threshold) {
+            out.push((
+                "confidence_threshold",
+                format!("{} is outside 0..1", self.confidence_threshold),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.review_sample_rate) {
+            out.push((
+                "review_sample_rate",
+                format!("{} is outside 0..1", self.review_sample_rate),
+            ));
+        }
+        if self.pending_ttl.is_zero() {
+            out.push(("pending_ttl", "must be longer than zero".to_string()));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<WorkflowConfig, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    #[test]
+    fn defaults_fill_optional_fields() {
+        let wf =
+            parse("hitl_enabled = true\nconfidence_threshold = 0.9\nautonomy_level = \"assisted\"")
+                .expect("valid workflow");
+        assert_eq!(wf.pending_ttl, Duration::from_secs(300));
+        assert_eq!(wf.expiry_policy, ExpiryPolicy::Escalate);
+        assert!(wf.problems().is_empty());
+    }
+
+    #[test]
+    fn out_of_range_values_are_problems() {
+        let wf = parse(
+            "hitl_enabled = true\nconfidence_threshold = 1.5\nautonomy_level = \"assisted\"\npending_ttl = \"0s\"",
+        )
+        .expect("parses");
+        let keys: Vec<_> = wf.problems().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, vec!["confidence_threshold", "pending_ttl"]);
+    }
+
+    #[test]
+    fn unknown_keys_and_levels_are_rejected() {
+        assert!(parse("hitl_enabled = true\nconfidence_threshold = 0.9\nautonomy_level = \"assisted\"\nextra = 1").is_err());
+        assert!(parse(
+            "hitl_enabled = true\nconfidence_threshold = 0.9\nautonomy_level = \"yolo\""
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn levels_are_numbered_like_the_earlier_system() {
+        assert_eq!(AutonomyLevel::Supervised.level(), 1);
+        assert_eq!(AutonomyLevel::Adaptive.level(), 5);
+    }
+}

@@ -1,0 +1,44 @@
+//! The command line: what each subcommand takes. Parsing only; main.rs wires.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// overseer: the agent worker runtime.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// Directory of configuration files (every *.toml in it is read).
+    #[arg(
+        long,
+        global = true,
+        env = "OVERSEER_CONFIG_DIR",
+        default_value = "config"
+    )]
+    pub(crate) config: PathBuf,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Check or document the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Declare the RabbitMQ exchanges and queues and create the Kafka topics. Idempotent.
+    Setup {
+        /// Inspect the brokers and print what would be created, without changing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigAction {
+    /// Validate the configuration; print every problem with its file and key.
+    Check,
+    /// Print the configuration reference (docs/configuration.md) generated from the code.
+    Reference,
+}

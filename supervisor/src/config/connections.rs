@@ -1,0 +1,125 @@
+//! Where the services are. Every key here can be overridden from the environment
+//! (`OVERSEER__CONNECTIONS__AMQP__URL=...`), which is how a Swarm service sets them.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Connections to RabbitMQ, Redis, Kafka and the LLM endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Connections {
+    /// RabbitMQ, where tasks come from.
+    pub amqp: AmqpConfig,
+    /// Redis, where HITL decisions and workflow settings live.
+    pub redis: RedisConfig,
+    /// Kafka (or a Kafka-compatible broker), where completions and events go.
+    pub kafka: KafkaConfig,
+    /// The OpenAI-compatible LLM endpoint.
+    pub llm: LlmConfig,
+}
+
+/// RabbitMQ connection settings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpConfig {
+    /// AMQP URL with credentials and vhost (`amqp://user:pass@host:5672/%2f`; `amqps://` for
+    /// TLS). The password is masked wherever overseer prints the URL.
+    pub url: String,
+    /// RabbitMQ management API base URL (`http://user:pass@host:15672`). Optional: `overseer
+    /// setup` uses it to show the arguments of an existing queue that conflicts with the config.
+    #[serde(default)]
+    pub management_url: Option<String>,
+    /// AMQP heartbeat interval: a frozen broker is noticed after about two of these.
+    #[serde(default = "default_heartbeat", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub heartbeat: Duration,
+    /// How long to wait for the TCP and AMQP handshake before calling the broker unreachable.
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub connect_timeout: Duration,
+}
+
+/// Redis connection settings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// Redis URL (`redis://:password@host:6379/0`; `rediss://` for TLS). The password is masked
+    /// wherever overseer prints the URL.
+    pub url: String,
+    /// How long to wait for a connection before calling Redis unreachable.
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub connect_timeout: Duration,
+}
+
+/// Kafka connection settings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Comma-separated `host:port` list of bootstrap brokers.
+    pub bootstrap_servers: String,
+    /// Extra librdkafka client properties (e.g. `security.protocol`, `sasl.username`), passed
+    /// through as they are. Values that look like secrets are masked when printed.
+    #[serde(default)]
+    pub client: BTreeMap<String, String>,
+    /// Timeout for admin and metadata requests.
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub request_timeout: Duration,
+}
+
+/// The LLM endpoint. Without `base_url`, the built-in offline stand-in answers instead, so a
+/// fresh machine runs end to end with no API key.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LlmConfig {
+    /// Base URL of an OpenAI-compatible API (OpenAI, vLLM, Ollama, llama.cpp), e.g.
+    /// `http://127.0.0.1:11434/v1`. Empty or absent: the offline stand-in is used.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Model name sent with every request.
+    pub model: String,
+    /// Name of the environment variable that holds the API key. The key itself is never
+    /// written in a config file, printed or logged.
+    #[serde(default = "default_api_key_env")]
+    pub api_key_env: String,
+    /// Timeout of one HTTP attempt.
+    #[serde(default = "default_llm_timeout", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub request_timeout: Duration,
+    /// Overall deadline for one task's LLM work, retries included.
+    #[serde(default = "default_llm_deadline", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub deadline: Duration,
+    /// Most LLM requests in flight at once from this replica.
+    #[serde(default = "default_llm_concurrency")]
+    pub max_concurrency: u32,
+}
+
+impl LlmConfig {
+    /// True when no endpoint is configured and the offline stand-in answers.
+    pub fn is_offline(&self) -> bool {
+        self.base_url.as_deref().is_none_or(|u| u.trim().is_empty())
+    }
+}
+
+fn default_heartbeat() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_api_key_env() -> String {
+    "OPENAI_API_KEY".to_string()
+}
+fn default_llm_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_llm_deadline() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_llm_concurrency() -> u32 {
+    64
+}

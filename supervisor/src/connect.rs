@@ -1,0 +1,143 @@
+//! Opening connections to the brokers, with errors that say which service, at which URL
+//! (password masked), and what to do.
+
+use crate::config::{AmqpConfig, KafkaConfig};
+use crate::redact::{is_secret_key, mask_url, scrub};
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::ClientConfig;
+use std::time::Duration;
+
+/// A service could not be reached or refused us.
+#[derive(Debug, thiserror::Error)]
+#[error("{service} at {url} is unreachable: {detail}. Is it running? (scripts/services.sh starts the local services)")]
+pub struct Unreachable {
+    /// RabbitMQ, Kafka, Redis or the RabbitMQ management API.
+    pub service: &'static str,
+    /// The URL tried, password masked.
+    pub url: String,
+    /// What the client library said, secrets scrubbed.
+    pub detail: String,
+}
+
+impl Unreachable {
+    pub fn new(service: &'static str, raw_url: &str, detail: impl ToString) -> Self {
+        Self {
+            service,
+            url: mask_url(raw_url),
+            detail: scrub(&detail.to_string(), raw_url),
+        }
+    }
+}
+
+/// The AMQP URL with the configured heartbeat and connect timeout as query parameters
+/// (values already in the URL win).
+pub fn amqp_uri(config: &AmqpConfig) -> String {
+    let Ok(mut url) = url::Url::parse(&config.url) else {
+        return config.url.clone();
+    };
+    let present: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    {
+        let mut query = url.query_pairs_mut();
+        if !present.iter().any(|k| k == "heartbeat") {
+            query.append_pair("heartbeat", &config.heartbeat.as_secs().to_string());
+        }
+        if !present.iter().any(|k| k == "connection_timeout") {
+            query.append_pair(
+                "connection_timeout",
+                &config.connect_timeout.as_millis().to_string(),
+            );
+        }
+    }
+    url.to_string()
+}
+
+/// Connects to RabbitMQ within the configured connect timeout.
+pub async fn amqp(config: &AmqpConfig, name: &str) -> Result<lapin::Connection, Unreachable> {
+    let props = lapin::ConnectionProperties::default().with_connection_name(name.into());
+    let uri = amqp_uri(config);
+    let attempt = lapin::Connection::connect(&uri, props);
+    match tokio::time::timeout(config.connect_timeout + Duration::from_secs(1), attempt).await {
+        Ok(Ok(connection)) => Ok(connection),
+        Ok(Err(e)) => Err(Unreachable::new("RabbitMQ", &config.url, e)),
+        Err(_) => Err(Unreachable::new(
+            "RabbitMQ",
+            &config.url,
+            format!("no answer within {:?}", config.connect_timeout),
+        )),
+    }
+}
+
+/// librdkafka settings for this config: bootstrap servers plus the pass-through properties.
+pub fn kafka_client_config(config: &KafkaConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &config.bootstrap_servers);
+    for (key, value) in &config.client {
+        client.set(key, value);
+    }
+    client
+}
+
+/// The pass-through client properties as they may be printed (secret values masked).
+pub fn printable_kafka_settings(config: &KafkaConfig) -> Vec<(String, String)> {
+    config
+        .client
+        .iter()
+        .map(|(k, v)| {
+            let shown = if is_secret_key(k) {
+                crate::redact::MASK.to_string()
+            } else {
+                v.clone()
+            };
+            (k.clone(), shown)
+        })
+        .collect()
+}
+
+/// What the Kafka cluster holds: its broker count and each topic's partition count.
+#[derive(Debug, Clone)]
+pub struct KafkaCluster {
+    pub brokers: usize,
+    pub topics: std::collections::BTreeMap<String, usize>,
+}
+
+/// An admin client, after one metadata round trip proved the cluster answers.
+pub async fn kafka_admin(
+    config: &KafkaConfig,
+) -> Result<(AdminClient<DefaultClientContext>, KafkaCluster), Unreachable> {
+    let url = format!("kafka://{}", config.bootstrap_servers);
+    let cluster = kafka_metadata(config)
+        .await
+        .map_err(|e| Unreachable::new("Kafka", &url, e))?;
+    let admin = kafka_client_config(config)
+        .create()
+        .map_err(|e| Unreachable::new("Kafka", &url, e))?;
+    Ok((admin, cluster))
+}
+
+/// Reads the cluster's metadata. librdkafka's call blocks, so it runs on a blocking thread
+/// with a client of its own.
+pub async fn kafka_metadata(config: &KafkaConfig) -> Result<KafkaCluster, String> {
+    let client_config = kafka_client_config(config);
+    let timeout = config.request_timeout;
+    let read = move || -> Result<KafkaCluster, String> {
+        let admin: AdminClient<DefaultClientContext> =
+            client_config.create().map_err(|e| e.to_string())?;
+        let metadata = admin
+            .inner()
+            .fetch_metadata(None, timeout)
+            .map_err(|e| e.to_string())?;
+        Ok(KafkaCluster {
+            brokers: metadata.brokers().len(),
+            topics: metadata
+                .topics()
+                .iter()
+                .filter(|t| t.error().is_none())
+                .map(|t| (t.name().to_string(), t.partitions().len()))
+                .collect(),
+        })
+    };
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|e| format!("metadata task failed: {e}"))?
+}

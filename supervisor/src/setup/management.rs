@@ -1,0 +1,94 @@
+//! The RabbitMQ management HTTP API, read only: the arguments of an existing queue, to show
+//! both argument sets when a queue conflicts with the configuration.
+
+use super::desired::{Arg, Args};
+
+/// The vhost named by an AMQP URL (`/%2f` and an empty path are the default vhost `/`).
+pub fn vhost_of(amqp_url: &str) -> String {
+    let Ok(url) = url::Url::parse(amqp_url) else {
+        return "/".into();
+    };
+    let path = url.path().trim_start_matches('/');
+    if path.is_empty() {
+        return "/".into();
+    }
+    url::form_urlencoded::parse(format!("v={path}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| "/".into())
+}
+
+/// `GET /api/<parts…>` (each part percent-encoded, `/` included) with the URL's credentials.
+pub async fn get_json(management_url: &str, parts: &[&str]) -> Result<serde_json::Value, String> {
+    let mut url =
+        url::Url::parse(management_url).map_err(|e| format!("bad management URL: {e}"))?;
+    let user = url.username().to_string();
+    let password = url.password().map(str::to_string);
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    {
+        let mut segments = url
+            .path_segments_mut()
+            .map_err(|_| "management URL cannot have a path".to_string())?;
+        segments.pop_if_empty().push("api");
+        for part in parts {
+            segments.push(part);
+        }
+    }
+    let response = reqwest::Client::new()
+        .get(url)
+        .basic_auth(user, password)
+        .timeout(std::time::Duration::from_secs(5))
+        .send()
+        .await
+        .map_err(|e| format!("management API unreachable: {}", e.without_url()))?;
+    if !response.status().is_success() {
+        return Err(format!("management API answered {}", response.status()));
+    }
+    response
+        .json()
+        .await
+        .map_err(|e| format!("management API sent bad JSON: {e}"))
+}
+
+/// The arguments of `queue` in the vhost of `amqp_url`.
+pub async fn queue_arguments(
+    management_url: &str,
+    amqp_url: &str,
+    queue: &str,
+) -> Result<Args, String> {
+    let vhost = vhost_of(amqp_url);
+    let body = get_json(management_url, &["queues", &vhost, queue]).await?;
+    Ok(args_from_json(body.get("arguments")))
+}
+
+/// Management API arguments (a JSON object) as [`Args`].
+pub fn args_from_json(value: Option<&serde_json::Value>) -> Args {
+    let mut args = Args::new();
+    if let Some(map) = value.and_then(serde_json::Value::as_object) {
+        for (key, value) in map {
+            let arg = match value {
+                serde_json::Value::Number(n) => n.as_i64().map(Arg::Int),
+                serde_json::Value::String(s) => Some(Arg::Str(s.clone())),
+                other => Some(Arg::Str(other.to_string())),
+            };
+            if let Some(arg) = arg {
+                args.insert(key.clone(), arg);
+            }
+        }
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vhosts_are_read_from_the_amqp_url() {
+        assert_eq!(vhost_of("amqp://g:g@h:5672/%2f"), "/");
+        assert_eq!(vhost_of("amqp://g:g@h:5672"), "/");
+        assert_eq!(vhost_of("amqp://g:g@h:5672/prod"), "prod");
+        assert_eq!(vhost_of("amqp://g:g@h:5672/a%2Fb"), "a/b");
+    }
+}
