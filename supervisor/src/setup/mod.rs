@@ -39,13 +39,12 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<bool, SetupError> {
     let conn = connect::amqp(amqp_config, "overseer-setup").await?;
     let (admin, cluster) = connect::kafka_admin(&config.connections.kafka).await?;
 
-    let mut plan = Plan::default();
-    plan.steps = amqp::inspect(&conn, amqp_config, &desired)
+    let mut steps = amqp::inspect(&conn, amqp_config, &desired)
         .await
         .map_err(|e| SetupError::Amqp(crate::redact::scrub(&e.to_string(), &amqp_config.url)))?;
     let (topic_steps, warnings) = kafka::inspect(&desired.topics, &cluster);
-    plan.steps.extend(topic_steps);
-    plan.warnings = warnings;
+    steps.extend(topic_steps);
+    let plan = Plan { steps, warnings };
 
     let reporter = Reporter::new(if dry_run { 0 } else { plan.creates().count() });
     for warning in &plan.warnings {

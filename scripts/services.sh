@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Makes this machine ready for overseer: installs what is missing, starts RabbitMQ (with the
+# management plugin), Redis and a Kafka-compatible broker (tansu), and waits until each answers.
+# Safe to run again: whatever already answers is left alone.
+#
+# Environment:
+#   OVERSEER_DATA_DIR  where tansu keeps its sqlite storage and logs (default: <repo>/.data)
+#   KAFKA_PORT         tansu's port (default 9092)
+set -euo pipefail
+
+TANSU_VERSION=0.6.0
+repo=$(cd "$(dirname "$0")/.." && pwd)
+data=${OVERSEER_DATA_DIR:-$repo/.data}
+kafka_port=${KAFKA_PORT:-9092}
+mkdir -p "$data"
+
+say() { printf 'services: %s\n' "$*"; }
+
+# port_open HOST PORT: true when something accepts TCP connections there.
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# wait_for NAME SECONDS COMMAND...: retries COMMAND once a second until it succeeds.
+wait_for() {
+  local name=$1 seconds=$2; shift 2
+  for _ in $(seq "$seconds"); do
+    if "$@" >/dev/null 2>&1; then say "$name is up"; return 0; fi
+    sleep 1
+  done
+  say "$name did not answer within ${seconds}s"; return 1
+}
+
+apt_updated=
+apt_install() {
+  if [ -z "$apt_updated" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq; apt_updated=1
+  fi
+  say "installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# --- RabbitMQ -------------------------------------------------------------------------------
+command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
+if ! port_open 127.0.0.1 5672; then
+  say "starting RabbitMQ"
+  rabbitmq-server -detached
+fi
+wait_for "RabbitMQ" 90 rabbitmqctl await_startup
+if ! rabbitmq-plugins list -e -m 2>/dev/null | grep -qx rabbitmq_management; then
+  say "enabling the RabbitMQ management plugin"
+  rabbitmq-plugins enable rabbitmq_management >/dev/null
+fi
+wait_for "RabbitMQ management API" 60 curl -sf -u guest:guest http://127.0.0.1:15672/api/overview
+
+# --- Redis ----------------------------------------------------------------------------------
+command -v redis-server >/dev/null || apt_install redis-server
+if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+  say "starting Redis"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+fi
+wait_for "Redis" 30 redis-cli -h 127.0.0.1 ping
+
+# --- Kafka (tansu) --------------------------------------------------------------------------
+if ! command -v tansu >/dev/null || [ "$(tansu --version 2>/dev/null)" != "tansu $TANSU_VERSION" ]; then
+  say "building tansu $TANSU_VERSION (once; takes several minutes)"
+  cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore,libsql
+fi
+if ! port_open 127.0.0.1 "$kafka_port"; then
+  say "starting tansu on 127.0.0.1:$kafka_port (storage $data/tansu.db)"
+  # tansu reads a sqlite:// path relative to its working directory, so it runs inside $data.
+  (cd "$data" && setsid nohup tansu broker \
+    --storage-engine "sqlite://tansu.db" \
+    --listener-url "tcp://127.0.0.1:$kafka_port" \
+    --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
+    </dev/null >"$data/tansu.log" 2>&1 & echo $! >"$data/tansu.pid")
+fi
+wait_for "Kafka (tansu)" 60 tansu topic list --broker "tcp://127.0.0.1:$kafka_port"
+
+say "ready: RabbitMQ 127.0.0.1:5672 (management :15672), Redis 127.0.0.1:6379, Kafka 127.0.0.1:$kafka_port"
