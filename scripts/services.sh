@@ -38,6 +38,8 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+command -v curl >/dev/null || apt_install curl
+
 # --- RabbitMQ -------------------------------------------------------------------------------
 command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
 if ! port_open 127.0.0.1 5672; then

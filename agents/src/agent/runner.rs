@@ -1,0 +1,141 @@
+//! Drives one task through an agent: assess the input, build the prompt, ask the model,
+//! validate the answer (one corrective retry), score confidence, apply the action policy.
+
+use super::{Agent, AgentError, Assessment, CheckedProposal};
+use crate::confidence::{self, Confidence};
+use crate::llm::{LlmClient, LlmError, LlmRequest};
+use crate::policy::PolicyConfig;
+use crate::task::Task;
+use std::time::{Duration, Instant};
+
+/// What the model call cost.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LlmUsage {
+    pub provider: &'static str,
+    pub model: String,
+    /// Model calls made (2 after a corrective retry).
+    pub calls: u32,
+    /// HTTP attempts across those calls.
+    pub attempts: u32,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub latency: Duration,
+}
+
+/// A finished agent run.
+#[derive(Debug, Clone)]
+pub struct AgentResult {
+    pub assessment: Assessment,
+    pub proposal: CheckedProposal,
+    pub confidence: Confidence,
+    /// Why the action policy wants a person; empty when it does not.
+    pub review_reasons: Vec<String>,
+    pub usage: LlmUsage,
+}
+
+/// Why an agent run ended without a result.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AgentFailure {
+    #[error(transparent)]
+    Input(#[from] AgentError),
+    #[error("model output invalid after a corrective retry: {0}")]
+    InvalidOutput(String),
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+}
+
+impl AgentFailure {
+    /// True when trying the task again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Llm(e) if e.is_transient())
+    }
+
+    /// Short machine-readable reason for headers and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Input(AgentError::UnknownKind { .. }) => "unknown_kind",
+            Self::Input(AgentError::InvalidPayload { .. }) => "invalid_payload",
+            Self::InvalidOutput(_) => "invalid_output",
+            Self::Llm(LlmError::Refused(_)) => "llm_refused",
+            Self::Llm(LlmError::Deadline(_)) => "llm_deadline",
+            Self::Llm(LlmError::Exhausted { .. }) => "llm_unavailable",
+        }
+    }
+}
+
+/// Fills `{{payload}}` and `{{kind}}` in a template.
+pub fn render(template: &str, kind: &str, payload_json: &str) -> String {
+    template
+        .replace("{{kind}}", kind)
+        .replace("{{payload}}", payload_json)
+}
+
+/// Runs `task` through `agent`.
+pub async fn run(
+    agent: &dyn Agent,
+    llm: &dyn LlmClient,
+    policy: &PolicyConfig,
+    task: &Task,
+) -> Result<AgentResult, AgentFailure> {
+    let assessment = agent.assess(task.kind.as_deref(), &task.payload)?;
+    let info = llm.info();
+    let (schema_name, schema) = agent.output_schema();
+    let spec = agent.spec();
+    let payload_json = serde_json::to_string(&task.payload).unwrap_or_default();
+    let request = LlmRequest {
+        system: format!(
+            "{}\n\nAnswer with a single JSON object that follows this JSON schema:\n{}",
+            spec.system_prompt.trim(),
+            schema
+        ),
+        user: render(&spec.user_template, &assessment.kind, &payload_json),
+        schema_name: schema_name.to_string(),
+        schema: schema.clone(),
+        offline_answer: info
+            .is_offline()
+            .then(|| agent.offline_answer(&task.payload, &assessment)),
+    };
+    let started = Instant::now();
+    let mut usage = LlmUsage {
+        provider: info.provider,
+        model: info.model,
+        ..Default::default()
+    };
+    let record = |usage: &mut LlmUsage, reply: &crate::llm::LlmReply| {
+        usage.calls += 1;
+        usage.attempts += reply.attempts;
+        usage.prompt_tokens += reply.prompt_tokens;
+        usage.completion_tokens += reply.completion_tokens;
+    };
+    let first = llm.complete(&request).await?;
+    record(&mut usage, &first);
+    let (proposal, reply) = match agent.check_output(&first.content) {
+        Ok(p) => (p, first),
+        Err(problem) => {
+            tracing::debug!(task_id = %task.task_id, %problem, "model output invalid; one corrective retry");
+            let second = llm
+                .complete(&request.corrected(&first.content, &problem))
+                .await?;
+            record(&mut usage, &second);
+            let checked = agent
+                .check_output(&second.content)
+                .map_err(AgentFailure::InvalidOutput)?;
+            (checked, second)
+        }
+    };
+    usage.latency = started.elapsed();
+    let confidence = Confidence::combine(
+        assessment.completeness,
+        proposal.model_confidence,
+        confidence::from_logprobs(&reply.logprobs),
+    );
+    let review_reasons =
+        policy.review_reasons(&spec.allowed_actions, &proposal.actions, assessment.policy);
+    Ok(AgentResult {
+        assessment,
+        proposal,
+        confidence,
+        review_reasons,
+        usage,
+    })
+}

@@ -1,0 +1,270 @@
+//! Any OpenAI-compatible endpoint through async-openai's chat API.
+//!
+//! async-openai's own retry layer is replaced (its `middleware` feature) by a plain transport
+//! that turns 429 and 5xx answers into [`HttpStatus`] errors carrying Retry-After, so that
+//! this client alone decides about retries: exponential backoff with full jitter, at least the
+//! Retry-After, a per-attempt timeout, an overall deadline, none on other 4xx; and a
+//! concurrency limit on requests in flight.
+
+use super::backoff::Backoff;
+use super::{LlmClient, LlmError, LlmInfo, LlmReply, LlmRequest};
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use async_openai::middleware::HttpRequestFactory;
+use async_openai::types::chat::{
+    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+    ChatCompletionRequestUserMessage, CreateChatCompletionRequest, CreateChatCompletionResponse,
+    ResponseFormat, ResponseFormatJsonSchema,
+};
+use async_trait::async_trait;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// Settings of the OpenAI-compatible client.
+#[derive(Debug, Clone)]
+pub struct OpenAiSettings {
+    pub base_url: String,
+    pub model: String,
+    /// The key itself (read from the environment by the caller); never logged.
+    pub api_key: Option<String>,
+    pub request_timeout: Duration,
+    pub deadline: Duration,
+    pub max_concurrency: usize,
+    pub max_attempts: u32,
+    /// Ask for token log-probabilities (not every endpoint supports them).
+    pub logprobs: bool,
+    pub backoff: Backoff,
+}
+
+/// A 429 or 5xx answer, with what the server said about waiting.
+#[derive(Debug, thiserror::Error)]
+#[error("HTTP {status}: {body}")]
+pub struct HttpStatus {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: String,
+}
+
+pub struct OpenAiLlm {
+    client: async_openai::Client<OpenAIConfig>,
+    settings: OpenAiSettings,
+    permits: Arc<Semaphore>,
+    /// Cleared once the endpoint refuses `json_schema`; `json_object` is used from then on.
+    json_schema: AtomicBool,
+}
+
+/// How one attempt ended.
+enum Attempt {
+    Done(Box<CreateChatCompletionResponse>),
+    Transient {
+        why: String,
+        retry_after: Option<Duration>,
+    },
+    Refused(String),
+}
+
+impl OpenAiLlm {
+    pub fn new(settings: OpenAiSettings) -> Result<Self, LlmError> {
+        let http = reqwest::Client::builder()
+            .timeout(settings.request_timeout)
+            .build()
+            .map_err(|e| LlmError::Refused(format!("cannot build the HTTP client: {e}")))?;
+        let transport = tower::service_fn(move |factory: HttpRequestFactory| {
+            let http = http.clone();
+            async move {
+                let request = factory.build().await?;
+                let response = http.execute(request).await.map_err(OpenAIError::Reqwest)?;
+                let status = response.status();
+                if status.as_u16() == 429 || status.is_server_error() {
+                    let retry_after = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                        .filter(|secs| secs.is_finite() && *secs >= 0.0)
+                        .map(Duration::from_secs_f64);
+                    let body: String = response
+                        .text()
+                        .await
+                        .unwrap_or_default()
+                        .chars()
+                        .take(300)
+                        .collect();
+                    return Err(OpenAIError::Boxed(Box::new(HttpStatus {
+                        status: status.as_u16(),
+                        retry_after,
+                        body,
+                    })));
+                }
+                Ok(response)
+            }
+        });
+        let mut config = OpenAIConfig::new().with_api_base(settings.base_url.trim_end_matches('/'));
+        if let Some(key) = &settings.api_key {
+            config = config.with_api_key(key.clone());
+        }
+        let client = async_openai::Client::with_config(config).with_http_service(transport);
+        Ok(Self {
+            client,
+            permits: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
+            json_schema: AtomicBool::new(true),
+            settings,
+        })
+    }
+
+    fn chat_request(&self, request: &LlmRequest) -> CreateChatCompletionRequest {
+        let format = if self.json_schema.load(Ordering::Relaxed) {
+            ResponseFormat::JsonSchema {
+                json_schema: ResponseFormatJsonSchema {
+                    name: request.schema_name.clone(),
+                    schema: request.schema.clone(),
+                    description: None,
+                    strict: None,
+                },
+            }
+        } else {
+            ResponseFormat::JsonObject
+        };
+        let system = ChatCompletionRequestSystemMessage::from(
+            async_openai::types::chat::ChatCompletionRequestSystemMessageContent::from(
+                request.system.as_str(),
+            ),
+        );
+        let user = ChatCompletionRequestUserMessage::from(request.user.as_str());
+        CreateChatCompletionRequest {
+            model: self.settings.model.clone(),
+            messages: vec![
+                ChatCompletionRequestMessage::from(system),
+                ChatCompletionRequestMessage::from(user),
+            ],
+            response_format: Some(format),
+            logprobs: self.settings.logprobs.then_some(true),
+            ..Default::default()
+        }
+    }
+
+    async fn attempt(&self, request: &LlmRequest) -> Attempt {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return Attempt::Refused("the client is shutting down".into());
+        };
+        match self.client.chat().create(self.chat_request(request)).await {
+            Ok(response) => Attempt::Done(Box::new(response)),
+            Err(OpenAIError::Boxed(boxed)) => match boxed.downcast::<HttpStatus>() {
+                Ok(status) => Attempt::Transient {
+                    why: status.to_string(),
+                    retry_after: status.retry_after,
+                },
+                Err(other) => Attempt::Transient {
+                    why: other.to_string(),
+                    retry_after: None,
+                },
+            },
+            Err(OpenAIError::Reqwest(e)) if e.is_timeout() => Attempt::Transient {
+                why: format!("no answer within {:?}", self.settings.request_timeout),
+                retry_after: None,
+            },
+            Err(OpenAIError::Reqwest(e)) => Attempt::Transient {
+                why: e.without_url().to_string(),
+                retry_after: None,
+            },
+            // The endpoint answered 2xx with a body that is not a chat completion.
+            Err(OpenAIError::JSONDeserialize(e, _)) => Attempt::Transient {
+                why: format!("malformed response body: {e}"),
+                retry_after: None,
+            },
+            Err(OpenAIError::ApiError(api)) => {
+                let text = api.to_string();
+                if self.json_schema.load(Ordering::Relaxed)
+                    && (text.contains("response_format") || text.contains("json_schema"))
+                {
+                    self.json_schema.store(false, Ordering::Relaxed);
+                    tracing::warn!(
+                        "endpoint refused json_schema output; using json_object from now on"
+                    );
+                    return Attempt::Transient {
+                        why: text,
+                        retry_after: Some(Duration::ZERO),
+                    };
+                }
+                Attempt::Refused(text)
+            }
+            Err(other) => Attempt::Refused(other.to_string()),
+        }
+    }
+}
+
+fn reply(response: CreateChatCompletionResponse, attempts: u32) -> Result<LlmReply, LlmError> {
+    let usage = response.usage.clone();
+    let choice = response
+        .choices
+        .into_iter()
+        .next()
+        .ok_or_else(|| LlmError::Refused("the endpoint returned no choices".into()))?;
+    let content = match (choice.message.content, choice.message.refusal) {
+        (Some(content), _) => content,
+        (None, Some(refusal)) => {
+            return Err(LlmError::Refused(format!("the model refused: {refusal}")))
+        }
+        (None, None) => String::new(),
+    };
+    let logprobs = choice
+        .logprobs
+        .and_then(|l| l.content)
+        .map(|tokens| tokens.iter().map(|t| f64::from(t.logprob)).collect())
+        .unwrap_or_default();
+    Ok(LlmReply {
+        content,
+        logprobs,
+        prompt_tokens: usage.as_ref().map_or(0, |u| u64::from(u.prompt_tokens)),
+        completion_tokens: usage.as_ref().map_or(0, |u| u64::from(u.completion_tokens)),
+        attempts,
+    })
+}
+
+#[async_trait]
+impl LlmClient for OpenAiLlm {
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, LlmError> {
+        let deadline = Instant::now() + self.settings.deadline;
+        let max = self.settings.max_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = match tokio::time::timeout_at(deadline, self.attempt(request)).await {
+                Ok(outcome) => outcome,
+                Err(_) => return Err(LlmError::Deadline(self.settings.deadline)),
+            };
+            let (why, retry_after) = match outcome {
+                Attempt::Done(response) => return reply(*response, attempt),
+                Attempt::Refused(why) => return Err(LlmError::Refused(why)),
+                Attempt::Transient { why, retry_after } => (why, retry_after),
+            };
+            if attempt >= max {
+                return Err(LlmError::Exhausted {
+                    attempts: attempt,
+                    last: why,
+                    retry_after,
+                });
+            }
+            let wait = self.settings.backoff.delay(attempt, retry_after);
+            if Instant::now() + wait > deadline {
+                return Err(LlmError::Exhausted {
+                    attempts: attempt,
+                    last: why,
+                    retry_after,
+                });
+            }
+            tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %why, "LLM attempt failed; retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn info(&self) -> LlmInfo {
+        LlmInfo {
+            provider: "openai-compatible",
+            model: self.settings.model.clone(),
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The task envelope of CONTRACT.md: what a producer publishes to an `auto_*` queue.
+//! Decoding checks everything the contract and the size limits promise, so a bad message is
+//! refused with a reason before any agent or LLM sees it.
+
+use serde::{Deserialize, Serialize};
+
+/// Bounds on a task message.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskLimits {
+    pub max_bytes: usize,
+    pub max_depth: usize,
+}
+
+/// A decoded task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// Idempotency key, 1..128 characters.
+    pub task_id: String,
+    /// Agent-specific sub-type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The workflow; the queue's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+    /// 0..9.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<String>,
+    /// Agent-specific object.
+    pub payload: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Why a message is not a valid task. Every variant is permanent: retrying cannot fix it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TaskError {
+    #[error("task is {size} bytes, over the {limit}-byte limit")]
+    TooLarge { size: usize, limit: usize },
+    #[error("task JSON nests deeper than {limit} levels")]
+    TooDeep { limit: usize },
+    #[error("task is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("task is not a valid envelope: {0}")]
+    BadEnvelope(String),
+    #[error("task_id must be 1..128 characters, got {0}")]
+    BadTaskId(usize),
+    #[error("priority must be 0..9, got {0}")]
+    BadPriority(u8),
+}
+
+impl TaskError {
+    /// A short machine-readable reason for headers and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "too_large",
+            Self::TooDeep { .. } => "too_deep",
+            Self::NotJson(_) => "not_json",
+            Self::BadEnvelope(_) => "bad_envelope",
+            Self::BadTaskId(_) => "bad_task_id",
+            Self::BadPriority(_) => "bad_priority",
+        }
+    }
+}
+
+impl Task {
+    /// Decodes and checks a message body.
+    pub fn decode(body: &[u8], limits: TaskLimits) -> Result<Self, TaskError> {
+        if body.len() > limits.max_bytes {
+            return Err(TaskError::TooLarge {
+                size: body.len(),
+                limit: limits.max_bytes,
+            });
+        }
+        // Checked before parsing so a hostile nesting never reaches the parser's recursion.
+        if nesting_depth(body) > limits.max_depth {
+            return Err(TaskError::TooDeep {
+                limit: limits.max_depth,
+            });
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| TaskError::NotJson(e.to_string()))?;
+        let task: Task =
+            serde_json::from_value(value).map_err(|e| TaskError::BadEnvelope(e.to_string()))?;
+        let id_len = task.task_id.chars().count();
+        if !(1..=128).contains(&id_len) {
+            return Err(TaskError::BadTaskId(id_len));
+        }
+        if let Some(p) = task.priority.filter(|p| *p > 9) {
+            return Err(TaskError::BadPriority(p));
+        }
+        Ok(task)
+    }
+
+    /// The kind, or `default` when the task names none.
+    pub fn kind_or<'a>(&'a self, default: &'a str) -> &'a str {
+        self.kind.as_deref().unwrap_or(default)
+    }
+}
+
+/// Deepest bracket nesting in a JSON text, ignoring brackets inside strings.
+fn nesting_depth(body: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: TaskLimits = TaskLimits {
+        max_bytes: 1024,
+        max_depth: 8,
+    };
+
+    #[test]
+    fn a_contract_task_decodes() {
+        let body = br#"{"task_id":"ord-1","kind":"order.process","priority":5,"payload":{"a":1}}"#;
+        let task = Task::decode(body, LIMITS).expect("valid");
+        assert_eq!(task.task_id, "ord-1");
+        assert_eq!(task.kind_or("x"), "order.process");
+    }
+
+    #[test]
+    fn each_contract_violation_has_its_reason() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"not json", "not_json"),
+            (br#"{"payload":{}}"#, "bad_envelope"),
+            (br#"{"task_id":"x"}"#, "bad_envelope"),
+            (br#"{"task_id":"x","payload":[1]}"#, "bad_envelope"),
+            (br#"{"task_id":"","payload":{}}"#, "bad_task_id"),
+            (
+                br#"{"task_id":"x","priority":12,"payload":{}}"#,
+                "bad_priority",
+            ),
+            (
+                br#"{"task_id":"x","payload":{"a":[[[[[[[[[1]]]]]]]]]}}"#,
+                "too_deep",
+            ),
+        ];
+        for (body, code) in cases {
+            let err = Task::decode(body, LIMITS).expect_err("must be refused");
+            assert_eq!(err.code(), *code, "{}", String::from_utf8_lossy(body));
+        }
+        let big = vec![b' '; 2048];
+        assert_eq!(
+            Task::decode(&big, LIMITS).expect_err("too large").code(),
+            "too_large"
+        );
+        let long_id = format!(r#"{{"task_id":"{}","payload":{{}}}}"#, "x".repeat(129));
+        assert_eq!(
+            Task::decode(long_id.as_bytes(), LIMITS)
+                .expect_err("id")
+                .code(),
+            "bad_task_id"
+        );
+    }
+
+    #[test]
+    fn brackets_inside_strings_do_not_count_as_nesting() {
+        let body = br#"{"task_id":"x","payload":{"text":"[[[[[[[[[[[[[[{{{{{{\"]]]"}}"#;
+        assert!(Task::decode(body, LIMITS).is_ok());
+    }
+}
