@@ -2,6 +2,8 @@
 //! RabbitMQ vhost per test, and running the `overseer` binary.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod llm_server;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};

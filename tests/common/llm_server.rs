@@ -1,0 +1,155 @@
+//! A local OpenAI-compatible server for the tests: `POST /v1/chat/completions` answers from a
+//! script (valid content, HTTP errors with Retry-After, hangs, malformed bodies), then from a
+//! default reply. Every request is recorded with its arrival time.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// 200 with this message content (the model's answer), after `delay`.
+    Content { content: String, delay: Duration },
+    /// This status with an OpenAI-style error body and an optional Retry-After (seconds).
+    Status { code: u16, retry_after: Option<u64> },
+    /// Never answers (until the client gives up).
+    Hang,
+    /// 200 with a body that is not a chat completion.
+    Malformed,
+}
+
+impl Reply {
+    pub fn content(content: impl Into<String>) -> Self {
+        Self::Content {
+            content: content.into(),
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Script {
+    queue: VecDeque<Reply>,
+    default: Option<Reply>,
+    requests: Vec<(Instant, serde_json::Value)>,
+}
+
+/// A running server; dropped with the test's runtime.
+#[derive(Clone)]
+pub struct LlmServer {
+    pub base_url: String,
+    script: Arc<Mutex<Script>>,
+}
+
+impl LlmServer {
+    pub async fn start() -> Self {
+        let script = Arc::new(Mutex::new(Script::default()));
+        let app = Router::new()
+            .route("/v1/chat/completions", post(answer))
+            .with_state(script.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            base_url: format!("http://{addr}/v1"),
+            script,
+        }
+    }
+
+    /// Answers with these replies, in order, before the default.
+    pub fn push(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.lock().queue.extend(replies);
+    }
+
+    /// The answer once the script is used up.
+    pub fn set_default(&self, reply: Reply) {
+        self.lock().default = Some(reply);
+    }
+
+    /// Requests received so far, with their arrival times.
+    pub fn requests(&self) -> Vec<(Instant, serde_json::Value)> {
+        self.lock().requests.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Script> {
+        self.script.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+async fn answer(State(script): State<Arc<Mutex<Script>>>, body: String) -> Response {
+    let reply = {
+        let mut s = script.lock().unwrap_or_else(|p| p.into_inner());
+        s.requests.push((
+            Instant::now(),
+            serde_json::from_str(&body).unwrap_or_default(),
+        ));
+        s.queue.pop_front().or_else(|| s.default.clone())
+    };
+    match reply {
+        None => (StatusCode::INTERNAL_SERVER_ERROR, "no scripted reply").into_response(),
+        Some(Reply::Content { content, delay }) => {
+            tokio::time::sleep(delay).await;
+            axum::Json(completion(&content)).into_response()
+        }
+        Some(Reply::Status { code, retry_after }) => {
+            let mut headers = HeaderMap::new();
+            if let Some(secs) = retry_after {
+                headers.insert("retry-after", secs.to_string().parse().expect("header"));
+            }
+            let body = serde_json::json!({"error": {"message": format!("scripted {code}"), "type": "server_error", "param": null, "code": null}});
+            (
+                StatusCode::from_u16(code).expect("status"),
+                headers,
+                axum::Json(body),
+            )
+                .into_response()
+        }
+        Some(Reply::Hang) => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        Some(Reply::Malformed) => (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            "{\"choices\": [oops",
+        )
+            .into_response(),
+    }
+}
+
+fn completion(content: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "test-model",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content},
+            "finish_reason": "stop",
+            "logprobs": null
+        }],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
+    })
+}
+
+/// A valid order-agent proposal.
+pub fn order_proposal(confidence: f64, actions: serde_json::Value) -> String {
+    serde_json::json!({
+        "summary": "order checked",
+        "confidence": confidence,
+        "actions": actions,
+        "details": {"order_valid": true, "issues": [], "fraud_risk": "low"}
+    })
+    .to_string()
+}

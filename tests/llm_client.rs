@@ -1,0 +1,249 @@
+//! The OpenAI-compatible client and the agent runner against a local OpenAI-compatible server:
+//! retries and their waits, timeouts, refusals, malformed output and the corrective retry.
+
+mod common;
+
+use common::llm_server::{order_proposal, LlmServer, Reply};
+use overseer_agents::agent::{self, runner};
+use overseer_agents::llm::backoff::Backoff;
+use overseer_agents::llm::openai::{OpenAiLlm, OpenAiSettings};
+use overseer_agents::llm::{LlmClient, LlmError, LlmRequest};
+use overseer_agents::policy::PolicyConfig;
+use overseer_agents::spec::{AgentKind, AgentSpec};
+use overseer_agents::task::{Task, TaskLimits};
+use std::time::Duration;
+
+fn settings(server: &LlmServer) -> OpenAiSettings {
+    OpenAiSettings {
+        base_url: server.base_url.clone(),
+        model: "test-model".into(),
+        api_key: Some("sk-test".into()),
+        request_timeout: Duration::from_millis(500),
+        deadline: Duration::from_secs(10),
+        max_concurrency: 4,
+        max_attempts: 4,
+        logprobs: false,
+        backoff: Backoff {
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(100),
+        },
+    }
+}
+
+fn request() -> LlmRequest {
+    LlmRequest {
+        system: "system".into(),
+        user: "user".into(),
+        schema_name: "order_proposal".into(),
+        schema: serde_json::json!({"type": "object"}),
+        offline_answer: None,
+    }
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_waited_out_then_succeeds() {
+    let server = LlmServer::start().await;
+    server.push([
+        Reply::Status {
+            code: 429,
+            retry_after: Some(1),
+        },
+        Reply::content("{}"),
+    ]);
+    let llm = OpenAiLlm::new(settings(&server)).expect("client");
+    let reply = llm
+        .complete(&request())
+        .await
+        .expect("second attempt succeeds");
+    assert_eq!(reply.attempts, 2);
+    let times: Vec<_> = server.requests().into_iter().map(|(t, _)| t).collect();
+    assert_eq!(times.len(), 2);
+    assert!(
+        times[1] - times[0] >= Duration::from_secs(1),
+        "waited {:?}",
+        times[1] - times[0]
+    );
+    assert_eq!(reply.prompt_tokens, 100);
+}
+
+#[tokio::test]
+async fn server_errors_and_hangs_are_retried_a_bounded_number_of_times() {
+    let server = LlmServer::start().await;
+    server.push([
+        Reply::Status {
+            code: 500,
+            retry_after: None,
+        },
+        Reply::Hang,
+        Reply::Status {
+            code: 503,
+            retry_after: None,
+        },
+    ]);
+    server.set_default(Reply::Status {
+        code: 502,
+        retry_after: None,
+    });
+    let llm = OpenAiLlm::new(settings(&server)).expect("client");
+    let err = llm
+        .complete(&request())
+        .await
+        .expect_err("all attempts fail");
+    assert!(
+        matches!(err, LlmError::Exhausted { attempts: 4, .. }),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+    assert_eq!(server.requests().len(), 4);
+}
+
+#[tokio::test]
+async fn other_4xx_are_not_retried() {
+    let server = LlmServer::start().await;
+    server.set_default(Reply::Status {
+        code: 401,
+        retry_after: None,
+    });
+    let llm = OpenAiLlm::new(settings(&server)).expect("client");
+    let err = llm.complete(&request()).await.expect_err("refused");
+    assert!(matches!(err, LlmError::Refused(_)), "{err:?}");
+    assert!(!err.is_transient());
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn the_overall_deadline_ends_a_hanging_endpoint() {
+    let server = LlmServer::start().await;
+    server.set_default(Reply::Hang);
+    let mut s = settings(&server);
+    s.request_timeout = Duration::from_secs(30);
+    s.deadline = Duration::from_millis(300);
+    let llm = OpenAiLlm::new(s).expect("client");
+    let started = std::time::Instant::now();
+    let err = llm.complete(&request()).await.expect_err("deadline");
+    assert!(matches!(err, LlmError::Deadline(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn requests_carry_the_json_schema_response_format_and_a_malformed_body_is_retried() {
+    let server = LlmServer::start().await;
+    server.push([Reply::Malformed]);
+    server.set_default(Reply::content("{}"));
+    let llm = OpenAiLlm::new(settings(&server)).expect("client");
+    llm.complete(&request())
+        .await
+        .expect("malformed first answer is retried");
+    let (_, body) = &server.requests()[0];
+    assert_eq!(body["response_format"]["type"], "json_schema");
+    assert_eq!(
+        body["response_format"]["json_schema"]["name"],
+        "order_proposal"
+    );
+    assert_eq!(body["model"], "test-model");
+}
+
+fn order_agent() -> Box<dyn agent::Agent> {
+    let spec = AgentSpec {
+        kind: AgentKind::Order,
+        system_prompt: "You process orders.".into(),
+        user_template: "Kind {{kind}}: {{payload}}".into(),
+        allowed_actions: vec!["fulfil".into(), "refund".into(), "cancel".into()],
+        domain_topic: "domain.orders".into(),
+    };
+    agent::build("order", spec)
+}
+
+fn order_task() -> Task {
+    let body = serde_json::json!({
+        "task_id": "ord-1",
+        "payload": {
+            "customer": {"name": "Ada", "email": "ada@example.com"},
+            "items": [{"sku": "A1", "qty": 2, "unit_price": 10.0}],
+            "shipping_address": {"line1": "1 Main St", "city": "X", "postal_code": "1", "country": "DE"},
+            "payment_status": "paid", "total": 20.0
+        }
+    });
+    Task::decode(
+        body.to_string().as_bytes(),
+        TaskLimits {
+            max_bytes: 1 << 20,
+            max_depth: 32,
+        },
+    )
+    .expect("task")
+}
+
+#[tokio::test]
+async fn invalid_model_output_gets_one_corrective_retry() {
+    let server = LlmServer::start().await;
+    server.push([
+        Reply::content("{\"summary\": \"no\"}"),
+        Reply::content(order_proposal(
+            0.9,
+            serde_json::json!([{"action": "fulfil"}]),
+        )),
+    ]);
+    let llm = OpenAiLlm::new(settings(&server)).expect("client");
+    let result = runner::run(
+        order_agent().as_ref(),
+        &llm,
+        &PolicyConfig::default(),
+        &order_task(),
+    )
+    .await
+    .expect("second answer is valid");
+    assert_eq!(result.usage.calls, 2);
+    let second_prompt = server.requests()[1].1["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        second_prompt.contains("previous answer was not valid"),
+        "{second_prompt}"
+    );
+    assert!((result.confidence.combined - (0.4 * 1.0 + 0.6 * 0.9)).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn output_still_invalid_after_the_corrective_retry_is_a_permanent_failure() {
+    let server = LlmServer::start().await;
+    server.set_default(Reply::content("not json at all"));
+    let llm = OpenAiLlm::new(settings(&server)).expect("client");
+    let err = runner::run(
+        order_agent().as_ref(),
+        &llm,
+        &PolicyConfig::default(),
+        &order_task(),
+    )
+    .await
+    .expect_err("invalid twice");
+    assert_eq!(err.code(), "invalid_output");
+    assert!(!err.is_transient());
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_refund_above_the_limit_needs_a_person_even_at_confidence_0_99() {
+    let server = LlmServer::start().await;
+    server.set_default(Reply::content(order_proposal(
+        0.99,
+        serde_json::json!([{"action": "refund", "amount": 500.0}]),
+    )));
+    let llm = OpenAiLlm::new(settings(&server)).expect("client");
+    let result = runner::run(
+        order_agent().as_ref(),
+        &llm,
+        &PolicyConfig::default(),
+        &order_task(),
+    )
+    .await
+    .expect("valid");
+    assert!(result.confidence.combined > 0.99 - 1e-9);
+    assert_eq!(
+        result.review_reasons.len(),
+        1,
+        "{:?}",
+        result.review_reasons
+    );
+}
