@@ -27,6 +27,24 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Run the worker: consume the agent queues until SIGTERM/SIGINT, then drain.
+    Run {
+        /// Consume only these queues (comma-separated); all agent queues by default.
+        #[arg(long, value_delimiter = ',')]
+        queues: Vec<String>,
+    },
+    /// Publish a task (a JSON file in the contract's format) to a queue, with confirms.
+    Submit {
+        /// The queue to publish to, e.g. auto_orders.
+        #[arg(long)]
+        queue: String,
+        /// The task file.
+        #[arg(long)]
+        file: PathBuf,
+        /// Publish this many copies, their task_ids suffixed -1, -2, ….
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+    },
     /// Declare the RabbitMQ exchanges and queues and create the Kafka topics. Idempotent.
     Setup {
         /// Inspect the brokers and print what would be created, without changing anything.

@@ -3,7 +3,7 @@
 
 mod cli;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Parser;
 use cli::{Cli, Command, ConfigAction};
 use overseer_supervisor::config::{self, Config};
@@ -54,6 +54,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::from(2)
             }
         }),
+        Command::Run { queues } => {
+            let config = load(&cli.config)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let options = overseer_supervisor::runtime::RunOptions { queues, bind: None };
+                let running = overseer_supervisor::runtime::start(&config, options).await?;
+                overseer_supervisor::runtime::shutdown_signal().await;
+                running.shutdown().await;
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Submit { queue, file, count } => {
+            let config = load(&cli.config)?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let task: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let sent = runtime.block_on(overseer_supervisor::submit::run(
+                &config, &queue, &task, count,
+            ))?;
+            println!(
+                "submitted {sent} task{} to {queue}",
+                if sent == 1 { "" } else { "s" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Setup { dry_run } => {
             let config = load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;

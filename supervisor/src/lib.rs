@@ -1,17 +1,32 @@
 //! # overseer-supervisor
 //!
 //! Everything in overseer that does I/O: configuration loading, the broker topology that
-//! `overseer setup` declares, and (as it grows) the actor tree, transports, event sink,
-//! decision store and HTTP APIs. Domain logic lives in `overseer-agents`; this crate wires it
-//! to RabbitMQ, Redis and Kafka.
+//! `overseer setup` declares, the actor tree that consumes tasks, the event sink, the decision
+//! store and the HTTP API. Domain logic lives in `overseer-agents`; this crate wires it to
+//! RabbitMQ, Redis and Kafka.
 //!
 //! Layout:
 //! - [`config`]: typed configuration, loaded from `config/*.toml` and `OVERSEER__…` variables.
-//! - [`redact`]: masking secrets in URLs and client settings before anything prints them.
-//! - [`connect`]: opening broker connections, with errors that name the service and URL.
 //! - [`setup`]: `overseer setup`, declaring queues, exchanges and topics idempotently.
+//! - [`runtime`]: `overseer run`: builds the pieces below and runs them until shutdown.
+//! - [`actors`]: the supervision tree (root → queue supervisors → consumers).
+//! - [`pipeline`]: one task from body to durable outcome (agent, routing, effects).
+//! - [`transport`]: acting on an outcome on RabbitMQ (ack, retry tier, dead letter, requeue).
+//! - [`events`]: the event sink (Kafka, memory); [`hitl`]: the decision store (Redis, memory).
+//! - [`http`], [`health`], [`metrics`]: /health and /metrics.
+//! - [`connect`], [`redact`]: connections with clear errors; secrets masked before printing.
 
+pub mod actors;
 pub mod config;
 pub mod connect;
+pub mod events;
+pub mod health;
+pub mod hitl;
+pub mod http;
+pub mod metrics;
+pub mod pipeline;
 pub mod redact;
+pub mod runtime;
 pub mod setup;
+pub mod submit;
+pub mod transport;

@@ -52,6 +52,10 @@ pub struct RedisConfig {
     #[serde(default = "default_connect_timeout", with = "humantime_serde")]
     #[schemars(with = "String")]
     pub connect_timeout: Duration,
+    /// Prefix of every key overseer writes, so several deployments (or tests) can share one
+    /// Redis.
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
 }
 
 /// Kafka connection settings.
@@ -96,6 +100,12 @@ pub struct LlmConfig {
     /// Most LLM requests in flight at once from this replica.
     #[serde(default = "default_llm_concurrency")]
     pub max_concurrency: u32,
+    /// HTTP attempts per model call (429, 5xx, timeouts are retried; other 4xx are not).
+    #[serde(default = "default_llm_attempts")]
+    pub max_attempts: u32,
+    /// Ask the endpoint for token log-probabilities, which then count in the confidence.
+    #[serde(default)]
+    pub logprobs: bool,
 }
 
 impl LlmConfig {
@@ -105,6 +115,12 @@ impl LlmConfig {
     }
 }
 
+fn default_key_prefix() -> String {
+    "overseer:".to_string()
+}
+fn default_llm_attempts() -> u32 {
+    4
+}
 fn default_heartbeat() -> Duration {
     Duration::from_secs(10)
 }

@@ -15,10 +15,11 @@ pub mod topology;
 mod validate;
 
 pub use connections::{AmqpConfig, Connections, KafkaConfig, LlmConfig, RedisConfig};
+pub use overseer_agents::policy::PolicyConfig;
 pub use overseer_agents::spec::AgentSpec;
 pub use overseer_agents::workflow::WorkflowConfig;
 pub use problem::{ConfigErrors, ConfigProblem, Origin};
-pub use service::{HttpConfig, Limits};
+pub use service::{HttpConfig, Limits, RuntimeConfig};
 pub use sources::ENV_PREFIX;
 pub use topology::{ConsumerRole, QueueClass, QueueConfig, RetryConfig, TopicConfig};
 
@@ -45,6 +46,12 @@ pub struct Config {
     /// Retry delays and attempts.
     #[serde(default)]
     pub retry: RetryConfig,
+    /// Shutdown grace and supervision limits.
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+    /// Actions that always need a person, whatever the confidence.
+    #[serde(default)]
+    pub policy: PolicyConfig,
     /// Queue priority classes, by name.
     pub classes: BTreeMap<String, QueueClass>,
     /// RabbitMQ work queues, by queue name.
@@ -87,6 +94,8 @@ impl Config {
             http: x.section("http", Some(HttpConfig::default())),
             limits: x.section("limits", Some(Limits::default())),
             retry: x.section("retry", Some(RetryConfig::default())),
+            runtime: x.section("runtime", Some(RuntimeConfig::default())),
+            policy: x.section("policy", Some(PolicyConfig::default())),
             classes: x.entries("classes"),
             queues: x.entries("queues"),
             topics: x.entries("topics"),
@@ -102,6 +111,8 @@ impl Config {
             http: config.http.unwrap_or_default(),
             limits: config.limits.unwrap_or_default(),
             retry: config.retry.unwrap_or_default(),
+            runtime: config.runtime.unwrap_or_default(),
+            policy: config.policy.unwrap_or_default(),
             classes: config.classes,
             queues: config.queues,
             topics: config.topics,
@@ -150,6 +161,8 @@ const SECTIONS: &[&str] = &[
     "http",
     "limits",
     "retry",
+    "runtime",
+    "policy",
     "classes",
     "queues",
     "topics",
@@ -169,6 +182,8 @@ struct Partial {
     http: Option<HttpConfig>,
     limits: Option<Limits>,
     retry: Option<RetryConfig>,
+    runtime: Option<RuntimeConfig>,
+    policy: Option<PolicyConfig>,
     classes: BTreeMap<String, QueueClass>,
     queues: BTreeMap<String, QueueConfig>,
     topics: BTreeMap<String, TopicConfig>,

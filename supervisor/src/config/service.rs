@@ -20,6 +20,45 @@ impl Default for HttpConfig {
     }
 }
 
+/// How the process stops and how its supervisors restart children.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// On SIGTERM/SIGINT, how long in-flight tasks may run before the rest are requeued.
+    /// Keep it below Swarm's stop_grace_period (10s by default).
+    #[serde(default = "default_grace", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub shutdown_grace: std::time::Duration,
+    /// Restarts of one consumer within `restart_window` before its queue supervisor gives up
+    /// (meltdown): the queue is marked failed on /health and in metrics.
+    #[serde(default = "default_max_restarts")]
+    pub max_restarts: u32,
+    /// The window `max_restarts` is counted in.
+    #[serde(default = "default_restart_window", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub restart_window: std::time::Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            shutdown_grace: default_grace(),
+            max_restarts: default_max_restarts(),
+            restart_window: default_restart_window(),
+        }
+    }
+}
+
+fn default_grace() -> std::time::Duration {
+    std::time::Duration::from_secs(8)
+}
+fn default_max_restarts() -> u32 {
+    5
+}
+fn default_restart_window() -> std::time::Duration {
+    std::time::Duration::from_secs(60)
+}
+
 fn default_bind() -> String {
     "0.0.0.0:8001".to_string()
 }

@@ -58,6 +58,25 @@ fn connections(config: &Config, out: &mut Problems) {
             check_url(out, "connections.llm.base_url", url, &["http", "https"]);
         }
     }
+    if c.llm.max_attempts == 0 {
+        out.push((
+            "connections.llm.max_attempts".into(),
+            "must be at least 1".into(),
+        ));
+    }
+    let p = &config.policy;
+    if !(0.0..=1.0).contains(&p.inventory_adjust_max_fraction) {
+        out.push((
+            "policy.inventory_adjust_max_fraction".into(),
+            "must be within 0..1".into(),
+        ));
+    }
+    if p.refund_limit < 0.0 || p.budget_change_limit < 0.0 {
+        out.push(("policy".into(), "limits must not be negative".into()));
+    }
+    if config.runtime.max_restarts == 0 {
+        out.push(("runtime.max_restarts".into(), "must be at least 1".into()));
+    }
     if c.llm.max_concurrency == 0 {
         out.push((
             "connections.llm.max_concurrency".into(),

@@ -1,0 +1,16 @@
+//! The supervision tree of one replica:
+//!
+//! ```text
+//! RootSupervisor
+//! └── QueueSupervisor(queue) × configured agent queues
+//!     └── ConsumerActor(queue)  — one channel, prefetch, up to `concurrency` tasks in flight
+//! ```
+//!
+//! One actor per file, each with its message enum beside it. A consumer that fails (its
+//! stream ended, a task panicked) is restarted by its queue supervisor with backoff; more than
+//! `runtime.max_restarts` restarts within `runtime.restart_window` is a meltdown: the queue is
+//! marked failed on /health and no longer restarted. Drain (SIGTERM) flows down the tree.
+
+pub mod consumer;
+pub mod queue_supervisor;
+pub mod root;

@@ -1,0 +1,177 @@
+//! QueueSupervisor: keeps one queue's consumer running. A failed consumer is restarted after
+//! a backoff (1s, 2s, 4s … capped at 30s); more than `max_restarts` failures within `window`
+//! is a meltdown: the queue is marked failed on /health and left stopped, so a poison
+//! configuration cannot spin forever while the other queues keep working.
+
+use super::consumer::{ConsumerActor, ConsumerArgs, ConsumerMessage};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+pub struct QueueSupervisor;
+
+#[derive(Clone)]
+pub struct QueueSupervisorArgs {
+    pub consumer: ConsumerArgs,
+    pub max_restarts: u32,
+    pub window: Duration,
+}
+
+pub enum QueueSupervisorMessage {
+    /// Start (or restart) the consumer.
+    Start,
+    /// Drain the consumer within `grace`, then stop.
+    Drain {
+        grace: Duration,
+        reply: RpcReplyPort<()>,
+    },
+}
+
+pub struct QueueSupervisorState {
+    args: QueueSupervisorArgs,
+    consumer: Option<ActorRef<ConsumerMessage>>,
+    failures: VecDeque<Instant>,
+    draining: bool,
+}
+
+impl Actor for QueueSupervisor {
+    type Msg = QueueSupervisorMessage;
+    type State = QueueSupervisorState;
+    type Arguments = QueueSupervisorArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: QueueSupervisorArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        myself.send_message(QueueSupervisorMessage::Start)?;
+        Ok(QueueSupervisorState {
+            args,
+            consumer: None,
+            failures: VecDeque::new(),
+            draining: false,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let queue = state.args.consumer.ctx.queue.clone();
+        let health = state.args.consumer.health.clone();
+        match message {
+            QueueSupervisorMessage::Start if state.draining || state.consumer.is_some() => {}
+            QueueSupervisorMessage::Start => {
+                match Actor::spawn_linked(
+                    None,
+                    ConsumerActor,
+                    state.args.consumer.clone(),
+                    myself.get_cell(),
+                )
+                .await
+                {
+                    Ok((consumer, _)) => {
+                        state.consumer = Some(consumer);
+                        health.update(&queue, |q| q.consumers = 1);
+                        tracing::info!(%queue, "consumer started");
+                    }
+                    Err(e) => {
+                        // Starting failed (broker away, queue missing): same path as a crash.
+                        self.failed(&myself, state, format!("consumer did not start: {e}"));
+                    }
+                }
+            }
+            QueueSupervisorMessage::Drain { grace, reply } => {
+                state.draining = true;
+                if let Some(consumer) = state.consumer.take() {
+                    let _ = consumer
+                        .call(
+                            |r| ConsumerMessage::Drain { grace, reply: r },
+                            Some(grace + Duration::from_secs(5)),
+                        )
+                        .await;
+                }
+                health.update(&queue, |q| q.consumers = 0);
+                let _ = reply.send(());
+                myself.stop(Some("drained".into()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match event {
+            SupervisionEvent::ActorFailed(cell, error) => {
+                if state
+                    .consumer
+                    .as_ref()
+                    .is_some_and(|c| c.get_id() == cell.get_id())
+                {
+                    state.consumer = None;
+                    self.failed(&myself, state, error.to_string());
+                }
+            }
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                if state
+                    .consumer
+                    .as_ref()
+                    .is_some_and(|c| c.get_id() == cell.get_id())
+                {
+                    state.consumer = None;
+                    if !state.draining {
+                        self.failed(
+                            &myself,
+                            state,
+                            format!("consumer stopped: {}", reason.unwrap_or_default()),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl QueueSupervisor {
+    fn failed(
+        &self,
+        myself: &ActorRef<QueueSupervisorMessage>,
+        state: &mut QueueSupervisorState,
+        error: String,
+    ) {
+        let queue = state.args.consumer.ctx.queue.clone();
+        let now = Instant::now();
+        state.failures.push_back(now);
+        while state
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > state.args.window)
+        {
+            state.failures.pop_front();
+        }
+        metrics::counter!(crate::metrics::ACTOR_RESTARTS, "queue" => queue.clone()).increment(1);
+        let meltdown = state.failures.len() as u32 > state.args.max_restarts;
+        state.args.consumer.health.update(&queue, |q| {
+            q.consumers = 0;
+            q.restarts += 1;
+            q.failed = meltdown;
+            q.last_error = Some(error.clone());
+        });
+        if meltdown {
+            tracing::error!(%queue, %error, "consumer keeps failing: meltdown, no more restarts");
+            return;
+        }
+        let exp = (state.failures.len() as u32).saturating_sub(1).min(5);
+        let delay = Duration::from_secs(1 << exp).min(Duration::from_secs(30));
+        tracing::warn!(%queue, %error, delay_ms = delay.as_millis() as u64, "consumer failed; restarting");
+        myself.send_after(delay, || QueueSupervisorMessage::Start);
+    }
+}

@@ -1,0 +1,88 @@
+//! Events to Kafka through rdkafka's FutureProducer: acks=all and the idempotent producer, so a
+//! delivery report means the event is on every in-sync replica, and producer retries never
+//! duplicate it. Batching comes from `linger.ms` (config), not from holding tasks back.
+
+use super::{EventSink, SinkError};
+use crate::config::KafkaConfig;
+use crate::connect::kafka_client_config;
+use async_trait::async_trait;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use std::time::Duration;
+
+pub struct KafkaSink {
+    producer: FutureProducer,
+}
+
+impl KafkaSink {
+    pub fn new(config: &KafkaConfig) -> Result<Self, SinkError> {
+        let mut client = kafka_client_config(config);
+        // Durability settings are not left to the pass-through properties' defaults.
+        client
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("compression.type", "lz4");
+        if !config.client.contains_key("message.timeout.ms") {
+            client.set("message.timeout.ms", "30000");
+        }
+        if !config.client.contains_key("linger.ms") {
+            client.set("linger.ms", "5");
+        }
+        let producer = client
+            .create()
+            .map_err(|e| SinkError::Unavailable(e.to_string()))?;
+        Ok(Self { producer })
+    }
+}
+
+/// Errors the broker may get over (retry the task) versus errors about the event itself.
+fn classify(e: KafkaError) -> SinkError {
+    match e.rdkafka_error_code() {
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+            | RDKafkaErrorCode::InvalidMessageSize
+            | RDKafkaErrorCode::UnknownTopicOrPartition
+            | RDKafkaErrorCode::UnknownTopic
+            | RDKafkaErrorCode::TopicAuthorizationFailed,
+        ) => SinkError::Refused(e.to_string()),
+        _ => SinkError::Unavailable(e.to_string()),
+    }
+}
+
+#[async_trait]
+impl EventSink for KafkaSink {
+    async fn publish(
+        &self,
+        topic: &str,
+        key: &str,
+        event: &serde_json::Value,
+    ) -> Result<(), SinkError> {
+        let payload = serde_json::to_vec(event).map_err(|e| SinkError::Refused(e.to_string()))?;
+        let record = FutureRecord::to(topic).key(key).payload(&payload);
+        let outcome = self
+            .producer
+            .send(
+                record,
+                rdkafka::util::Timeout::After(Duration::from_secs(5)),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| classify(e));
+        let label = if outcome.is_ok() {
+            "delivered"
+        } else {
+            "failed"
+        };
+        metrics::counter!(crate::metrics::EVENTS, "topic" => topic.to_string(), "outcome" => label)
+            .increment(1);
+        outcome
+    }
+
+    async fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || producer.flush(timeout))
+            .await
+            .map_err(|e| SinkError::Unavailable(e.to_string()))?
+            .map_err(classify)
+    }
+}

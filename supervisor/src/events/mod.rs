@@ -1,0 +1,34 @@
+//! Where events go: the [`EventSink`] trait, Kafka ([`kafka::KafkaSink`]) in production and
+//! memory ([`memory::MemorySink`]) in unit tests and the embedded demo. `publish` returns only
+//! once the event is durable (for Kafka: its delivery report with acks=all), which is what
+//! lets a task be acked after it.
+
+pub mod event;
+pub mod kafka;
+pub mod memory;
+
+use async_trait::async_trait;
+
+/// Why an event was not stored.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SinkError {
+    /// The broker is away or slow: the task should be retried (requeued), not dropped.
+    #[error("event sink unavailable: {0}")]
+    Unavailable(String),
+    /// The event itself was refused (too large, unknown topic).
+    #[error("event refused: {0}")]
+    Refused(String),
+}
+
+#[async_trait]
+pub trait EventSink: Send + Sync {
+    /// Stores one event keyed by `key` (the task_id) on `topic`; returns once it is durable.
+    async fn publish(
+        &self,
+        topic: &str,
+        key: &str,
+        event: &serde_json::Value,
+    ) -> Result<(), SinkError>;
+    /// Waits until everything handed over is delivered or `timeout` passes.
+    async fn flush(&self, timeout: std::time::Duration) -> Result<(), SinkError>;
+}

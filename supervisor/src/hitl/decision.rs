@@ -1,0 +1,107 @@
+//! A pending decision as stored and as shown to an approver (the earlier system's field names:
+//! decision_id, workflow_id, confidence, status, created_at, expires_at, decision_data).
+
+use overseer_agents::confidence::Confidence;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingDecision {
+    pub decision_id: String,
+    pub task_id: String,
+    pub workflow_id: String,
+    pub queue: String,
+    pub agent: String,
+    /// pending, approved, rejected, expired, escalated.
+    pub status: String,
+    pub confidence: f64,
+    pub confidence_parts: Confidence,
+    /// Why a person must decide.
+    pub reasons: Vec<String>,
+    pub created_at: String,
+    pub expires_at: String,
+    /// `expires_at` in Unix milliseconds (the pending index's score).
+    pub expires_at_ms: u64,
+    /// SHA-256 of `decision_data.proposal` as shown: an approval binds to exactly this.
+    pub payload_hash: String,
+    /// The task envelope, the agent's proposal and the model used.
+    pub decision_data: serde_json::Value,
+}
+
+/// `dec_YYYYMMDD_HHMMSS_xxxxxx`, as the earlier system formatted them.
+pub fn new_decision_id(now: SystemTime) -> String {
+    let stamp = humantime::format_rfc3339_seconds(now).to_string();
+    let digits: String = stamp.chars().filter(char::is_ascii_digit).collect();
+    let (date, time) = digits.split_at(digits.len().min(8));
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    format!("dec_{date}_{time}_{suffix}")
+}
+
+pub fn hash_proposal(proposal: &serde_json::Value) -> String {
+    let bytes = serde_json::to_vec(proposal).unwrap_or_default();
+    let digest = Sha256::digest(&bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl PendingDecision {
+    /// A new pending decision, expiring after `ttl`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        task_id: &str,
+        workflow_id: &str,
+        queue: &str,
+        agent: &str,
+        confidence: Confidence,
+        reasons: Vec<String>,
+        decision_data: serde_json::Value,
+        ttl: Duration,
+    ) -> Self {
+        let now = SystemTime::now();
+        let expires = now + ttl;
+        let payload_hash = hash_proposal(&decision_data["proposal"]);
+        Self {
+            decision_id: new_decision_id(now),
+            task_id: task_id.into(),
+            workflow_id: workflow_id.into(),
+            queue: queue.into(),
+            agent: agent.into(),
+            status: "pending".into(),
+            confidence: confidence.combined,
+            confidence_parts: confidence,
+            reasons,
+            created_at: humantime::format_rfc3339_millis(now).to_string(),
+            expires_at: humantime::format_rfc3339_millis(expires).to_string(),
+            expires_at_ms: unix_ms(expires),
+            payload_hash,
+            decision_data,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decision_ids_look_like_the_earlier_systems() {
+        let id = new_decision_id(UNIX_EPOCH + Duration::from_secs(1_760_445_296));
+        assert!(id.starts_with("dec_20251014_123456_"), "{id}");
+        assert_eq!(id.len(), "dec_20251014_123456_a1b2c3".len());
+    }
+
+    #[test]
+    fn the_hash_changes_with_the_proposal() {
+        let a =
+            hash_proposal(&serde_json::json!({"actions": [{"action": "refund", "amount": 10}]}));
+        let b =
+            hash_proposal(&serde_json::json!({"actions": [{"action": "refund", "amount": 11}]}));
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+    }
+}

@@ -1,0 +1,51 @@
+//! Human-in-the-loop: results that need a person are parked as pending decisions in a
+//! [`DecisionStore`] (Redis in production, memory in tests and the demo). The full HITL
+//! service (approve/reject, expiry, APIs) builds on this.
+
+pub mod decision;
+pub mod memory;
+pub mod redis_store;
+
+use async_trait::async_trait;
+pub use decision::PendingDecision;
+use std::time::Duration;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("decision store unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored decision is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// What parking did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parked {
+    /// Stored under this decision id.
+    New(String),
+    /// The task already had this pending decision (a redelivery): nothing was written.
+    Existing(String),
+}
+
+impl Parked {
+    pub fn decision_id(&self) -> &str {
+        match self {
+            Self::New(id) | Self::Existing(id) => id,
+        }
+    }
+}
+
+#[async_trait]
+pub trait DecisionStore: Send + Sync {
+    /// Stores `decision` as pending, kept for `retention` (its TTL plus the history period),
+    /// unless its task already has a decision. Atomic.
+    async fn park(
+        &self,
+        decision: &PendingDecision,
+        retention: Duration,
+    ) -> Result<Parked, StoreError>;
+    async fn get(&self, decision_id: &str) -> Result<Option<PendingDecision>, StoreError>;
+    /// Pending decision ids, soonest deadline first.
+    async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError>;
+    async fn ping(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,51 @@
+//! Every metric overseer exports, named in one place. Labels stay low-cardinality: queue,
+//! agent, workflow, outcome, topic; never a task or decision id.
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+/// Tasks finished, by `queue`, `agent`, `outcome` (executed, hitl, retried, dead_lettered,
+/// requeued, duplicate).
+pub const TASKS: &str = "overseer_tasks_total";
+/// Seconds from delivery to ack, by `queue`.
+pub const TASK_SECONDS: &str = "overseer_task_duration_seconds";
+/// Tasks being processed now, by `queue`.
+pub const IN_FLIGHT: &str = "overseer_tasks_in_flight";
+/// Seconds of LLM work per task (retries included), by `agent`.
+pub const LLM_SECONDS: &str = "overseer_llm_duration_seconds";
+/// LLM tokens, by `agent` and `kind` (prompt, completion).
+pub const LLM_TOKENS: &str = "overseer_llm_tokens_total";
+/// Combined confidence of agent results, by `workflow`.
+pub const CONFIDENCE: &str = "overseer_confidence";
+/// Consumer restarts by their queue supervisor, by `queue`.
+pub const ACTOR_RESTARTS: &str = "overseer_actor_restarts_total";
+/// Events handed to the sink, by `topic` and `outcome` (delivered, failed).
+pub const EVENTS: &str = "overseer_events_total";
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the Prometheus recorder (once per process) and returns its handle.
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let seconds = [
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+            ];
+            let unit = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0];
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(CONFIDENCE.into()), &unit))
+                .map(PrometheusBuilder::build_recorder);
+            match recorder {
+                Ok(recorder) => {
+                    let handle = recorder.handle();
+                    metrics::set_global_recorder(recorder).ok().map(|_| handle)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics disabled");
+                    None
+                }
+            }
+        })
+        .clone()
+}

@@ -1,0 +1,10 @@
+//! One task's way from message body to durable outcome, without any broker transport: decode,
+//! agent run, routing, then the effect (events for an executed result, a parked decision for a
+//! person). The transport (the consumer actor) turns the returned [`Outcome`] into an ack, a
+//! delayed retry, a dead letter or a requeue.
+
+pub mod outcome;
+mod processor;
+
+pub use outcome::{Done, Outcome};
+pub use processor::{Pipeline, QueueContext};

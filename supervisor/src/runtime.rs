@@ -1,0 +1,295 @@
+//! `overseer run`: builds the LLM client, agents, event sink, decision store and AMQP
+//! connection from the configuration, starts the actor tree and the HTTP API, and on shutdown
+//! drains the tree (in-flight tasks finish within the grace period, the rest are requeued),
+//! flushes the event sink and closes the connections.
+
+use crate::actors::consumer::ConsumerArgs;
+use crate::actors::queue_supervisor::QueueSupervisorArgs;
+use crate::actors::root::{RootMessage, RootSupervisor};
+use crate::config::{Config, ConsumerRole};
+use crate::connect::{self, Unreachable};
+use crate::events::kafka::KafkaSink;
+use crate::events::EventSink;
+use crate::health::{Health, LlmHealth};
+use crate::hitl::redis_store::RedisStore;
+use crate::hitl::DecisionStore;
+use crate::http::{app, AppState};
+use crate::pipeline::{Pipeline, QueueContext};
+use crate::transport::settle::RetryPolicy;
+use overseer_agents::agent;
+use overseer_agents::llm::backoff::Backoff;
+use overseer_agents::llm::offline::OfflineLlm;
+use overseer_agents::llm::openai::{OpenAiLlm, OpenAiSettings};
+use overseer_agents::llm::LlmClient;
+use overseer_agents::task::TaskLimits;
+use ractor::{Actor, ActorRef};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Unreachable(#[from] Unreachable),
+    #[error("{0}")]
+    Start(String),
+}
+
+/// Which queues this replica consumes (`--queues`); all agent queues when empty.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub queues: Vec<String>,
+    /// Overrides `http.bind` (tests use 127.0.0.1:0).
+    pub bind: Option<String>,
+}
+
+/// A running replica.
+pub struct Running {
+    pub http_addr: SocketAddr,
+    pub health: Arc<Health>,
+    root: ActorRef<RootMessage>,
+    sink: Arc<dyn EventSink>,
+    connection: Arc<lapin::Connection>,
+    http_stop: CancellationToken,
+    http: JoinHandle<()>,
+    grace: Duration,
+}
+
+/// The LLM the configuration asks for: the offline stand-in without a base URL.
+pub fn llm_client(config: &Config) -> Result<Arc<dyn LlmClient>, RuntimeError> {
+    let llm = &config.connections.llm;
+    let Some(base_url) = llm.base_url.as_ref().filter(|_| !llm.is_offline()) else {
+        return Ok(Arc::new(OfflineLlm));
+    };
+    let api_key = std::env::var(&llm.api_key_env)
+        .ok()
+        .filter(|k| !k.is_empty());
+    if api_key.is_none() {
+        tracing::warn!(variable = %llm.api_key_env, "no LLM API key in the environment; sending requests without one");
+    }
+    let settings = OpenAiSettings {
+        base_url: base_url.clone(),
+        model: llm.model.clone(),
+        api_key,
+        request_timeout: llm.request_timeout,
+        deadline: llm.deadline,
+        max_concurrency: llm.max_concurrency as usize,
+        max_attempts: llm.max_attempts,
+        logprobs: llm.logprobs,
+        backoff: Backoff::default(),
+    };
+    Ok(Arc::new(
+        OpenAiLlm::new(settings).map_err(|e| RuntimeError::Start(e.to_string()))?,
+    ))
+}
+
+/// The queues this replica consumes, with their agent and default workflow.
+fn consumed_queues(
+    config: &Config,
+    options: &RunOptions,
+) -> Result<Vec<QueueContext>, RuntimeError> {
+    for wanted in &options.queues {
+        match config.queues.get(wanted) {
+            Some(q) if q.consumer == ConsumerRole::Agent => {}
+            Some(_) => {
+                return Err(RuntimeError::Start(format!(
+                    "queue `{wanted}` is not consumed by an agent"
+                )))
+            }
+            None => {
+                return Err(RuntimeError::Start(format!(
+                    "queue `{wanted}` is not configured"
+                )))
+            }
+        }
+    }
+    Ok(config
+        .queues
+        .iter()
+        .filter(|(name, _)| options.queues.is_empty() || options.queues.contains(name))
+        .filter_map(|(name, q)| match (q.consumer, &q.agent, &q.workflow) {
+            (ConsumerRole::Agent, Some(agent), Some(workflow)) => Some(QueueContext {
+                queue: name.clone(),
+                agent: agent.clone(),
+                workflow: workflow.clone(),
+            }),
+            _ => None,
+        })
+        .collect())
+}
+
+pub async fn start(config: &Config, options: RunOptions) -> Result<Running, RuntimeError> {
+    let metrics = crate::metrics::install();
+    let llm = llm_client(config)?;
+    let info = llm.info();
+    if info.is_offline() {
+        tracing::warn!("no LLM endpoint configured: the OFFLINE stand-in answers (deterministic, labelled `offline` in events)");
+    }
+    let health = Arc::new(Health::default());
+    health.set_llm(LlmHealth {
+        provider: info.provider.to_string(),
+        model: info.model.clone(),
+        offline: info.is_offline(),
+    });
+
+    let c = &config.connections;
+    let store: Arc<dyn DecisionStore> = Arc::new(
+        RedisStore::connect(&c.redis.url, &c.redis.key_prefix, c.redis.connect_timeout)
+            .await
+            .map_err(|e| Unreachable::new("Redis", &c.redis.url, e))?,
+    );
+    // Proves the cluster answers before anything is consumed.
+    connect::kafka_metadata(&c.kafka).await.map_err(|e| {
+        Unreachable::new(
+            "Kafka",
+            &format!("kafka://{}", c.kafka.bootstrap_servers),
+            e,
+        )
+    })?;
+    let sink: Arc<dyn EventSink> = Arc::new(KafkaSink::new(&c.kafka).map_err(|e| {
+        Unreachable::new(
+            "Kafka",
+            &format!("kafka://{}", c.kafka.bootstrap_servers),
+            e,
+        )
+    })?);
+    let connection = Arc::new(connect::amqp(&c.amqp, "overseer-run").await?);
+
+    let agents = config
+        .agents
+        .iter()
+        .map(|(name, spec)| (name.clone(), Arc::from(agent::build(name, spec.clone()))))
+        .collect();
+    let pipeline = Arc::new(Pipeline {
+        agents,
+        llm,
+        sink: sink.clone(),
+        store: store.clone(),
+        workflows: config.workflows.clone(),
+        policy: config.policy.clone(),
+        limits: TaskLimits {
+            max_bytes: config.limits.max_task_bytes,
+            max_depth: config.limits.max_json_depth,
+        },
+        history: Duration::from_secs(24 * 3600),
+    });
+
+    let queues = consumed_queues(config, &options)?;
+    let args: Vec<QueueSupervisorArgs> = queues
+        .into_iter()
+        .map(|ctx| {
+            let q = &config.queues[&ctx.queue];
+            QueueSupervisorArgs {
+                consumer: ConsumerArgs {
+                    prefetch: config.prefetch(q),
+                    concurrency: usize::from(config.concurrency(q)),
+                    consumer_priority: config
+                        .classes
+                        .get(&q.class)
+                        .map_or(0, |c| c.consumer_priority),
+                    retry: RetryPolicy {
+                        max_attempts: config.max_attempts(q),
+                        delays: config.retry.delays.clone(),
+                    },
+                    connection: connection.clone(),
+                    pipeline: pipeline.clone(),
+                    health: health.clone(),
+                    ctx,
+                },
+                max_restarts: config.runtime.max_restarts,
+                window: config.runtime.restart_window,
+            }
+        })
+        .collect();
+    let names: Vec<String> = args.iter().map(|a| a.consumer.ctx.queue.clone()).collect();
+    let (root, _) = Actor::spawn(None, RootSupervisor, args)
+        .await
+        .map_err(|e| RuntimeError::Start(format!("the actor tree did not start: {e}")))?;
+
+    let bind = options
+        .bind
+        .clone()
+        .unwrap_or_else(|| config.http.bind.clone());
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .map_err(|e| RuntimeError::Start(format!("cannot listen on {bind}: {e}")))?;
+    let http_addr = listener
+        .local_addr()
+        .map_err(|e| RuntimeError::Start(e.to_string()))?;
+    let router = app(AppState {
+        health: health.clone(),
+        metrics,
+        store,
+        amqp: Some(connection.clone()),
+    });
+    let http_stop = CancellationToken::new();
+    let stop = http_stop.clone();
+    let http = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+        {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    tracing::info!(%http_addr, queues = ?names, llm = info.provider, "overseer running");
+    Ok(Running {
+        http_addr,
+        health,
+        root,
+        sink,
+        connection,
+        http_stop,
+        http,
+        grace: config.runtime.shutdown_grace,
+    })
+}
+
+impl Running {
+    /// Drains the tree within the grace period, flushes events, closes connections.
+    pub async fn shutdown(self) {
+        tracing::info!(grace_ms = self.grace.as_millis() as u64, "draining");
+        let _ = self
+            .root
+            .call(
+                |reply| RootMessage::Drain {
+                    grace: self.grace,
+                    reply,
+                },
+                Some(self.grace + Duration::from_secs(15)),
+            )
+            .await;
+        if let Err(e) = self.sink.flush(Duration::from_secs(5)).await {
+            tracing::warn!(error = %e, "event sink did not flush");
+        }
+        let _ = self.connection.close(200, "shutdown".into()).await;
+        self.http_stop.cancel();
+        let _ = self.http.await;
+        tracing::info!("stopped");
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

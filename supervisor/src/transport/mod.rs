@@ -1,0 +1,5 @@
+//! The RabbitMQ side of a task: turning an [`Outcome`](crate::pipeline::Outcome) into an ack,
+//! a delayed retry through the retry tiers, a dead letter, or a requeue.
+
+pub mod headers;
+pub mod settle;
