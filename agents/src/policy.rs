@@ -90,13 +90,11 @@ impl PolicyConfig {
                     )),
                     _ => reasons.push("stock adjustment without a quantity or stock level".into()),
                 },
-                "adjust_budget" => {
-                    if a.amount.is_none_or(|x| x > self.budget_change_limit) {
-                        reasons.push(format!(
-                            "budget change above the {} limit",
-                            self.budget_change_limit
-                        ));
-                    }
+                "adjust_budget" if a.amount.is_none_or(|x| x > self.budget_change_limit) => {
+                    reasons.push(format!(
+                        "budget change above the {} limit",
+                        self.budget_change_limit
+                    ));
                 }
                 _ => {}
             }

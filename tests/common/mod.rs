@@ -2,7 +2,9 @@
 //! RabbitMQ vhost per test, and running the `overseer` binary.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod kafka_watch;
 pub mod llm_server;
+pub mod runtime;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -47,6 +49,12 @@ fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::new()
 }
 
+/// Runs `f` on a thread of its own: the blocking HTTP client owns a runtime, which must not be
+/// created or dropped inside an async test.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().expect("helper thread"))
+}
+
 fn mgmt_url(parts: &[&str]) -> reqwest::Url {
     let mut url = reqwest::Url::parse(MGMT).expect("url");
     url.path_segments_mut()
@@ -58,6 +66,10 @@ fn mgmt_url(parts: &[&str]) -> reqwest::Url {
 
 impl Vhost {
     pub fn new() -> Self {
+        off_runtime(Self::create)
+    }
+
+    fn create() -> Self {
         let name = format!("overseer-test-{}", uuid::Uuid::new_v4());
         let put = |url: reqwest::Url, body: serde_json::Value| {
             let response = http()
@@ -82,6 +94,10 @@ impl Vhost {
     }
 
     fn get(&self, what: &str) -> Vec<serde_json::Value> {
+        off_runtime(|| self.fetch(what))
+    }
+
+    fn fetch(&self, what: &str) -> Vec<serde_json::Value> {
         http()
             .get(mgmt_url(&[what, &self.name]))
             .basic_auth("guest", Some("guest"))
@@ -134,10 +150,10 @@ impl Vhost {
 
 impl Drop for Vhost {
     fn drop(&mut self) {
-        let _ = http()
-            .delete(mgmt_url(&["vhosts", &self.name]))
-            .basic_auth("guest", Some("guest"))
-            .send();
+        let url = mgmt_url(&["vhosts", &self.name]);
+        off_runtime(|| {
+            let _ = http().delete(url).basic_auth("guest", Some("guest")).send();
+        });
     }
 }
 

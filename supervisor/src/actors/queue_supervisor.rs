@@ -107,34 +107,24 @@ impl Actor for QueueSupervisor {
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        match event {
-            SupervisionEvent::ActorFailed(cell, error) => {
-                if state
-                    .consumer
-                    .as_ref()
-                    .is_some_and(|c| c.get_id() == cell.get_id())
-                {
-                    state.consumer = None;
-                    self.failed(&myself, state, error.to_string());
-                }
-            }
+        let (cell, why) = match event {
+            SupervisionEvent::ActorFailed(cell, error) => (cell, Some(error.to_string())),
             SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                if state
-                    .consumer
-                    .as_ref()
-                    .is_some_and(|c| c.get_id() == cell.get_id())
-                {
-                    state.consumer = None;
-                    if !state.draining {
-                        self.failed(
-                            &myself,
-                            state,
-                            format!("consumer stopped: {}", reason.unwrap_or_default()),
-                        );
-                    }
-                }
+                let why = (!state.draining)
+                    .then(|| format!("consumer stopped: {}", reason.unwrap_or_default()));
+                (cell, why)
             }
-            _ => {}
+            _ => return Ok(()),
+        };
+        if state
+            .consumer
+            .as_ref()
+            .is_some_and(|c| c.get_id() == cell.get_id())
+        {
+            state.consumer = None;
+            if let Some(why) = why {
+                self.failed(&myself, state, why);
+            }
         }
         Ok(())
     }

@@ -84,17 +84,7 @@ impl Pipeline {
             };
         };
         #[cfg(feature = "fault-injection")]
-        if task
-            .payload
-            .get("__overseer_panic")
-            .and_then(serde_json::Value::as_bool)
-            == Some(true)
-        {
-            panic!(
-                "fault injection: task {} asked its consumer to panic",
-                task.task_id
-            );
-        }
+        fault::maybe_panic(task);
         let result = match runner::run(agent.as_ref(), self.llm.as_ref(), &self.policy, task).await
         {
             Ok(result) => result,
@@ -287,5 +277,40 @@ impl Pipeline {
                 "llm_calls": result.usage.calls,
             }),
         )
+    }
+}
+
+/// Test-only fault hooks, compiled with the `fault-injection` feature (never in release builds).
+#[cfg(feature = "fault-injection")]
+mod fault {
+    use overseer_agents::task::Task;
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    static PANICKED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+    /// `"__overseer_panic": "always"` panics on every delivery; `"once"` on the first
+    /// delivery of the task in this process only.
+    pub(super) fn maybe_panic(task: &Task) {
+        match task
+            .payload
+            .get("__overseer_panic")
+            .and_then(serde_json::Value::as_str)
+        {
+            Some("always") => panic!("fault injection: task {} panics", task.task_id),
+            Some("once") => {
+                let first = PANICKED
+                    .lock()
+                    .map(|mut seen| {
+                        seen.get_or_insert_with(HashSet::new)
+                            .insert(task.task_id.clone())
+                    })
+                    .unwrap_or(false);
+                if first {
+                    panic!("fault injection: task {} panics once", task.task_id);
+                }
+            }
+            _ => {}
+        }
     }
 }

@@ -1,0 +1,81 @@
+//! Reads events from Kafka topics, starting at the offsets the topics had when the watch
+//! began, so a test sees only what happened after it started (the topics are shared).
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+pub struct KafkaWatch {
+    consumer: BaseConsumer,
+}
+
+/// (topic, event) as received.
+pub type Seen = (String, serde_json::Value);
+
+impl KafkaWatch {
+    pub fn start(topics: &[&str]) -> Self {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", super::KAFKA)
+            .set(
+                "group.id",
+                format!("overseer-test-{}", uuid::Uuid::new_v4()),
+            )
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        let metadata = consumer
+            .fetch_metadata(None, Duration::from_secs(10))
+            .expect("metadata");
+        let mut assignment = TopicPartitionList::new();
+        for topic in metadata
+            .topics()
+            .iter()
+            .filter(|t| topics.contains(&t.name()))
+        {
+            for p in topic.partitions() {
+                let (_, high) = consumer
+                    .fetch_watermarks(topic.name(), p.id(), Duration::from_secs(10))
+                    .expect("watermarks");
+                assignment
+                    .add_partition_offset(topic.name(), p.id(), Offset::Offset(high))
+                    .expect("offset");
+            }
+        }
+        consumer.assign(&assignment).expect("assign");
+        Self { consumer }
+    }
+
+    /// Events whose task_id is in `task_ids`, read for `wait` or until `enough` says stop.
+    pub fn collect(
+        &self,
+        task_ids: &HashSet<String>,
+        wait: Duration,
+        enough: impl Fn(&[Seen]) -> bool,
+    ) -> Vec<Seen> {
+        let deadline = Instant::now() + wait;
+        let mut seen = Vec::new();
+        while Instant::now() < deadline && !enough(&seen) {
+            if let Some(Ok(message)) = self.consumer.poll(Duration::from_millis(100)) {
+                let Some(payload) = message.payload() else {
+                    continue;
+                };
+                let Ok(event) = serde_json::from_slice::<serde_json::Value>(payload) else {
+                    continue;
+                };
+                if event["task_id"]
+                    .as_str()
+                    .is_some_and(|id| task_ids.contains(id))
+                {
+                    seen.push((message.topic().to_string(), event));
+                }
+            }
+        }
+        seen
+    }
+}
+
+/// How many events of `topic` are in `seen`.
+pub fn count(seen: &[Seen], topic: &str) -> usize {
+    seen.iter().filter(|(t, _)| t == topic).count()
+}

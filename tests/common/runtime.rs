@@ -1,0 +1,137 @@
+//! An overseer replica for a test: its own RabbitMQ vhost (set up with the real topology),
+//! its own Redis key prefix, the shared Kafka, and a local OpenAI-compatible server.
+
+use super::llm_server::LlmServer;
+use super::Vhost;
+use overseer_supervisor::config::Config;
+use overseer_supervisor::runtime::{self, RunOptions, Running};
+
+pub struct TestEnv {
+    pub vhost: Vhost,
+    pub redis_prefix: String,
+    pub llm: LlmServer,
+}
+
+impl TestEnv {
+    /// A fresh vhost with the topology declared, and a local LLM server.
+    pub async fn new() -> Self {
+        let env = Self {
+            vhost: Vhost::new(),
+            redis_prefix: format!("overseer-test-{}:", uuid::Uuid::new_v4()),
+            llm: LlmServer::start().await,
+        };
+        let ok = overseer_supervisor::setup::run(&env.config(&[]), false)
+            .await
+            .expect("setup");
+        assert!(ok, "setup found conflicts in a fresh vhost");
+        env
+    }
+
+    /// The shipped configuration pointed at this environment, plus `extra` overrides.
+    pub fn config(&self, extra: &[(&str, &str)]) -> Config {
+        let mut env = vec![
+            (
+                "OVERSEER__CONNECTIONS__AMQP__URL".to_string(),
+                self.vhost.amqp_url(),
+            ),
+            (
+                "OVERSEER__CONNECTIONS__REDIS__KEY_PREFIX".to_string(),
+                self.redis_prefix.clone(),
+            ),
+            (
+                "OVERSEER__CONNECTIONS__LLM__BASE_URL".to_string(),
+                self.llm.base_url.clone(),
+            ),
+            (
+                "OVERSEER__CONNECTIONS__LLM__REQUEST_TIMEOUT".to_string(),
+                "2s".to_string(),
+            ),
+            (
+                "OVERSEER__RETRY__DELAYS".to_string(),
+                "[\"1s\", \"2s\"]".to_string(),
+            ),
+        ];
+        for (key, value) in extra {
+            env.retain(|(k, _)| k != key);
+            env.push((key.to_string(), value.to_string()));
+        }
+        Config::load_with_env(&super::repo_config(), env).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts a replica consuming `queues`.
+    pub async fn start(&self, config: &Config, queues: &[&str]) -> Running {
+        let options = RunOptions {
+            queues: queues.iter().map(|q| q.to_string()).collect(),
+            bind: Some("127.0.0.1:0".into()),
+        };
+        runtime::start(config, options)
+            .await
+            .expect("runtime starts")
+    }
+
+    /// Publishes tasks to `queue` with confirms.
+    pub async fn submit(
+        &self,
+        config: &Config,
+        queue: &str,
+        task: &serde_json::Value,
+        count: usize,
+    ) {
+        overseer_supervisor::submit::run(config, queue, task, count)
+            .await
+            .expect("submit");
+    }
+
+    /// Ready messages in `queue` (after the replicas stopped, unacked ones are back in it).
+    pub async fn ready(&self, queue: &str) -> u32 {
+        let conn = lapin::Connection::connect(
+            &self.vhost.amqp_url(),
+            lapin::ConnectionProperties::default(),
+        )
+        .await
+        .expect("RabbitMQ");
+        let channel = conn.create_channel().await.expect("channel");
+        let q = channel
+            .queue_declare(
+                queue.into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                Default::default(),
+            )
+            .await
+            .expect("queue exists");
+        let _ = conn.close(200, "bye".into()).await;
+        q.message_count()
+    }
+
+    /// A Redis key of this environment.
+    pub fn redis_get(&self, key: &str) -> Option<String> {
+        let client = redis::Client::open("redis://127.0.0.1:6379/0").expect("redis url");
+        let mut conn = client.get_connection().expect("Redis");
+        redis::cmd("GET")
+            .arg(format!("{}{key}", self.redis_prefix))
+            .query(&mut conn)
+            .expect("GET")
+    }
+}
+
+/// A complete order task with this id.
+pub fn order(task_id: &str, workflow: Option<&str>) -> serde_json::Value {
+    let mut task = serde_json::json!({
+        "task_id": task_id,
+        "kind": "order.process",
+        "payload": {
+            "customer": {"name": "Ada", "email": "ada@example.com"},
+            "items": [{"sku": "A1", "qty": 2, "unit_price": 10.0}],
+            "shipping_address": {"line1": "1 Main St", "city": "X", "postal_code": "1", "country": "DE"},
+            "payment_status": "paid",
+            "total": 20.0
+        }
+    });
+    if let Some(w) = workflow {
+        task["workflow"] = w.into();
+    }
+    task
+}
