@@ -60,8 +60,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime.block_on(async {
                 let options = overseer_supervisor::runtime::RunOptions { queues, bind: None };
                 let running = overseer_supervisor::runtime::start(&config, options).await?;
-                overseer_supervisor::runtime::shutdown_signal().await;
-                running.shutdown().await;
+                running.run_until_signal().await?;
                 anyhow::Ok(())
             })?;
             Ok(ExitCode::SUCCESS)

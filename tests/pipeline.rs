@@ -307,3 +307,52 @@ async fn a_consumer_that_panics_is_restarted_and_the_queue_keeps_flowing() {
         "{orders:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_llm_endpoint_the_offline_stand_in_runs_tasks_end_to_end_and_says_so() {
+    let env = TestEnv::new().await;
+    let config = env.config(&[("OVERSEER__CONNECTIONS__LLM__BASE_URL", "")]);
+    let running = env
+        .start(&config, &["auto_orders", "auto_support_tickets"])
+        .await;
+    let watch = KafkaWatch::start(TOPICS);
+    let id = new_id("ord");
+    env.submit(&config, "auto_orders", &order(&id, None), 1)
+        .await;
+    let ticket_id = new_id("tkt");
+    let ticket = json!({"task_id": ticket_id, "payload": {
+        "subject": "Where is my package?", "body": "I ordered last week and nothing has arrived yet.",
+        "customer": {"email": "ada@example.com"}, "channel": "email", "order_ref": "ord-1"}});
+    env.submit(&config, "auto_support_tickets", &ticket, 1)
+        .await;
+
+    let both: HashSet<String> = HashSet::from([id.clone(), ticket_id.clone()]);
+    let seen = watch_until(&watch, &both, |s| count(s, "ai.completions") >= 2);
+    let health: serde_json::Value = reqwest::get(format!("http://{}/health", running.http_addr))
+        .await
+        .expect("health")
+        .json()
+        .await
+        .expect("JSON");
+    running.shutdown().await;
+
+    assert_eq!(env.llm.requests().len(), 0, "no endpoint was called");
+    assert_eq!(health["llm"]["offline"], true, "{health}");
+    assert_eq!(health["llm"]["provider"], "offline", "{health}");
+    let completions: Vec<_> = seen
+        .iter()
+        .filter(|(t, _)| t == "ai.completions")
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(completions.len(), 2, "{seen:#?}");
+    for c in completions {
+        assert_eq!(c["llm_provider"], "offline", "{c}");
+        assert!(
+            c["result"]["summary"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("[offline]"),
+            "{c}"
+        );
+    }
+}

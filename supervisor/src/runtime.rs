@@ -3,9 +3,7 @@
 //! drains the tree (in-flight tasks finish within the grace period, the rest are requeued),
 //! flushes the event sink and closes the connections.
 
-use crate::actors::consumer::ConsumerArgs;
-use crate::actors::queue_supervisor::QueueSupervisorArgs;
-use crate::actors::root::{RootMessage, RootSupervisor};
+use crate::actors::root::{QueuePlan, RootArgs, RootMessage, RootSupervisor};
 use crate::config::{Config, ConsumerRole};
 use crate::connect::{self, Unreachable};
 use crate::events::kafka::KafkaSink;
@@ -14,7 +12,7 @@ use crate::health::{Health, LlmHealth};
 use crate::hitl::redis_store::RedisStore;
 use crate::hitl::DecisionStore;
 use crate::http::{app, AppState};
-use crate::pipeline::{Pipeline, QueueContext};
+use crate::pipeline::QueueContext;
 use crate::transport::settle::RetryPolicy;
 use overseer_agents::agent;
 use overseer_agents::llm::backoff::Backoff;
@@ -50,7 +48,7 @@ pub struct Running {
     pub http_addr: SocketAddr,
     pub health: Arc<Health>,
     root: ActorRef<RootMessage>,
-    sink: Arc<dyn EventSink>,
+    root_done: JoinHandle<()>,
     connection: Arc<lapin::Connection>,
     http_stop: CancellationToken,
     http: JoinHandle<()>,
@@ -140,32 +138,43 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
             .await
             .map_err(|e| Unreachable::new("Redis", &c.redis.url, e))?,
     );
+    let kafka_url = format!("kafka://{}", c.kafka.bootstrap_servers);
     // Proves the cluster answers before anything is consumed.
-    connect::kafka_metadata(&c.kafka).await.map_err(|e| {
-        Unreachable::new(
-            "Kafka",
-            &format!("kafka://{}", c.kafka.bootstrap_servers),
-            e,
-        )
-    })?;
-    let sink: Arc<dyn EventSink> = Arc::new(KafkaSink::new(&c.kafka).map_err(|e| {
-        Unreachable::new(
-            "Kafka",
-            &format!("kafka://{}", c.kafka.bootstrap_servers),
-            e,
-        )
-    })?);
+    connect::kafka_metadata(&c.kafka)
+        .await
+        .map_err(|e| Unreachable::new("Kafka", &kafka_url, e))?;
+    let sink: Arc<dyn EventSink> =
+        Arc::new(KafkaSink::new(&c.kafka).map_err(|e| Unreachable::new("Kafka", &kafka_url, e))?);
     let connection = Arc::new(connect::amqp(&c.amqp, "overseer-run").await?);
 
-    let agents = config
-        .agents
-        .iter()
-        .map(|(name, spec)| (name.clone(), Arc::from(agent::build(name, spec.clone()))))
+    let queues: Vec<QueuePlan> = consumed_queues(config, &options)?
+        .into_iter()
+        .map(|ctx| {
+            let q = &config.queues[&ctx.queue];
+            QueuePlan {
+                prefetch: config.prefetch(q),
+                concurrency: usize::from(config.concurrency(q)),
+                consumer_priority: config
+                    .classes
+                    .get(&q.class)
+                    .map_or(0, |c| c.consumer_priority),
+                retry: RetryPolicy {
+                    max_attempts: config.max_attempts(q),
+                    delays: config.retry.delays.clone(),
+                },
+                ctx,
+            }
+        })
         .collect();
-    let pipeline = Arc::new(Pipeline {
-        agents,
+    let names: Vec<String> = queues.iter().map(|q| q.ctx.queue.clone()).collect();
+    let root_args = RootArgs {
+        agents: config
+            .agents
+            .iter()
+            .map(|(name, spec)| (name.clone(), Arc::from(agent::build(name, spec.clone()))))
+            .collect(),
         llm,
-        sink: sink.clone(),
+        sink,
         store: store.clone(),
         workflows: config.workflows.clone(),
         policy: config.policy.clone(),
@@ -174,37 +183,13 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
             max_depth: config.limits.max_json_depth,
         },
         history: Duration::from_secs(24 * 3600),
-    });
-
-    let queues = consumed_queues(config, &options)?;
-    let args: Vec<QueueSupervisorArgs> = queues
-        .into_iter()
-        .map(|ctx| {
-            let q = &config.queues[&ctx.queue];
-            QueueSupervisorArgs {
-                consumer: ConsumerArgs {
-                    prefetch: config.prefetch(q),
-                    concurrency: usize::from(config.concurrency(q)),
-                    consumer_priority: config
-                        .classes
-                        .get(&q.class)
-                        .map_or(0, |c| c.consumer_priority),
-                    retry: RetryPolicy {
-                        max_attempts: config.max_attempts(q),
-                        delays: config.retry.delays.clone(),
-                    },
-                    connection: connection.clone(),
-                    pipeline: pipeline.clone(),
-                    health: health.clone(),
-                    ctx,
-                },
-                max_restarts: config.runtime.max_restarts,
-                window: config.runtime.restart_window,
-            }
-        })
-        .collect();
-    let names: Vec<String> = args.iter().map(|a| a.consumer.ctx.queue.clone()).collect();
-    let (root, _) = Actor::spawn(None, RootSupervisor, args)
+        queues,
+        connection: connection.clone(),
+        health: health.clone(),
+        max_restarts: config.runtime.max_restarts,
+        restart_window: config.runtime.restart_window,
+    };
+    let (root, root_done) = Actor::spawn(None, RootSupervisor, root_args)
         .await
         .map_err(|e| RuntimeError::Start(format!("the actor tree did not start: {e}")))?;
 
@@ -239,7 +224,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         http_addr,
         health,
         root,
-        sink,
+        root_done,
         connection,
         http_stop,
         http,
@@ -248,7 +233,23 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
 }
 
 impl Running {
-    /// Drains the tree within the grace period, flushes events, closes connections.
+    /// Runs until SIGTERM/SIGINT (then drains: `Ok`) or until the tree stops on its own
+    /// (a core actor failed: `Err`, so the process exits non-zero).
+    pub async fn run_until_signal(mut self) -> Result<(), RuntimeError> {
+        tokio::select! {
+            _ = shutdown_signal() => {
+                self.shutdown().await;
+                Ok(())
+            }
+            _ = &mut self.root_done => {
+                self.stop_serving().await;
+                Err(RuntimeError::Start("the actor tree stopped; see the log".into()))
+            }
+        }
+    }
+
+    /// Drains the tree within the grace period (the tree flushes its events), then closes
+    /// the connection and the HTTP server.
     pub async fn shutdown(self) {
         tracing::info!(grace_ms = self.grace.as_millis() as u64, "draining");
         let _ = self
@@ -258,12 +259,13 @@ impl Running {
                     grace: self.grace,
                     reply,
                 },
-                Some(self.grace + Duration::from_secs(15)),
+                Some(self.grace + Duration::from_secs(20)),
             )
             .await;
-        if let Err(e) = self.sink.flush(Duration::from_secs(5)).await {
-            tracing::warn!(error = %e, "event sink did not flush");
-        }
+        self.stop_serving().await;
+    }
+
+    async fn stop_serving(self) {
         let _ = self.connection.close(200, "shutdown".into()).await;
         self.http_stop.cancel();
         let _ = self.http.await;

@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! RootSupervisor
+//! ├── EventPublisher            — owns the event sink (Kafka producer, delivery reports)
+//! ├── HitlActor                 — parks decisions for a person (Redis) + hitl.requests
 //! └── QueueSupervisor(queue) × configured agent queues
 //!     └── ConsumerActor(queue)  — one channel, prefetch, up to `concurrency` tasks in flight
 //! ```
@@ -12,5 +14,7 @@
 //! marked failed on /health and no longer restarted. Drain (SIGTERM) flows down the tree.
 
 pub mod consumer;
+pub mod event_publisher;
+pub mod hitl;
 pub mod queue_supervisor;
 pub mod root;

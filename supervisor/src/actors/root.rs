@@ -1,15 +1,59 @@
-//! RootSupervisor: starts one queue supervisor per consumed queue and drains them all on
-//! shutdown. Queue supervisors handle their own consumers' failures; if one of them fails
-//! itself, the root starts it again.
+//! RootSupervisor: starts the EventPublisher and the HitlActor, builds the pipeline around
+//! handles to them, and starts one queue supervisor per consumed queue. On drain it stops
+//! consumption first (queue supervisors drain their consumers), then flushes the publisher,
+//! so every event of a finished task is delivered before the process exits. Queue supervisors
+//! handle their consumers' failures; if a child of the root fails, the root starts it again.
 
+use super::consumer::ConsumerArgs;
+use super::event_publisher::{EventPublisher, PublisherHandle, PublisherMessage};
+use super::hitl::{HitlActor, HitlArgs, HitlHandle, HitlMessage};
 use super::queue_supervisor::{QueueSupervisor, QueueSupervisorArgs, QueueSupervisorMessage};
+use crate::events::EventSink;
+use crate::health::Health;
+use crate::hitl::DecisionStore;
+use crate::pipeline::{Pipeline, QueueContext};
+use crate::transport::settle::RetryPolicy;
+use overseer_agents::agent::Agent;
+use overseer_agents::llm::LlmClient;
+use overseer_agents::policy::PolicyConfig;
+use overseer_agents::task::TaskLimits;
+use overseer_agents::workflow::WorkflowConfig;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct RootSupervisor;
 
+/// One consumed queue, as the root starts it.
+#[derive(Clone)]
+pub struct QueuePlan {
+    pub ctx: QueueContext,
+    pub prefetch: u16,
+    pub concurrency: usize,
+    pub consumer_priority: i32,
+    pub retry: RetryPolicy,
+}
+
+/// Everything the tree is built from.
+pub struct RootArgs {
+    pub agents: HashMap<String, Arc<dyn Agent>>,
+    pub llm: Arc<dyn LlmClient>,
+    pub sink: Arc<dyn EventSink>,
+    pub store: Arc<dyn DecisionStore>,
+    pub workflows: BTreeMap<String, WorkflowConfig>,
+    pub policy: PolicyConfig,
+    pub limits: TaskLimits,
+    pub history: Duration,
+    pub queues: Vec<QueuePlan>,
+    pub connection: Arc<lapin::Connection>,
+    pub health: Arc<Health>,
+    pub max_restarts: u32,
+    pub restart_window: Duration,
+}
+
 pub enum RootMessage {
-    /// Drain every queue within `grace`, then stop.
+    /// Drain every queue within `grace`, flush events, then stop.
     Drain {
         grace: Duration,
         reply: RpcReplyPort<()>,
@@ -17,28 +61,74 @@ pub enum RootMessage {
 }
 
 pub struct RootState {
-    children: Vec<(QueueSupervisorArgs, ActorRef<QueueSupervisorMessage>)>,
+    publisher: ActorRef<PublisherMessage>,
+    hitl: ActorRef<HitlMessage>,
+    queues: Vec<(QueueSupervisorArgs, ActorRef<QueueSupervisorMessage>)>,
     draining: bool,
 }
+
+/// How long a consumer waits for the publisher or the HITL actor before requeueing a task.
+const CALL_TIMEOUT: Duration = Duration::from_secs(35);
 
 impl Actor for RootSupervisor {
     type Msg = RootMessage;
     type State = RootState;
-    type Arguments = Vec<QueueSupervisorArgs>;
+    type Arguments = RootArgs;
 
     async fn pre_start(
         &self,
         myself: ActorRef<Self::Msg>,
-        queues: Vec<QueueSupervisorArgs>,
+        args: RootArgs,
     ) -> Result<RootState, ActorProcessingErr> {
-        let mut children = Vec::new();
-        for args in queues {
+        let (publisher, _) =
+            Actor::spawn_linked(None, EventPublisher, args.sink.clone(), myself.get_cell()).await?;
+        let handle: Arc<dyn EventSink> = Arc::new(PublisherHandle {
+            actor: publisher.clone(),
+            timeout: CALL_TIMEOUT,
+        });
+        let hitl_args = HitlArgs {
+            store: args.store.clone(),
+            sink: handle.clone(),
+        };
+        let (hitl, _) = Actor::spawn_linked(None, HitlActor, hitl_args, myself.get_cell()).await?;
+        let pipeline = Arc::new(Pipeline {
+            agents: args.agents,
+            llm: args.llm,
+            sink: handle.clone(),
+            hitl: HitlHandle {
+                actor: hitl.clone(),
+                timeout: CALL_TIMEOUT,
+            },
+            workflows: args.workflows,
+            policy: args.policy,
+            limits: args.limits,
+            history: args.history,
+        });
+        let mut queues = Vec::new();
+        for plan in args.queues {
+            let qargs = QueueSupervisorArgs {
+                consumer: ConsumerArgs {
+                    ctx: plan.ctx,
+                    connection: args.connection.clone(),
+                    pipeline: pipeline.clone(),
+                    prefetch: plan.prefetch,
+                    concurrency: plan.concurrency,
+                    consumer_priority: plan.consumer_priority,
+                    retry: plan.retry,
+                    health: args.health.clone(),
+                },
+                max_restarts: args.max_restarts,
+                window: args.restart_window,
+            };
             let (child, _) =
-                Actor::spawn_linked(None, QueueSupervisor, args.clone(), myself.get_cell()).await?;
-            children.push((args, child));
+                Actor::spawn_linked(None, QueueSupervisor, qargs.clone(), myself.get_cell())
+                    .await?;
+            queues.push((qargs, child));
         }
         Ok(RootState {
-            children,
+            publisher,
+            hitl,
+            queues,
             draining: false,
         })
     }
@@ -52,13 +142,28 @@ impl Actor for RootSupervisor {
         match message {
             RootMessage::Drain { grace, reply } => {
                 state.draining = true;
-                let drains = state.children.iter().map(|(_, child)| {
+                let drains = state.queues.iter().map(|(_, child)| {
                     child.call(
                         |r| QueueSupervisorMessage::Drain { grace, reply: r },
                         Some(grace + Duration::from_secs(10)),
                     )
                 });
                 futures_util::future::join_all(drains).await;
+                let flush = state
+                    .publisher
+                    .call(
+                        |r| PublisherMessage::Flush {
+                            timeout: Duration::from_secs(5),
+                            reply: r,
+                        },
+                        Some(Duration::from_secs(6)),
+                    )
+                    .await;
+                if !matches!(flush, Ok(ractor::rpc::CallResult::Success(Ok(())))) {
+                    tracing::warn!("events may not all be flushed");
+                }
+                state.hitl.stop(None);
+                state.publisher.stop(None);
                 let _ = reply.send(());
                 myself.stop(Some("drained".into()));
             }
@@ -80,12 +185,20 @@ impl Actor for RootSupervisor {
             | SupervisionEvent::ActorTerminated(cell, _, _) => cell.get_id(),
             _ => return Ok(()),
         };
-        if let Some(index) = state.children.iter().position(|(_, c)| c.get_id() == gone) {
-            let args = state.children[index].0.clone();
+        // The pipeline holds handles to the publisher and the HITL actor, so if either one
+        // stopped the handles would fail every call: such a failure stops the tree and the
+        // process exits non-zero, for the orchestrator to restart it.
+        if gone == state.publisher.get_id() || gone == state.hitl.get_id() {
+            tracing::error!("event publisher or HITL actor stopped; stopping the tree");
+            myself.stop(Some("core actor failed".into()));
+            return Ok(());
+        }
+        if let Some(index) = state.queues.iter().position(|(_, c)| c.get_id() == gone) {
+            let args = state.queues[index].0.clone();
             tracing::error!(queue = %args.consumer.ctx.queue, "queue supervisor stopped; starting it again");
             let (child, _) =
                 Actor::spawn_linked(None, QueueSupervisor, args.clone(), myself.get_cell()).await?;
-            state.children[index] = (args, child);
+            state.queues[index] = (args, child);
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
 use super::outcome::{Done, Outcome};
+use crate::actors::hitl::HitlHandle;
 use crate::events::event::{self, topic};
 use crate::events::{EventSink, SinkError};
-use crate::hitl::{DecisionStore, PendingDecision};
+use crate::hitl::PendingDecision;
 use overseer_agents::agent::runner::{self, AgentResult};
 use overseer_agents::agent::Agent;
 use overseer_agents::llm::LlmClient;
@@ -27,8 +28,10 @@ pub struct QueueContext {
 pub struct Pipeline {
     pub agents: HashMap<String, Arc<dyn Agent>>,
     pub llm: Arc<dyn LlmClient>,
+    /// Events go through the EventPublisher actor.
     pub sink: Arc<dyn EventSink>,
-    pub store: Arc<dyn DecisionStore>,
+    /// Decisions for a person go through the HitlActor (store + hitl.requests).
+    pub hitl: HitlHandle,
     pub workflows: BTreeMap<String, WorkflowConfig>,
     pub policy: PolicyConfig,
     pub limits: TaskLimits,
@@ -217,11 +220,8 @@ impl Pipeline {
             data,
             workflow.pending_ttl,
         );
-        let parked = match self
-            .store
-            .park(&pending, workflow.pending_ttl + self.history)
-            .await
-        {
+        let retention = workflow.pending_ttl + self.history;
+        let parked = match self.hitl.park(pending, retention).await {
             Ok(parked) => parked,
             Err(e) => {
                 return Outcome::Requeue {
@@ -230,26 +230,13 @@ impl Pipeline {
             }
         };
         let decision_id = parked.decision_id().to_string();
-        let request = event::with(
-            event::envelope("hitl.request", &task.task_id),
-            json!({
-                "decision_id": decision_id,
-                "workflow": workflow_id,
-                "queue": ctx.queue,
-                "agent": ctx.agent,
-                "confidence": result.confidence.combined,
-                "reasons": reasons,
-                "expires_at": pending.expires_at,
-            }),
-        );
         let record = self.decision_record(ctx, task, workflow_id, result, "hitl", &reasons);
-        let published = tokio::try_join!(
-            self.sink
-                .publish(topic::HITL_REQUESTS, &task.task_id, &request),
-            self.sink.publish(topic::DECISIONS, &task.task_id, &record),
-        );
-        match published {
-            Ok(_) => Outcome::Done(Done::Parked { decision_id }),
+        match self
+            .sink
+            .publish(topic::DECISIONS, &task.task_id, &record)
+            .await
+        {
+            Ok(()) => Outcome::Done(Done::Parked { decision_id }),
             Err(e) => sink_outcome(e),
         }
     }

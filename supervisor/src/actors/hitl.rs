@@ -1,0 +1,130 @@
+//! HitlActor: receives results that need a person, parks each as a pending decision in the
+//! decision store (with its TTL), then announces it with a `hitl.requests` event. Replies only
+//! once both are durable, so the consumer acks after them. The full HITL service (decisions,
+//! expiry, notifications) grows from here.
+
+use crate::events::event::{self, topic};
+use crate::events::EventSink;
+use crate::hitl::{DecisionStore, Parked, PendingDecision};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct HitlActor;
+
+#[derive(Clone)]
+pub struct HitlArgs {
+    pub store: Arc<dyn DecisionStore>,
+    pub sink: Arc<dyn EventSink>,
+}
+
+/// Why a decision could not be parked; the task is requeued.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct HitlError(pub String);
+
+pub enum HitlMessage {
+    Park {
+        decision: Box<PendingDecision>,
+        retention: Duration,
+        reply: RpcReplyPort<Result<Parked, HitlError>>,
+    },
+}
+
+impl Actor for HitlActor {
+    type Msg = HitlMessage;
+    type State = HitlArgs;
+    type Arguments = HitlArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: HitlArgs,
+    ) -> Result<HitlArgs, ActorProcessingErr> {
+        Ok(args)
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut HitlArgs,
+    ) -> Result<(), ActorProcessingErr> {
+        let HitlMessage::Park {
+            decision,
+            retention,
+            reply,
+        } = message;
+        let state = state.clone();
+        tokio::spawn(async move {
+            let _ = reply.send(park(&state, &decision, retention).await);
+        });
+        Ok(())
+    }
+}
+
+async fn park(
+    state: &HitlArgs,
+    decision: &PendingDecision,
+    retention: Duration,
+) -> Result<Parked, HitlError> {
+    let parked = state
+        .store
+        .park(decision, retention)
+        .await
+        .map_err(|e| HitlError(e.to_string()))?;
+    let request = event::with(
+        event::envelope("hitl.request", &decision.task_id),
+        json!({
+            "decision_id": parked.decision_id(),
+            "workflow": decision.workflow_id,
+            "queue": decision.queue,
+            "agent": decision.agent,
+            "confidence": decision.confidence,
+            "reasons": decision.reasons,
+            "expires_at": decision.expires_at,
+        }),
+    );
+    state
+        .sink
+        .publish(topic::HITL_REQUESTS, &decision.task_id, &request)
+        .await
+        .map_err(|e| HitlError(e.to_string()))?;
+    Ok(parked)
+}
+
+/// What the pipeline holds to park decisions through the HitlActor.
+#[derive(Clone)]
+pub struct HitlHandle {
+    pub actor: ActorRef<HitlMessage>,
+    pub timeout: Duration,
+}
+
+impl HitlHandle {
+    pub async fn park(
+        &self,
+        decision: PendingDecision,
+        retention: Duration,
+    ) -> Result<Parked, HitlError> {
+        let decision = Box::new(decision);
+        match self
+            .actor
+            .call(
+                |reply| HitlMessage::Park {
+                    decision,
+                    retention,
+                    reply,
+                },
+                Some(self.timeout),
+            )
+            .await
+        {
+            Ok(ractor::rpc::CallResult::Success(result)) => result,
+            Ok(_) => Err(HitlError(
+                "the decision store did not answer in time".into(),
+            )),
+            Err(e) => Err(HitlError(format!("HITL actor unavailable: {e}"))),
+        }
+    }
+}
