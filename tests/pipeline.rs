@@ -7,6 +7,8 @@ mod common;
 use common::kafka_watch::{count, KafkaWatch, Seen};
 use common::llm_server::{order_proposal, LlmServer, Reply};
 use common::runtime::{order, TestEnv};
+use overseer_supervisor::config::Config;
+use overseer_supervisor::runtime::Running;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -27,6 +29,16 @@ fn new_id(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4())
 }
 
+/// A fresh environment whose model always answers `answer`, one replica consuming
+/// auto_orders, and a watch on the event topics.
+async fn orders_replica(answer: Reply) -> (TestEnv, Config, Running, KafkaWatch) {
+    let env = TestEnv::new().await;
+    env.llm.set_default(answer);
+    let config = env.config(&[]);
+    let running = env.start(&config, &["auto_orders"]).await;
+    (env, config, running, KafkaWatch::start(TOPICS))
+}
+
 /// Collects until `enough`, then a little longer to catch any duplicate.
 fn watch_until(
     watch: &KafkaWatch,
@@ -40,14 +52,11 @@ fn watch_until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_complete_order_with_a_confident_model_executes_once() {
-    let env = TestEnv::new().await;
-    env.llm.set_default(Reply::content(order_proposal(
+    let (env, config, running, watch) = orders_replica(Reply::content(order_proposal(
         0.95,
         json!([{"action": "fulfil"}]),
-    )));
-    let config = env.config(&[]);
-    let running = env.start(&config, &["auto_orders"]).await;
-    let watch = KafkaWatch::start(TOPICS);
+    )))
+    .await;
     let id = new_id("ord");
     env.submit(&config, "auto_orders", &order(&id, None), 1)
         .await;
@@ -101,14 +110,11 @@ async fn a_complete_order_with_a_confident_model_executes_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_order_under_a_supervised_workflow_waits_for_a_person() {
-    let env = TestEnv::new().await;
-    env.llm.set_default(Reply::content(order_proposal(
+    let (env, config, running, watch) = orders_replica(Reply::content(order_proposal(
         0.99,
         json!([{"action": "fulfil"}]),
-    )));
-    let config = env.config(&[]);
-    let running = env.start(&config, &["auto_orders"]).await;
-    let watch = KafkaWatch::start(TOPICS);
+    )))
+    .await;
     let id = new_id("ord");
     env.submit(
         &config,
@@ -158,14 +164,11 @@ async fn the_same_order_under_a_supervised_workflow_waits_for_a_person() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_above_the_policy_limit_is_never_executed_even_at_0_99() {
-    let env = TestEnv::new().await;
-    env.llm.set_default(Reply::content(order_proposal(
+    let (env, config, running, watch) = orders_replica(Reply::content(order_proposal(
         0.99,
         json!([{"action": "refund", "amount": 450.0}]),
-    )));
-    let config = env.config(&[]);
-    let running = env.start(&config, &["auto_orders"]).await;
-    let watch = KafkaWatch::start(TOPICS);
+    )))
+    .await;
     let id = new_id("ord");
     let mut task = order(&id, None);
     task["kind"] = "order.refund".into();
@@ -192,12 +195,8 @@ async fn a_refund_above_the_policy_limit_is_never_executed_even_at_0_99() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_model_output_gets_one_corrective_retry_then_goes_to_the_dead_letters() {
-    let env = TestEnv::new().await;
-    env.llm
-        .set_default(Reply::content("{\"summary\": \"I forgot the schema\"}"));
-    let config = env.config(&[]);
-    let running = env.start(&config, &["auto_orders"]).await;
-    let watch = KafkaWatch::start(TOPICS);
+    let (env, config, running, watch) =
+        orders_replica(Reply::content("{\"summary\": \"I forgot the schema\"}")).await;
     let id = new_id("ord");
     env.submit(&config, "auto_orders", &order(&id, None), 1)
         .await;
@@ -267,14 +266,11 @@ async fn two_runtimes_on_the_same_queue_share_the_work_and_process_each_task_onc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_that_panics_is_restarted_and_the_queue_keeps_flowing() {
-    let env = TestEnv::new().await;
-    env.llm.set_default(Reply::content(order_proposal(
+    let (env, config, running, watch) = orders_replica(Reply::content(order_proposal(
         0.95,
         json!([{"action": "fulfil"}]),
-    )));
-    let config = env.config(&[]);
-    let running = env.start(&config, &["auto_orders"]).await;
-    let watch = KafkaWatch::start(TOPICS);
+    )))
+    .await;
     let poison = new_id("panic");
     let mut task = order(&poison, None);
     task["payload"]["__overseer_panic"] = "once".into();

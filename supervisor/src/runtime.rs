@@ -12,7 +12,7 @@ use crate::health::{Health, LlmHealth};
 use crate::hitl::redis_store::RedisStore;
 use crate::hitl::DecisionStore;
 use crate::http::{app, AppState};
-use crate::pipeline::QueueContext;
+use crate::pipeline::{PipelineParts, QueueContext};
 use crate::transport::settle::RetryPolicy;
 use overseer_agents::agent;
 use overseer_agents::llm::backoff::Backoff;
@@ -167,15 +167,13 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         })
         .collect();
     let names: Vec<String> = queues.iter().map(|q| q.ctx.queue.clone()).collect();
-    let root_args = RootArgs {
+    let parts = PipelineParts {
         agents: config
             .agents
             .iter()
             .map(|(name, spec)| (name.clone(), Arc::from(agent::build(name, spec.clone()))))
             .collect(),
         llm,
-        sink,
-        store: store.clone(),
         workflows: config.workflows.clone(),
         policy: config.policy.clone(),
         limits: TaskLimits {
@@ -183,6 +181,11 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
             max_depth: config.limits.max_json_depth,
         },
         history: Duration::from_secs(24 * 3600),
+    };
+    let root_args = RootArgs {
+        parts,
+        sink,
+        store: store.clone(),
         queues,
         connection: connection.clone(),
         health: health.clone(),

@@ -11,15 +11,9 @@ use super::queue_supervisor::{QueueSupervisor, QueueSupervisorArgs, QueueSupervi
 use crate::events::EventSink;
 use crate::health::Health;
 use crate::hitl::DecisionStore;
-use crate::pipeline::{Pipeline, QueueContext};
+use crate::pipeline::{Pipeline, PipelineParts, QueueContext};
 use crate::transport::settle::RetryPolicy;
-use overseer_agents::agent::Agent;
-use overseer_agents::llm::LlmClient;
-use overseer_agents::policy::PolicyConfig;
-use overseer_agents::task::TaskLimits;
-use overseer_agents::workflow::WorkflowConfig;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,14 +31,11 @@ pub struct QueuePlan {
 
 /// Everything the tree is built from.
 pub struct RootArgs {
-    pub agents: HashMap<String, Arc<dyn Agent>>,
-    pub llm: Arc<dyn LlmClient>,
+    pub parts: PipelineParts,
+    /// The real sink (Kafka); the EventPublisher owns it.
     pub sink: Arc<dyn EventSink>,
+    /// The real store (Redis); the HitlActor uses it.
     pub store: Arc<dyn DecisionStore>,
-    pub workflows: BTreeMap<String, WorkflowConfig>,
-    pub policy: PolicyConfig,
-    pub limits: TaskLimits,
-    pub history: Duration,
     pub queues: Vec<QueuePlan>,
     pub connection: Arc<lapin::Connection>,
     pub health: Arc<Health>,
@@ -92,17 +83,12 @@ impl Actor for RootSupervisor {
         };
         let (hitl, _) = Actor::spawn_linked(None, HitlActor, hitl_args, myself.get_cell()).await?;
         let pipeline = Arc::new(Pipeline {
-            agents: args.agents,
-            llm: args.llm,
+            parts: args.parts,
             sink: handle.clone(),
             hitl: HitlHandle {
                 actor: hitl.clone(),
                 timeout: CALL_TIMEOUT,
             },
-            workflows: args.workflows,
-            policy: args.policy,
-            limits: args.limits,
-            history: args.history,
         });
         let mut queues = Vec::new();
         for plan in args.queues {

@@ -7,4 +7,4 @@ pub mod outcome;
 mod processor;
 
 pub use outcome::{Done, Outcome};
-pub use processor::{Pipeline, QueueContext};
+pub use processor::{Pipeline, PipelineParts, QueueContext};

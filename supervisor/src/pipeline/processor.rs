@@ -24,19 +24,24 @@ pub struct QueueContext {
     pub workflow: String,
 }
 
-/// Everything a task needs, shared by all consumers of a replica.
-pub struct Pipeline {
+/// What tasks are computed with: agents, model, workflows, policy, limits.
+pub struct PipelineParts {
     pub agents: HashMap<String, Arc<dyn Agent>>,
     pub llm: Arc<dyn LlmClient>,
-    /// Events go through the EventPublisher actor.
-    pub sink: Arc<dyn EventSink>,
-    /// Decisions for a person go through the HitlActor (store + hitl.requests).
-    pub hitl: HitlHandle,
     pub workflows: BTreeMap<String, WorkflowConfig>,
     pub policy: PolicyConfig,
     pub limits: TaskLimits,
     /// How long decided history is kept after a decision's TTL.
     pub history: Duration,
+}
+
+/// Everything a task needs, shared by all consumers of a replica.
+pub struct Pipeline {
+    pub parts: PipelineParts,
+    /// Events go through the EventPublisher actor.
+    pub sink: Arc<dyn EventSink>,
+    /// Decisions for a person go through the HitlActor (store + hitl.requests).
+    pub hitl: HitlHandle,
 }
 
 fn sink_outcome(e: SinkError) -> Outcome {
@@ -53,7 +58,7 @@ impl Pipeline {
     /// Processes one message body. Returns the outcome and the task_id when it could be read.
     pub async fn process(&self, ctx: &QueueContext, body: &[u8]) -> (Outcome, Option<String>) {
         let started = Instant::now();
-        let task = match Task::decode(body, self.limits) {
+        let task = match Task::decode(body, self.parts.limits) {
             Ok(task) => task,
             Err(e) => {
                 return (
@@ -74,13 +79,13 @@ impl Pipeline {
 
     async fn process_task(&self, ctx: &QueueContext, task: &Task) -> Outcome {
         let workflow_id = task.workflow.as_deref().unwrap_or(&ctx.workflow);
-        let Some(workflow) = self.workflows.get(workflow_id) else {
+        let Some(workflow) = self.parts.workflows.get(workflow_id) else {
             return Outcome::DeadLetter {
                 code: "unknown_workflow",
                 reason: format!("no workflow `{workflow_id}`"),
             };
         };
-        let Some(agent) = self.agents.get(&ctx.agent) else {
+        let Some(agent) = self.parts.agents.get(&ctx.agent) else {
             return Outcome::DeadLetter {
                 code: "unknown_agent",
                 reason: format!("no agent `{}`", ctx.agent),
@@ -88,7 +93,13 @@ impl Pipeline {
         };
         #[cfg(feature = "fault-injection")]
         fault::maybe_panic(task);
-        let result = match runner::run(agent.as_ref(), self.llm.as_ref(), &self.policy, task).await
+        let result = match runner::run(
+            agent.as_ref(),
+            self.parts.llm.as_ref(),
+            &self.parts.policy,
+            task,
+        )
+        .await
         {
             Ok(result) => result,
             Err(failure) if failure.is_transient() => {
@@ -220,7 +231,7 @@ impl Pipeline {
             data,
             workflow.pending_ttl,
         );
-        let retention = workflow.pending_ttl + self.history;
+        let retention = workflow.pending_ttl + self.parts.history;
         let parked = match self.hitl.park(pending, retention).await {
             Ok(parked) => parked,
             Err(e) => {
