@@ -352,3 +352,42 @@ async fn without_an_llm_endpoint_the_offline_stand_in_runs_tasks_end_to_end_and_
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_that_keeps_crashing_melts_down_and_health_says_so() {
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::content(order_proposal(
+        0.95,
+        json!([{"action": "fulfil"}]),
+    )));
+    let config = env.config(&[
+        ("OVERSEER__RUNTIME__MAX_RESTARTS", "2"),
+        ("OVERSEER__RUNTIME__RESTART_WINDOW", "1m"),
+    ]);
+    let running = env.start(&config, &["auto_orders"]).await;
+    let mut task = order(&new_id("poison"), None);
+    task["payload"]["__overseer_panic"] = "always".into();
+    env.submit(&config, "auto_orders", &task, 1).await;
+
+    // Restarts after 1 s and 2 s, then the third failure is one too many.
+    let url = format!("http://{}/health", running.http_addr);
+    let mut last = (reqwest::StatusCode::OK, serde_json::Value::Null);
+    for _ in 0..100 {
+        let response = reqwest::get(&url).await.expect("health");
+        last = (response.status(), response.json().await.expect("JSON"));
+        if last.1["queues"]["auto_orders"]["failed"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    running.shutdown().await;
+
+    let (status, body) = last;
+    assert_eq!(body["queues"]["auto_orders"]["failed"], true, "{body}");
+    assert_eq!(body["queues"]["auto_orders"]["restarts"], 3, "{body}");
+    assert_eq!(body["queues"]["auto_orders"]["consumers"], 0, "{body}");
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    // Nothing was lost: the task is back in its queue for a person to look at.
+    assert_eq!(env.ready("auto_orders").await, 1);
+}

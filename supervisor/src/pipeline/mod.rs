@@ -8,3 +8,6 @@ mod processor;
 
 pub use outcome::{Done, Outcome};
 pub use processor::{Pipeline, PipelineParts, QueueContext};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,139 @@
+//! The pipeline on the in-memory sink and store with the offline model: no services needed.
+
+use super::{Done, Outcome, Pipeline, PipelineParts, QueueContext};
+use crate::actors::hitl::{HitlActor, HitlArgs, HitlHandle};
+use crate::config::Config;
+use crate::events::memory::MemorySink;
+use crate::hitl::memory::MemoryStore;
+use crate::hitl::DecisionStore;
+use overseer_agents::agent;
+use overseer_agents::llm::offline::OfflineLlm;
+use overseer_agents::task::TaskLimits;
+use ractor::Actor;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn pipeline() -> (Pipeline, Arc<MemorySink>, Arc<MemoryStore>) {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config"));
+    let config = Config::load_with_env(dir, Vec::new()).expect("config");
+    let sink = Arc::new(MemorySink::default());
+    let store = Arc::new(MemoryStore::default());
+    let args = HitlArgs {
+        store: store.clone(),
+        sink: sink.clone(),
+    };
+    let (hitl, _) = Actor::spawn(None, HitlActor, args)
+        .await
+        .expect("hitl actor");
+    let parts = PipelineParts {
+        agents: config
+            .agents
+            .iter()
+            .map(|(n, s)| (n.clone(), Arc::from(agent::build(n, s.clone()))))
+            .collect(),
+        llm: Arc::new(OfflineLlm),
+        workflows: config.workflows.clone(),
+        policy: config.policy.clone(),
+        limits: TaskLimits {
+            max_bytes: 4096,
+            max_depth: 16,
+        },
+        history: Duration::from_secs(60),
+    };
+    let pipeline = Pipeline {
+        parts,
+        sink: sink.clone(),
+        hitl: HitlHandle {
+            actor: hitl,
+            timeout: Duration::from_secs(5),
+        },
+    };
+    (pipeline, sink, store)
+}
+
+fn ctx() -> QueueContext {
+    QueueContext {
+        queue: "auto_orders".into(),
+        agent: "order".into(),
+        workflow: "order_processing".into(),
+    }
+}
+
+fn order(task_id: &str, extra: serde_json::Value) -> Vec<u8> {
+    let mut task = json!({"task_id": task_id, "payload": {
+        "customer": {"name": "Ada", "email": "a@example.com"},
+        "items": [{"sku": "A", "qty": 1, "unit_price": 5.0}],
+        "shipping_address": {"line1": "1", "city": "c", "postal_code": "p", "country": "DE"},
+        "payment_status": "paid"}});
+    if let (Some(task), Some(extra)) = (task.as_object_mut(), extra.as_object()) {
+        task.extend(extra.clone());
+    }
+    serde_json::to_vec(&task).expect("json")
+}
+
+#[tokio::test]
+async fn a_complete_order_executes_and_a_supervised_one_is_parked() {
+    let (pipeline, sink, store) = pipeline().await;
+    let (outcome, id) = pipeline.process(&ctx(), &order("t1", json!({}))).await;
+    assert_eq!(
+        outcome,
+        Outcome::Done(Done::Executed { mode: "autonomous" })
+    );
+    assert_eq!(id.as_deref(), Some("t1"));
+    let topics: Vec<String> = sink.events().into_iter().map(|(t, _, _)| t).collect();
+    assert_eq!(topics.iter().filter(|t| *t == "ai.completions").count(), 1);
+    assert!(topics.contains(&"domain.orders".to_string()));
+
+    let (outcome, _) = pipeline
+        .process(
+            &ctx(),
+            &order("t2", json!({"workflow": "payment_processing"})),
+        )
+        .await;
+    let Outcome::Done(Done::Parked { decision_id }) = outcome else {
+        panic!("{outcome:?}")
+    };
+    let stored = store
+        .get(&decision_id)
+        .await
+        .expect("store")
+        .expect("parked");
+    assert_eq!(stored.task_id, "t2");
+    assert_eq!(store.pending_ids(10).await.expect("ids"), vec![decision_id]);
+    // A redelivery of the same task finds its decision instead of parking a second one.
+    let (again, _) = pipeline
+        .process(
+            &ctx(),
+            &order("t2", json!({"workflow": "payment_processing"})),
+        )
+        .await;
+    assert!(matches!(again, Outcome::Done(Done::Parked { .. })));
+    assert_eq!(store.pending_ids(10).await.expect("ids").len(), 1);
+}
+
+#[tokio::test]
+async fn bad_tasks_are_dead_lettered_with_their_reason() {
+    let (pipeline, sink, _) = pipeline().await;
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"{not json".to_vec(), "not_json"),
+        (
+            order("t3", json!({"kind": "order.teleport"})),
+            "unknown_kind",
+        ),
+        (order("t4", json!({"workflow": "nope"})), "unknown_workflow"),
+        (
+            br#"{"task_id":"t5","payload":{"items":[]}}"#.to_vec(),
+            "invalid_payload",
+        ),
+        (vec![b' '; 5000], "too_large"),
+    ];
+    for (body, code) in cases {
+        let (outcome, _) = pipeline.process(&ctx(), &body).await;
+        assert!(
+            matches!(&outcome, Outcome::DeadLetter { code: c, .. } if *c == code),
+            "{code}: {outcome:?}"
+        );
+    }
+    assert!(sink.events().is_empty(), "nothing executed");
+}
