@@ -8,12 +8,7 @@ use std::path::PathBuf;
 #[command(version, about, long_about = None)]
 pub(crate) struct Cli {
     /// Directory of configuration files (every *.toml in it is read).
-    #[arg(
-        long,
-        global = true,
-        env = "OVERSEER_CONFIG_DIR",
-        default_value = "config"
-    )]
+    #[arg(long, global = true, env = "OVERSEER_CONFIG_DIR", default_value = "config")]
     pub(crate) config: PathBuf,
 
     #[command(subcommand)]

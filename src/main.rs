@@ -13,8 +13,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OVERSEER_LOG")
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("OVERSEER_LOG").unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -29,15 +28,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Config {
-            action: ConfigAction::Reference,
-        } => {
+        Command::Config { action: ConfigAction::Reference } => {
             print!("{}", config::reference::markdown());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config {
-            action: ConfigAction::Check,
-        } => Ok(match Config::load(&cli.config) {
+        Command::Config { action: ConfigAction::Check } => Ok(match Config::load(&cli.config) {
             Ok(config) => {
                 println!(
                     "{}: ok ({} queues, {} topics, {} workflows, {} agents)",
@@ -67,29 +62,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Submit { queue, file, count } => {
             let config = load(&cli.config)?;
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let task: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not JSON", file.display()))?;
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let task: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
             let runtime = tokio::runtime::Runtime::new()?;
-            let sent = runtime.block_on(overseer_supervisor::submit::run(
-                &config, &queue, &task, count,
-            ))?;
-            println!(
-                "submitted {sent} task{} to {queue}",
-                if sent == 1 { "" } else { "s" }
-            );
+            let sent = runtime.block_on(overseer_supervisor::submit::run(&config, &queue, &task, count))?;
+            println!("submitted {sent} task{} to {queue}", if sent == 1 { "" } else { "s" });
             Ok(ExitCode::SUCCESS)
         }
         Command::Setup { dry_run } => {
             let config = load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;
             let ok = runtime.block_on(overseer_supervisor::setup::run(&config, dry_run))?;
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }
 }

@@ -23,10 +23,7 @@ fn settings(server: &LlmServer) -> OpenAiSettings {
         max_concurrency: 4,
         max_attempts: 4,
         logprobs: false,
-        backoff: Backoff {
-            base: Duration::from_millis(20),
-            cap: Duration::from_millis(100),
-        },
+        backoff: Backoff { base: Duration::from_millis(20), cap: Duration::from_millis(100) },
     }
 }
 
@@ -43,26 +40,13 @@ fn request() -> LlmRequest {
 #[tokio::test]
 async fn a_429_with_retry_after_is_waited_out_then_succeeds() {
     let server = LlmServer::start().await;
-    server.push([
-        Reply::Status {
-            code: 429,
-            retry_after: Some(1),
-        },
-        Reply::content("{}"),
-    ]);
+    server.push([Reply::Status { code: 429, retry_after: Some(1) }, Reply::content("{}")]);
     let llm = OpenAiLlm::new(settings(&server)).expect("client");
-    let reply = llm
-        .complete(&request())
-        .await
-        .expect("second attempt succeeds");
+    let reply = llm.complete(&request()).await.expect("second attempt succeeds");
     assert_eq!(reply.attempts, 2);
     let times: Vec<_> = server.requests().into_iter().map(|(t, _)| t).collect();
     assert_eq!(times.len(), 2);
-    assert!(
-        times[1] - times[0] >= Duration::from_secs(1),
-        "waited {:?}",
-        times[1] - times[0]
-    );
+    assert!(times[1] - times[0] >= Duration::from_secs(1), "waited {:?}", times[1] - times[0]);
     assert_eq!(reply.prompt_tokens, 100);
 }
 
@@ -70,29 +54,14 @@ async fn a_429_with_retry_after_is_waited_out_then_succeeds() {
 async fn server_errors_and_hangs_are_retried_a_bounded_number_of_times() {
     let server = LlmServer::start().await;
     server.push([
-        Reply::Status {
-            code: 500,
-            retry_after: None,
-        },
+        Reply::Status { code: 500, retry_after: None },
         Reply::Hang,
-        Reply::Status {
-            code: 503,
-            retry_after: None,
-        },
+        Reply::Status { code: 503, retry_after: None },
     ]);
-    server.set_default(Reply::Status {
-        code: 502,
-        retry_after: None,
-    });
+    server.set_default(Reply::Status { code: 502, retry_after: None });
     let llm = OpenAiLlm::new(settings(&server)).expect("client");
-    let err = llm
-        .complete(&request())
-        .await
-        .expect_err("all attempts fail");
-    assert!(
-        matches!(err, LlmError::Exhausted { attempts: 4, .. }),
-        "{err:?}"
-    );
+    let err = llm.complete(&request()).await.expect_err("all attempts fail");
+    assert!(matches!(err, LlmError::Exhausted { attempts: 4, .. }), "{err:?}");
     assert!(err.is_transient());
     assert_eq!(server.requests().len(), 4);
 }
@@ -100,10 +69,7 @@ async fn server_errors_and_hangs_are_retried_a_bounded_number_of_times() {
 #[tokio::test]
 async fn other_4xx_are_not_retried() {
     let server = LlmServer::start().await;
-    server.set_default(Reply::Status {
-        code: 401,
-        retry_after: None,
-    });
+    server.set_default(Reply::Status { code: 401, retry_after: None });
     let llm = OpenAiLlm::new(settings(&server)).expect("client");
     let err = llm.complete(&request()).await.expect_err("refused");
     assert!(matches!(err, LlmError::Refused(_)), "{err:?}");
@@ -131,15 +97,10 @@ async fn requests_carry_the_json_schema_response_format_and_a_malformed_body_is_
     server.push([Reply::Malformed]);
     server.set_default(Reply::content("{}"));
     let llm = OpenAiLlm::new(settings(&server)).expect("client");
-    llm.complete(&request())
-        .await
-        .expect("malformed first answer is retried");
+    llm.complete(&request()).await.expect("malformed first answer is retried");
     let (_, body) = &server.requests()[0];
     assert_eq!(body["response_format"]["type"], "json_schema");
-    assert_eq!(
-        body["response_format"]["json_schema"]["name"],
-        "order_proposal"
-    );
+    assert_eq!(body["response_format"]["json_schema"]["name"], "order_proposal");
     assert_eq!(body["model"], "test-model");
 }
 
@@ -164,14 +125,7 @@ fn order_task() -> Task {
             "payment_status": "paid", "total": 20.0
         }
     });
-    Task::decode(
-        body.to_string().as_bytes(),
-        TaskLimits {
-            max_bytes: 1 << 20,
-            max_depth: 32,
-        },
-    )
-    .expect("task")
+    Task::decode(body.to_string().as_bytes(), TaskLimits { max_bytes: 1 << 20, max_depth: 32 }).expect("task")
 }
 
 #[tokio::test]
@@ -179,29 +133,16 @@ async fn invalid_model_output_gets_one_corrective_retry() {
     let server = LlmServer::start().await;
     server.push([
         Reply::content("{\"summary\": \"no\"}"),
-        Reply::content(order_proposal(
-            0.9,
-            serde_json::json!([{"action": "fulfil"}]),
-        )),
+        Reply::content(order_proposal(0.9, serde_json::json!([{"action": "fulfil"}]))),
     ]);
     let llm = OpenAiLlm::new(settings(&server)).expect("client");
-    let result = runner::run(
-        order_agent().as_ref(),
-        &llm,
-        &PolicyConfig::default(),
-        &order_task(),
-    )
-    .await
-    .expect("second answer is valid");
+    let result = runner::run(order_agent().as_ref(), &llm, &PolicyConfig::default(), &order_task())
+        .await
+        .expect("second answer is valid");
     assert_eq!(result.usage.calls, 2);
-    let second_prompt = server.requests()[1].1["messages"][1]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        second_prompt.contains("previous answer was not valid"),
-        "{second_prompt}"
-    );
+    let second_prompt =
+        server.requests()[1].1["messages"][1]["content"].as_str().unwrap_or_default().to_string();
+    assert!(second_prompt.contains("previous answer was not valid"), "{second_prompt}");
     assert!((result.confidence.combined - (0.4 * 1.0 + 0.6 * 0.9)).abs() < 1e-9);
 }
 
@@ -210,14 +151,9 @@ async fn output_still_invalid_after_the_corrective_retry_is_a_permanent_failure(
     let server = LlmServer::start().await;
     server.set_default(Reply::content("not json at all"));
     let llm = OpenAiLlm::new(settings(&server)).expect("client");
-    let err = runner::run(
-        order_agent().as_ref(),
-        &llm,
-        &PolicyConfig::default(),
-        &order_task(),
-    )
-    .await
-    .expect_err("invalid twice");
+    let err = runner::run(order_agent().as_ref(), &llm, &PolicyConfig::default(), &order_task())
+        .await
+        .expect_err("invalid twice");
     assert_eq!(err.code(), "invalid_output");
     assert!(!err.is_transient());
     assert_eq!(server.requests().len(), 2);
@@ -231,19 +167,9 @@ async fn a_refund_above_the_limit_needs_a_person_even_at_confidence_0_99() {
         serde_json::json!([{"action": "refund", "amount": 500.0}]),
     )));
     let llm = OpenAiLlm::new(settings(&server)).expect("client");
-    let result = runner::run(
-        order_agent().as_ref(),
-        &llm,
-        &PolicyConfig::default(),
-        &order_task(),
-    )
-    .await
-    .expect("valid");
+    let result = runner::run(order_agent().as_ref(), &llm, &PolicyConfig::default(), &order_task())
+        .await
+        .expect("valid");
     assert!(result.confidence.combined > 0.99 - 1e-9);
-    assert_eq!(
-        result.review_reasons.len(),
-        1,
-        "{:?}",
-        result.review_reasons
-    );
+    assert_eq!(result.review_reasons.len(), 1, "{:?}", result.review_reasons);
 }

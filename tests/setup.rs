@@ -25,9 +25,7 @@ fn setup_declares_exactly_the_documented_queues_exchanges_and_topics() {
     assert_eq!(work.len(), 11, "the work queue table");
     for row in &work {
         let (name, ttl, prio, dlx, dlk) = (&row[0], &row[1], &row[2], &row[3], &row[4]);
-        let (durable, args) = queues
-            .get(name)
-            .unwrap_or_else(|| panic!("queue {name} missing"));
+        let (durable, args) = queues.get(name).unwrap_or_else(|| panic!("queue {name} missing"));
         assert!(durable, "{name} durable");
         let want = [
             ("x-message-ttl", ttl.as_str()),
@@ -35,32 +33,19 @@ fn setup_declares_exactly_the_documented_queues_exchanges_and_topics() {
             ("x-dead-letter-exchange", dlx.as_str()),
             ("x-dead-letter-routing-key", dlk.as_str()),
         ];
-        let want: std::collections::BTreeMap<String, String> = want
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let want: std::collections::BTreeMap<String, String> =
+            want.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         assert_eq!(args, &want, "arguments of {name}");
-        let (dlq_durable, dlq_args) = queues
-            .get(&format!("{name}.dlq"))
-            .unwrap_or_else(|| panic!("{name}.dlq missing"));
+        let (dlq_durable, dlq_args) =
+            queues.get(&format!("{name}.dlq")).unwrap_or_else(|| panic!("{name}.dlq missing"));
         assert!(*dlq_durable && dlq_args.is_empty(), "{name}.dlq");
     }
-    let tiers = markdown_table(
-        &doc,
-        "| queue | x-message-ttl (ms) | x-dead-letter-exchange |",
-    );
+    let tiers = markdown_table(&doc, "| queue | x-message-ttl (ms) | x-dead-letter-exchange |");
     assert_eq!(tiers.len(), 5, "the retry tier table");
     for row in &tiers {
-        let (_, args) = queues
-            .get(&row[0])
-            .unwrap_or_else(|| panic!("{} missing", row[0]));
+        let (_, args) = queues.get(&row[0]).unwrap_or_else(|| panic!("{} missing", row[0]));
         assert_eq!(args.get("x-message-ttl"), Some(&row[1]), "{}", row[0]);
-        assert_eq!(
-            args.get("x-dead-letter-exchange").map(String::as_str),
-            Some(""),
-            "{}",
-            row[0]
-        );
+        assert_eq!(args.get("x-dead-letter-exchange").map(String::as_str), Some(""), "{}", row[0]);
     }
     assert_eq!(
         queues.len(),
@@ -70,21 +55,10 @@ fn setup_declares_exactly_the_documented_queues_exchanges_and_topics() {
     );
 
     let exchanges = vhost.exchanges();
-    assert_eq!(
-        exchanges.get("overseer.dlx").map(String::as_str),
-        Some("direct")
-    );
-    assert_eq!(
-        exchanges.get("overseer.control").map(String::as_str),
-        Some("fanout")
-    );
+    assert_eq!(exchanges.get("overseer.dlx").map(String::as_str), Some("direct"));
+    assert_eq!(exchanges.get("overseer.control").map(String::as_str), Some("fanout"));
     for row in &tiers {
-        assert_eq!(
-            exchanges.get(&row[0]).map(String::as_str),
-            Some("fanout"),
-            "{}",
-            row[0]
-        );
+        assert_eq!(exchanges.get(&row[0]).map(String::as_str), Some("fanout"), "{}", row[0]);
     }
 
     let topics = kafka_topics();
@@ -104,11 +78,7 @@ fn a_second_setup_changes_nothing_and_says_so() {
     let before = (vhost.queues(), vhost.exchanges());
     let second = setup_in(&vhost, &[]);
     assert!(second.status.success(), "{}", text(&second));
-    assert!(
-        text(&second).contains("setup: nothing to change"),
-        "{}",
-        text(&second)
-    );
+    assert!(text(&second).contains("setup: nothing to change"), "{}", text(&second));
     assert!(!text(&second).contains("created"), "{}", text(&second));
     assert_eq!((vhost.queues(), vhost.exchanges()), before);
 }
@@ -117,28 +87,18 @@ fn a_second_setup_changes_nothing_and_says_so() {
 fn a_conflicting_queue_is_reported_with_both_argument_sets_and_nothing_is_touched() {
     let vhost = Vhost::new();
     // Someone declared auto_marketing by hand with another TTL and no dead-lettering.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let conn =
-            lapin::Connection::connect(&vhost.amqp_url(), lapin::ConnectionProperties::default())
-                .await
-                .expect("RabbitMQ");
+        let conn = lapin::Connection::connect(&vhost.amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .expect("RabbitMQ");
         let channel = conn.create_channel().await.expect("channel");
         let mut args = lapin::types::FieldTable::default();
-        args.insert(
-            "x-message-ttl".into(),
-            lapin::types::AMQPValue::LongInt(1000),
-        );
+        args.insert("x-message-ttl".into(), lapin::types::AMQPValue::LongInt(1000));
         channel
             .queue_declare(
                 "auto_marketing".into(),
-                lapin::options::QueueDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
+                lapin::options::QueueDeclareOptions { durable: true, ..Default::default() },
                 args,
             )
             .await
@@ -153,22 +113,13 @@ fn a_conflicting_queue_is_reported_with_both_argument_sets_and_nothing_is_touche
         .lines()
         .find(|l| l.contains("CONFLICT") && l.contains("auto_marketing"))
         .unwrap_or_else(|| panic!("no conflict line for auto_marketing in:\n{said}"));
-    assert!(
-        line.contains("x-message-ttl=1000"),
-        "existing arguments: {line}"
-    );
-    assert!(
-        line.contains("x-message-ttl=14400000"),
-        "configured arguments: {line}"
-    );
+    assert!(line.contains("x-message-ttl=1000"), "existing arguments: {line}");
+    assert!(line.contains("x-message-ttl=14400000"), "configured arguments: {line}");
     assert_eq!(said.matches("CONFLICT").count(), 1, "{said}");
     assert!(said.contains("nothing was changed"), "{said}");
 
     // Nothing else was created.
-    assert_eq!(
-        vhost.queues().keys().collect::<Vec<_>>(),
-        vec!["auto_marketing"]
-    );
+    assert_eq!(vhost.queues().keys().collect::<Vec<_>>(), vec!["auto_marketing"]);
     assert!(vhost.exchanges().is_empty(), "{:?}", vhost.exchanges());
 }
 
@@ -179,14 +130,8 @@ fn dry_run_prints_the_plan_and_creates_nothing() {
     let said = text(&out);
     assert!(out.status.success(), "{said}");
     assert!(said.contains("would create  queue auto_orders"), "{said}");
-    assert!(
-        said.contains("would create  queue auto_orders.dlq"),
-        "{said}"
-    );
-    assert!(
-        said.contains("would create  exchange overseer.dlx"),
-        "{said}"
-    );
+    assert!(said.contains("would create  queue auto_orders.dlq"), "{said}");
+    assert!(said.contains("would create  exchange overseer.dlx"), "{said}");
     assert!(said.contains("nothing was changed"), "{said}");
     assert!(vhost.queues().is_empty() && vhost.exchanges().is_empty());
 }
@@ -195,35 +140,23 @@ fn dry_run_prints_the_plan_and_creates_nothing() {
 fn an_unreachable_broker_is_named_with_its_url_and_no_password() {
     let out = overseer(
         &["--config", repo_config().to_str().expect("utf-8"), "setup"],
-        &[(
-            "OVERSEER__CONNECTIONS__AMQP__URL",
-            "amqp://guest:topsecret@127.0.0.1:1/%2f",
-        )],
+        &[("OVERSEER__CONNECTIONS__AMQP__URL", "amqp://guest:topsecret@127.0.0.1:1/%2f")],
     );
     let said = text(&out);
     assert!(!out.status.success(), "{said}");
-    assert!(
-        said.contains("RabbitMQ at amqp://guest:***@127.0.0.1:1/%2f is unreachable"),
-        "{said}"
-    );
+    assert!(said.contains("RabbitMQ at amqp://guest:***@127.0.0.1:1/%2f is unreachable"), "{said}");
     assert!(!said.contains("topsecret"), "{said}");
 
     let out = overseer(
         &["--config", repo_config().to_str().expect("utf-8"), "setup"],
         &[
-            (
-                "OVERSEER__CONNECTIONS__KAFKA__BOOTSTRAP_SERVERS",
-                "127.0.0.1:1",
-            ),
+            ("OVERSEER__CONNECTIONS__KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:1"),
             ("OVERSEER__CONNECTIONS__KAFKA__REQUEST_TIMEOUT", "2s"),
         ],
     );
     let said = text(&out);
     assert!(!out.status.success(), "{said}");
-    assert!(
-        said.contains("Kafka at kafka://127.0.0.1:1 is unreachable"),
-        "{said}"
-    );
+    assert!(said.contains("Kafka at kafka://127.0.0.1:1 is unreachable"), "{said}");
 }
 
 #[test]
@@ -233,25 +166,19 @@ fn a_topic_with_other_partitions_is_a_conflict_and_rabbitmq_is_not_touched_eithe
     // A fixed name, created once and never deleted: tansu 0.6.0's DeleteTopics removes every
     // topic of the broker, not just the one named (seen here; see docs/operations.md).
     let topic = "overseer-test-one-partition".to_string();
-    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", KAFKA)
-        .create()
-        .expect("admin");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let admin: AdminClient<DefaultClientContext> =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", KAFKA).create().expect("admin");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let created = runtime
-        .block_on(admin.create_topics(
-            [&NewTopic::new(&topic, 1, TopicReplication::Fixed(1))],
-            &AdminOptions::new(),
-        ))
+        .block_on(
+            admin
+                .create_topics([&NewTopic::new(&topic, 1, TopicReplication::Fixed(1))], &AdminOptions::new()),
+        )
         .expect("create topic");
     assert!(
-        created.iter().all(|r| matches!(
-            r,
-            Ok(_) | Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists))
-        )),
+        created
+            .iter()
+            .all(|r| matches!(r, Ok(_) | Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)))),
         "{created:?}"
     );
 
@@ -261,11 +188,8 @@ fn a_topic_with_other_partitions_is_a_conflict_and_rabbitmq_is_not_touched_eithe
         let path = entry.expect("entry").path();
         std::fs::copy(&path, dir.path().join(path.file_name().expect("name"))).expect("copy");
     }
-    std::fs::write(
-        dir.path().join("zz-extra.toml"),
-        format!("[topics.\"{topic}\"]\npartitions = 2\n"),
-    )
-    .expect("write");
+    std::fs::write(dir.path().join("zz-extra.toml"), format!("[topics.\"{topic}\"]\npartitions = 2\n"))
+        .expect("write");
 
     let vhost = Vhost::new();
     let url = vhost.amqp_url();
@@ -281,8 +205,5 @@ fn a_topic_with_other_partitions_is_a_conflict_and_rabbitmq_is_not_touched_eithe
         )),
         "{said}"
     );
-    assert!(
-        vhost.queues().is_empty() && vhost.exchanges().is_empty(),
-        "RabbitMQ was touched"
-    );
+    assert!(vhost.queues().is_empty() && vhost.exchanges().is_empty(), "RabbitMQ was touched");
 }

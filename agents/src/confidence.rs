@@ -46,12 +46,7 @@ impl Confidence {
             Some(lp) => 0.3 * completeness + 0.4 * model + 0.3 * lp,
             None => 0.4 * completeness + 0.6 * model,
         };
-        Self {
-            completeness,
-            model,
-            logprob,
-            combined: unit(combined),
-        }
+        Self { completeness, model, logprob, combined: unit(combined) }
     }
 }
 

@@ -75,10 +75,9 @@ impl PolicyConfig {
             match name {
                 "refund" => match a.amount {
                     Some(x) if x <= self.refund_limit => {}
-                    Some(x) => reasons.push(format!(
-                        "refund of {x} is above the {} limit",
-                        self.refund_limit
-                    )),
+                    Some(x) => {
+                        reasons.push(format!("refund of {x} is above the {} limit", self.refund_limit))
+                    }
                     None => reasons.push("refund without an amount".into()),
                 },
                 "adjust_stock" => match (a.quantity, ctx.on_hand) {
@@ -91,10 +90,7 @@ impl PolicyConfig {
                     _ => reasons.push("stock adjustment without a quantity or stock level".into()),
                 },
                 "adjust_budget" if a.amount.is_none_or(|x| x > self.budget_change_limit) => {
-                    reasons.push(format!(
-                        "budget change above the {} limit",
-                        self.budget_change_limit
-                    ));
+                    reasons.push(format!("budget change above the {} limit", self.budget_change_limit));
                 }
                 _ => {}
             }
@@ -108,74 +104,36 @@ mod tests {
     use super::*;
 
     fn act(action: &str, amount: Option<f64>, quantity: Option<f64>) -> ProposedAction {
-        ProposedAction {
-            action: action.into(),
-            amount,
-            quantity,
-            note: None,
-        }
+        ProposedAction { action: action.into(), amount, quantity, note: None }
     }
 
     fn allowed() -> Vec<String> {
-        [
-            "refund",
-            "cancel",
-            "fulfil",
-            "adjust_stock",
-            "adjust_budget",
-        ]
-        .map(String::from)
-        .to_vec()
+        ["refund", "cancel", "fulfil", "adjust_stock", "adjust_budget"].map(String::from).to_vec()
     }
 
     #[test]
     fn refunds_above_the_limit_and_cancellations_need_a_person() {
         let p = PolicyConfig::default();
         let ctx = PolicyContext::default();
-        assert!(p
-            .review_reasons(&allowed(), &[act("refund", Some(50.0), None)], ctx)
-            .is_empty());
-        assert_eq!(
-            p.review_reasons(&allowed(), &[act("refund", Some(250.0), None)], ctx)
-                .len(),
-            1
-        );
-        assert_eq!(
-            p.review_reasons(&allowed(), &[act("refund", None, None)], ctx)
-                .len(),
-            1
-        );
-        assert_eq!(
-            p.review_reasons(&allowed(), &[act("cancel", None, None)], ctx)
-                .len(),
-            1
-        );
+        assert!(p.review_reasons(&allowed(), &[act("refund", Some(50.0), None)], ctx).is_empty());
+        assert_eq!(p.review_reasons(&allowed(), &[act("refund", Some(250.0), None)], ctx).len(), 1);
+        assert_eq!(p.review_reasons(&allowed(), &[act("refund", None, None)], ctx).len(), 1);
+        assert_eq!(p.review_reasons(&allowed(), &[act("cancel", None, None)], ctx).len(), 1);
     }
 
     #[test]
     fn actions_off_the_allow_list_need_a_person() {
         let p = PolicyConfig::default();
-        let reasons = p.review_reasons(
-            &allowed(),
-            &[act("wire_money", Some(1.0), None)],
-            PolicyContext::default(),
-        );
+        let reasons =
+            p.review_reasons(&allowed(), &[act("wire_money", Some(1.0), None)], PolicyContext::default());
         assert!(reasons[0].contains("allow-list"), "{reasons:?}");
     }
 
     #[test]
     fn large_stock_adjustments_need_a_person() {
         let p = PolicyConfig::default();
-        let ctx = PolicyContext {
-            on_hand: Some(100.0),
-        };
-        assert!(p
-            .review_reasons(&allowed(), &[act("adjust_stock", None, Some(-20.0))], ctx)
-            .is_empty());
-        assert_eq!(
-            p.review_reasons(&allowed(), &[act("adjust_stock", None, Some(-21.0))], ctx)
-                .len(),
-            1
-        );
+        let ctx = PolicyContext { on_hand: Some(100.0) };
+        assert!(p.review_reasons(&allowed(), &[act("adjust_stock", None, Some(-20.0))], ctx).is_empty());
+        assert_eq!(p.review_reasons(&allowed(), &[act("adjust_stock", None, Some(-21.0))], ctx).len(), 1);
     }
 }

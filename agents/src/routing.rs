@@ -39,18 +39,11 @@ pub fn route(
     sample: impl FnOnce(f64) -> bool,
 ) -> Route {
     if !policy_reasons.is_empty() {
-        return Route::Hitl {
-            reasons: policy_reasons,
-        };
+        return Route::Hitl { reasons: policy_reasons };
     }
-    let monitored = || Route::Execute {
-        mode: ExecutionMode::Monitored,
-        review: sample(workflow.review_sample_rate),
-    };
-    let autonomous = Route::Execute {
-        mode: ExecutionMode::Autonomous,
-        review: false,
-    };
+    let monitored =
+        || Route::Execute { mode: ExecutionMode::Monitored, review: sample(workflow.review_sample_rate) };
+    let autonomous = Route::Execute { mode: ExecutionMode::Autonomous, review: false };
     if !workflow.hitl_enabled {
         return match workflow.autonomy_level {
             AutonomyLevel::Monitored => monitored(),
@@ -58,12 +51,10 @@ pub fn route(
         };
     }
     match workflow.autonomy_level {
-        AutonomyLevel::Supervised => Route::Hitl {
-            reasons: vec!["the workflow is supervised: every decision needs a person".into()],
-        },
-        AutonomyLevel::Assisted | AutonomyLevel::Adaptive
-            if confidence < workflow.confidence_threshold =>
-        {
+        AutonomyLevel::Supervised => {
+            Route::Hitl { reasons: vec!["the workflow is supervised: every decision needs a person".into()] }
+        }
+        AutonomyLevel::Assisted | AutonomyLevel::Adaptive if confidence < workflow.confidence_threshold => {
             Route::Hitl {
                 reasons: vec![format!(
                     "confidence {confidence:.2} is below the workflow threshold {:.2}",
@@ -103,53 +94,19 @@ mod tests {
     fn each_autonomy_level_routes_as_specified() {
         use AutonomyLevel::*;
         let never = |_| false;
-        assert!(matches!(
-            route(&wf(true, Supervised), 0.99, vec![], never),
-            Route::Hitl { .. }
-        ));
-        assert!(matches!(
-            route(&wf(true, Assisted), 0.79, vec![], never),
-            Route::Hitl { .. }
-        ));
-        assert_eq!(
-            route(&wf(true, Assisted), 0.8, vec![], never),
-            exec(ExecutionMode::Autonomous, false)
-        );
-        assert!(matches!(
-            route(&wf(true, Adaptive), 0.5, vec![], never),
-            Route::Hitl { .. }
-        ));
-        assert_eq!(
-            route(&wf(true, Monitored), 0.1, vec![], |_| true),
-            exec(ExecutionMode::Monitored, true)
-        );
-        assert_eq!(
-            route(&wf(true, Autonomous), 0.1, vec![], never),
-            exec(ExecutionMode::Autonomous, false)
-        );
-        assert_eq!(
-            route(&wf(false, Supervised), 0.1, vec![], never),
-            exec(ExecutionMode::Autonomous, false)
-        );
-        assert_eq!(
-            route(&wf(false, Monitored), 0.1, vec![], never),
-            exec(ExecutionMode::Monitored, false)
-        );
+        assert!(matches!(route(&wf(true, Supervised), 0.99, vec![], never), Route::Hitl { .. }));
+        assert!(matches!(route(&wf(true, Assisted), 0.79, vec![], never), Route::Hitl { .. }));
+        assert_eq!(route(&wf(true, Assisted), 0.8, vec![], never), exec(ExecutionMode::Autonomous, false));
+        assert!(matches!(route(&wf(true, Adaptive), 0.5, vec![], never), Route::Hitl { .. }));
+        assert_eq!(route(&wf(true, Monitored), 0.1, vec![], |_| true), exec(ExecutionMode::Monitored, true));
+        assert_eq!(route(&wf(true, Autonomous), 0.1, vec![], never), exec(ExecutionMode::Autonomous, false));
+        assert_eq!(route(&wf(false, Supervised), 0.1, vec![], never), exec(ExecutionMode::Autonomous, false));
+        assert_eq!(route(&wf(false, Monitored), 0.1, vec![], never), exec(ExecutionMode::Monitored, false));
     }
 
     #[test]
     fn policy_reasons_win_over_any_confidence_and_a_disabled_hitl() {
-        let r = route(
-            &wf(false, AutonomyLevel::Autonomous),
-            1.0,
-            vec!["refund too large".into()],
-            |_| false,
-        );
-        assert_eq!(
-            r,
-            Route::Hitl {
-                reasons: vec!["refund too large".into()]
-            }
-        );
+        let r = route(&wf(false, AutonomyLevel::Autonomous), 1.0, vec!["refund too large".into()], |_| false);
+        assert_eq!(r, Route::Hitl { reasons: vec!["refund too large".into()] });
     }
 }

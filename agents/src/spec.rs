@@ -51,10 +51,7 @@ impl AgentSpec {
             ));
         }
         if self.allowed_actions.is_empty() {
-            out.push((
-                "allowed_actions",
-                "must list at least one action the agent may propose".to_string(),
-            ));
+            out.push(("allowed_actions", "must list at least one action the agent may propose".to_string()));
         }
         out
     }

@@ -66,21 +66,15 @@ impl Task {
     /// Decodes and checks a message body.
     pub fn decode(body: &[u8], limits: TaskLimits) -> Result<Self, TaskError> {
         if body.len() > limits.max_bytes {
-            return Err(TaskError::TooLarge {
-                size: body.len(),
-                limit: limits.max_bytes,
-            });
+            return Err(TaskError::TooLarge { size: body.len(), limit: limits.max_bytes });
         }
         // Checked before parsing so a hostile nesting never reaches the parser's recursion.
         if nesting_depth(body) > limits.max_depth {
-            return Err(TaskError::TooDeep {
-                limit: limits.max_depth,
-            });
+            return Err(TaskError::TooDeep { limit: limits.max_depth });
         }
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|e| TaskError::NotJson(e.to_string()))?;
-        let task: Task =
-            serde_json::from_value(value).map_err(|e| TaskError::BadEnvelope(e.to_string()))?;
+        let task: Task = serde_json::from_value(value).map_err(|e| TaskError::BadEnvelope(e.to_string()))?;
         let id_len = task.task_id.chars().count();
         if !(1..=128).contains(&id_len) {
             return Err(TaskError::BadTaskId(id_len));
@@ -127,10 +121,7 @@ fn nesting_depth(body: &[u8]) -> usize {
 mod tests {
     use super::*;
 
-    const LIMITS: TaskLimits = TaskLimits {
-        max_bytes: 1024,
-        max_depth: 8,
-    };
+    const LIMITS: TaskLimits = TaskLimits { max_bytes: 1024, max_depth: 8 };
 
     #[test]
     fn a_contract_task_decodes() {
@@ -148,31 +139,17 @@ mod tests {
             (br#"{"task_id":"x"}"#, "bad_envelope"),
             (br#"{"task_id":"x","payload":[1]}"#, "bad_envelope"),
             (br#"{"task_id":"","payload":{}}"#, "bad_task_id"),
-            (
-                br#"{"task_id":"x","priority":12,"payload":{}}"#,
-                "bad_priority",
-            ),
-            (
-                br#"{"task_id":"x","payload":{"a":[[[[[[[[[1]]]]]]]]]}}"#,
-                "too_deep",
-            ),
+            (br#"{"task_id":"x","priority":12,"payload":{}}"#, "bad_priority"),
+            (br#"{"task_id":"x","payload":{"a":[[[[[[[[[1]]]]]]]]]}}"#, "too_deep"),
         ];
         for (body, code) in cases {
             let err = Task::decode(body, LIMITS).expect_err("must be refused");
             assert_eq!(err.code(), *code, "{}", String::from_utf8_lossy(body));
         }
         let big = vec![b' '; 2048];
-        assert_eq!(
-            Task::decode(&big, LIMITS).expect_err("too large").code(),
-            "too_large"
-        );
+        assert_eq!(Task::decode(&big, LIMITS).expect_err("too large").code(), "too_large");
         let long_id = format!(r#"{{"task_id":"{}","payload":{{}}}}"#, "x".repeat(129));
-        assert_eq!(
-            Task::decode(long_id.as_bytes(), LIMITS)
-                .expect_err("id")
-                .code(),
-            "bad_task_id"
-        );
+        assert_eq!(Task::decode(long_id.as_bytes(), LIMITS).expect_err("id").code(), "bad_task_id");
     }
 
     #[test]

@@ -90,16 +90,10 @@ impl WorkflowConfig {
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         if !(0.0..=1.0).contains(&self.confidence_threshold) {
-            out.push((
-                "confidence_threshold",
-                format!("{} is outside 0..1", self.confidence_threshold),
-            ));
+            out.push(("confidence_threshold", format!("{} is outside 0..1", self.confidence_threshold)));
         }
         if !(0.0..=1.0).contains(&self.review_sample_rate) {
-            out.push((
-                "review_sample_rate",
-                format!("{} is outside 0..1", self.review_sample_rate),
-            ));
+            out.push(("review_sample_rate", format!("{} is outside 0..1", self.review_sample_rate)));
         }
         if self.pending_ttl.is_zero() {
             out.push(("pending_ttl", "must be longer than zero".to_string()));
@@ -118,9 +112,8 @@ mod tests {
 
     #[test]
     fn defaults_fill_optional_fields() {
-        let wf =
-            parse("hitl_enabled = true\nconfidence_threshold = 0.9\nautonomy_level = \"assisted\"")
-                .expect("valid workflow");
+        let wf = parse("hitl_enabled = true\nconfidence_threshold = 0.9\nautonomy_level = \"assisted\"")
+            .expect("valid workflow");
         assert_eq!(wf.pending_ttl, Duration::from_secs(300));
         assert_eq!(wf.expiry_policy, ExpiryPolicy::Escalate);
         assert!(wf.problems().is_empty());
@@ -138,11 +131,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_levels_are_rejected() {
-        assert!(parse("hitl_enabled = true\nconfidence_threshold = 0.9\nautonomy_level = \"assisted\"\nextra = 1").is_err());
         assert!(parse(
-            "hitl_enabled = true\nconfidence_threshold = 0.9\nautonomy_level = \"yolo\""
+            "hitl_enabled = true\nconfidence_threshold = 0.9\nautonomy_level = \"assisted\"\nextra = 1"
         )
         .is_err());
+        assert!(parse("hitl_enabled = true\nconfidence_threshold = 0.9\nautonomy_level = \"yolo\"").is_err());
     }
 
     #[test]

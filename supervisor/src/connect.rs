@@ -22,11 +22,7 @@ pub struct Unreachable {
 
 impl Unreachable {
     pub fn new(service: &'static str, raw_url: &str, detail: impl ToString) -> Self {
-        Self {
-            service,
-            url: mask_url(raw_url),
-            detail: scrub(&detail.to_string(), raw_url),
-        }
+        Self { service, url: mask_url(raw_url), detail: scrub(&detail.to_string(), raw_url) }
     }
 }
 
@@ -43,10 +39,7 @@ pub fn amqp_uri(config: &AmqpConfig) -> String {
             query.append_pair("heartbeat", &config.heartbeat.as_secs().to_string());
         }
         if !present.iter().any(|k| k == "connection_timeout") {
-            query.append_pair(
-                "connection_timeout",
-                &config.connect_timeout.as_millis().to_string(),
-            );
+            query.append_pair("connection_timeout", &config.connect_timeout.as_millis().to_string());
         }
     }
     url.to_string()
@@ -84,11 +77,7 @@ pub fn printable_kafka_settings(config: &KafkaConfig) -> Vec<(String, String)> {
         .client
         .iter()
         .map(|(k, v)| {
-            let shown = if is_secret_key(k) {
-                crate::redact::MASK.to_string()
-            } else {
-                v.clone()
-            };
+            let shown = if is_secret_key(k) { crate::redact::MASK.to_string() } else { v.clone() };
             (k.clone(), shown)
         })
         .collect()
@@ -106,12 +95,8 @@ pub async fn kafka_admin(
     config: &KafkaConfig,
 ) -> Result<(AdminClient<DefaultClientContext>, KafkaCluster), Unreachable> {
     let url = format!("kafka://{}", config.bootstrap_servers);
-    let cluster = kafka_metadata(config)
-        .await
-        .map_err(|e| Unreachable::new("Kafka", &url, e))?;
-    let admin = kafka_client_config(config)
-        .create()
-        .map_err(|e| Unreachable::new("Kafka", &url, e))?;
+    let cluster = kafka_metadata(config).await.map_err(|e| Unreachable::new("Kafka", &url, e))?;
+    let admin = kafka_client_config(config).create().map_err(|e| Unreachable::new("Kafka", &url, e))?;
     Ok((admin, cluster))
 }
 
@@ -121,12 +106,8 @@ pub async fn kafka_metadata(config: &KafkaConfig) -> Result<KafkaCluster, String
     let client_config = kafka_client_config(config);
     let timeout = config.request_timeout;
     let read = move || -> Result<KafkaCluster, String> {
-        let admin: AdminClient<DefaultClientContext> =
-            client_config.create().map_err(|e| e.to_string())?;
-        let metadata = admin
-            .inner()
-            .fetch_metadata(None, timeout)
-            .map_err(|e| e.to_string())?;
+        let admin: AdminClient<DefaultClientContext> = client_config.create().map_err(|e| e.to_string())?;
+        let metadata = admin.inner().fetch_metadata(None, timeout).map_err(|e| e.to_string())?;
         Ok(KafkaCluster {
             brokers: metadata.brokers().len(),
             topics: metadata
@@ -137,7 +118,5 @@ pub async fn kafka_metadata(config: &KafkaConfig) -> Result<KafkaCluster, String
                 .collect(),
         })
     };
-    tokio::task::spawn_blocking(read)
-        .await
-        .map_err(|e| format!("metadata task failed: {e}"))?
+    tokio::task::spawn_blocking(read).await.map_err(|e| format!("metadata task failed: {e}"))?
 }

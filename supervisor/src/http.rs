@@ -22,10 +22,7 @@ pub struct AppState {
 }
 
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
-        .with_state(state)
+    Router::new().route("/health", get(health)).route("/metrics", get(metrics)).with_state(state)
 }
 
 /// 200 while every queue has a working supervisor and the dependencies answer; 503 when a
@@ -42,8 +39,7 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
         None => "not used".to_string(),
     };
     let restarts: u64 = queues.values().map(|q| q.restarts).sum();
-    let healthy =
-        queues.values().all(|q| !q.failed) && redis == "ok" && amqp != "error: disconnected";
+    let healthy = queues.values().all(|q| !q.failed) && redis == "ok" && amqp != "error: disconnected";
     let body = json!({
         "status": if healthy { "ok" } else { "degraded" },
         "llm": state.health.llm(),
@@ -51,11 +47,7 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
         "actor_restarts": restarts,
         "queues": queues,
     });
-    let code = if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let code = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body))
 }
 

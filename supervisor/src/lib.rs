@@ -20,9 +20,12 @@ pub mod actors;
 pub mod config;
 pub mod connect;
 pub mod events;
+#[cfg(feature = "fault-injection")]
+mod fault;
 pub mod health;
 pub mod hitl;
 pub mod http;
+pub mod ledger;
 pub mod metrics;
 pub mod pipeline;
 pub mod redact;

@@ -17,6 +17,8 @@ pub const LLM_SECONDS: &str = "overseer_llm_duration_seconds";
 pub const LLM_TOKENS: &str = "overseer_llm_tokens_total";
 /// Combined confidence of agent results, by `workflow`.
 pub const CONFIDENCE: &str = "overseer_confidence";
+/// Tasks whose processing panicked (retried, then dead-lettered), by `queue`.
+pub const TASK_PANICS: &str = "overseer_task_panics_total";
 /// Consumer restarts by their queue supervisor, by `queue`.
 pub const ACTOR_RESTARTS: &str = "overseer_actor_restarts_total";
 /// Events handed to the sink, by `topic` and `outcome` (delivered, failed).
@@ -28,9 +30,7 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 pub fn install() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
-            let seconds = [
-                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-            ];
+            let seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
             let unit = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0];
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)

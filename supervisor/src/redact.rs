@@ -24,25 +24,13 @@ pub fn mask_url(raw: &str) -> String {
 /// True for setting names that hold secrets (`sasl.password`, `api_key`, `ssl.key.password`…).
 pub fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    [
-        "password",
-        "secret",
-        "token",
-        "api_key",
-        "apikey",
-        "credential",
-    ]
-    .iter()
-    .any(|word| key.contains(word))
+    ["password", "secret", "token", "api_key", "apikey", "credential"].iter().any(|word| key.contains(word))
 }
 
 /// `text` with the password of `url` (if it has one and it appears) replaced by `***`, for
 /// relaying a client library's error message.
 pub fn scrub(text: &str, url: &str) -> String {
-    match url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.password().map(str::to_string))
-    {
+    match url::Url::parse(url).ok().and_then(|u| u.password().map(str::to_string)) {
         Some(password) if !password.is_empty() => text.replace(&password, MASK),
         _ => text.to_string(),
     }
@@ -54,15 +42,9 @@ mod tests {
 
     #[test]
     fn passwords_are_masked_and_the_rest_kept() {
-        assert_eq!(
-            mask_url("amqp://guest:s3cret@127.0.0.1:5672/%2f"),
-            "amqp://guest:***@127.0.0.1:5672/%2f"
-        );
+        assert_eq!(mask_url("amqp://guest:s3cret@127.0.0.1:5672/%2f"), "amqp://guest:***@127.0.0.1:5672/%2f");
         assert_eq!(mask_url("redis://:pw@h:6379/0"), "redis://:***@h:6379/0");
-        assert_eq!(
-            mask_url("redis://127.0.0.1:6379/0"),
-            "redis://127.0.0.1:6379/0"
-        );
+        assert_eq!(mask_url("redis://127.0.0.1:6379/0"), "redis://127.0.0.1:6379/0");
     }
 
     #[test]

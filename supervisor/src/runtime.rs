@@ -12,6 +12,8 @@ use crate::health::{Health, LlmHealth};
 use crate::hitl::redis_store::RedisStore;
 use crate::hitl::DecisionStore;
 use crate::http::{app, AppState};
+use crate::ledger::redis_ledger::RedisLedger;
+use crate::ledger::Ledger;
 use crate::pipeline::{PipelineParts, QueueContext};
 use crate::transport::settle::RetryPolicy;
 use overseer_agents::agent;
@@ -61,9 +63,7 @@ pub fn llm_client(config: &Config) -> Result<Arc<dyn LlmClient>, RuntimeError> {
     let Some(base_url) = llm.base_url.as_ref().filter(|_| !llm.is_offline()) else {
         return Ok(Arc::new(OfflineLlm));
     };
-    let api_key = std::env::var(&llm.api_key_env)
-        .ok()
-        .filter(|k| !k.is_empty());
+    let api_key = std::env::var(&llm.api_key_env).ok().filter(|k| !k.is_empty());
     if api_key.is_none() {
         tracing::warn!(variable = %llm.api_key_env, "no LLM API key in the environment; sending requests without one");
     }
@@ -78,29 +78,18 @@ pub fn llm_client(config: &Config) -> Result<Arc<dyn LlmClient>, RuntimeError> {
         logprobs: llm.logprobs,
         backoff: Backoff::default(),
     };
-    Ok(Arc::new(
-        OpenAiLlm::new(settings).map_err(|e| RuntimeError::Start(e.to_string()))?,
-    ))
+    Ok(Arc::new(OpenAiLlm::new(settings).map_err(|e| RuntimeError::Start(e.to_string()))?))
 }
 
 /// The queues this replica consumes, with their agent and default workflow.
-fn consumed_queues(
-    config: &Config,
-    options: &RunOptions,
-) -> Result<Vec<QueueContext>, RuntimeError> {
+fn consumed_queues(config: &Config, options: &RunOptions) -> Result<Vec<QueueContext>, RuntimeError> {
     for wanted in &options.queues {
         match config.queues.get(wanted) {
             Some(q) if q.consumer == ConsumerRole::Agent => {}
             Some(_) => {
-                return Err(RuntimeError::Start(format!(
-                    "queue `{wanted}` is not consumed by an agent"
-                )))
+                return Err(RuntimeError::Start(format!("queue `{wanted}` is not consumed by an agent")))
             }
-            None => {
-                return Err(RuntimeError::Start(format!(
-                    "queue `{wanted}` is not configured"
-                )))
-            }
+            None => return Err(RuntimeError::Start(format!("queue `{wanted}` is not configured"))),
         }
     }
     Ok(config
@@ -108,11 +97,9 @@ fn consumed_queues(
         .iter()
         .filter(|(name, _)| options.queues.is_empty() || options.queues.contains(name))
         .filter_map(|(name, q)| match (q.consumer, &q.agent, &q.workflow) {
-            (ConsumerRole::Agent, Some(agent), Some(workflow)) => Some(QueueContext {
-                queue: name.clone(),
-                agent: agent.clone(),
-                workflow: workflow.clone(),
-            }),
+            (ConsumerRole::Agent, Some(agent), Some(workflow)) => {
+                Some(QueueContext { queue: name.clone(), agent: agent.clone(), workflow: workflow.clone() })
+            }
             _ => None,
         })
         .collect())
@@ -133,16 +120,14 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
     });
 
     let c = &config.connections;
-    let store: Arc<dyn DecisionStore> = Arc::new(
-        RedisStore::connect(&c.redis.url, &c.redis.key_prefix, c.redis.connect_timeout)
-            .await
-            .map_err(|e| Unreachable::new("Redis", &c.redis.url, e))?,
-    );
+    let redis = RedisStore::connect(&c.redis.url, &c.redis.key_prefix, c.redis.connect_timeout)
+        .await
+        .map_err(|e| Unreachable::new("Redis", &c.redis.url, e))?;
+    let ledger: Arc<dyn Ledger> = Arc::new(RedisLedger::new(redis.connection(), &c.redis.key_prefix));
+    let store: Arc<dyn DecisionStore> = Arc::new(redis);
     let kafka_url = format!("kafka://{}", c.kafka.bootstrap_servers);
     // Proves the cluster answers before anything is consumed.
-    connect::kafka_metadata(&c.kafka)
-        .await
-        .map_err(|e| Unreachable::new("Kafka", &kafka_url, e))?;
+    connect::kafka_metadata(&c.kafka).await.map_err(|e| Unreachable::new("Kafka", &kafka_url, e))?;
     let sink: Arc<dyn EventSink> =
         Arc::new(KafkaSink::new(&c.kafka).map_err(|e| Unreachable::new("Kafka", &kafka_url, e))?);
     let connection = Arc::new(connect::amqp(&c.amqp, "overseer-run").await?);
@@ -154,10 +139,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
             QueuePlan {
                 prefetch: config.prefetch(q),
                 concurrency: usize::from(config.concurrency(q)),
-                consumer_priority: config
-                    .classes
-                    .get(&q.class)
-                    .map_or(0, |c| c.consumer_priority),
+                consumer_priority: config.classes.get(&q.class).map_or(0, |c| c.consumer_priority),
                 retry: RetryPolicy {
                     max_attempts: config.max_attempts(q),
                     delays: config.retry.delays.clone(),
@@ -181,11 +163,13 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
             max_depth: config.limits.max_json_depth,
         },
         history: Duration::from_secs(24 * 3600),
+        llm_deadline: c.llm.deadline,
     };
     let root_args = RootArgs {
         parts,
         sink,
         store: store.clone(),
+        ledger,
         queues,
         connection: connection.clone(),
         health: health.clone(),
@@ -196,29 +180,16 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         .await
         .map_err(|e| RuntimeError::Start(format!("the actor tree did not start: {e}")))?;
 
-    let bind = options
-        .bind
-        .clone()
-        .unwrap_or_else(|| config.http.bind.clone());
+    let bind = options.bind.clone().unwrap_or_else(|| config.http.bind.clone());
     let listener = tokio::net::TcpListener::bind(&bind)
         .await
         .map_err(|e| RuntimeError::Start(format!("cannot listen on {bind}: {e}")))?;
-    let http_addr = listener
-        .local_addr()
-        .map_err(|e| RuntimeError::Start(e.to_string()))?;
-    let router = app(AppState {
-        health: health.clone(),
-        metrics,
-        store,
-        amqp: Some(connection.clone()),
-    });
+    let http_addr = listener.local_addr().map_err(|e| RuntimeError::Start(e.to_string()))?;
+    let router = app(AppState { health: health.clone(), metrics, store, amqp: Some(connection.clone()) });
     let http_stop = CancellationToken::new();
     let stop = http_stop.clone();
     let http = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-        {
+        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned()).await {
             tracing::error!(error = %e, "HTTP server stopped");
         }
     });
@@ -258,10 +229,7 @@ impl Running {
         let _ = self
             .root
             .call(
-                |reply| RootMessage::Drain {
-                    grace: self.grace,
-                    reply,
-                },
+                |reply| RootMessage::Drain { grace: self.grace, reply },
                 Some(self.grace + Duration::from_secs(20)),
             )
             .await;

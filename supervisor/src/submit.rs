@@ -24,35 +24,20 @@ pub enum SubmitError {
 
 /// The bodies to publish: the task itself, or `count` copies with `-1`…`-count` appended to
 /// their task_id (so each is a task of its own).
-pub fn bodies(
-    task: &serde_json::Value,
-    count: usize,
-) -> Result<Vec<(String, Vec<u8>)>, SubmitError> {
+pub fn bodies(task: &serde_json::Value, count: usize) -> Result<Vec<(String, Vec<u8>)>, SubmitError> {
     let id = task
         .get("task_id")
         .and_then(serde_json::Value::as_str)
         .ok_or_else(|| SubmitError::BadTask("the task has no task_id string".into()))?;
-    if task
-        .get("payload")
-        .and_then(serde_json::Value::as_object)
-        .is_none()
-    {
-        return Err(SubmitError::BadTask(
-            "the task has no payload object".into(),
-        ));
+    if task.get("payload").and_then(serde_json::Value::as_object).is_none() {
+        return Err(SubmitError::BadTask("the task has no payload object".into()));
     }
     (1..=count.max(1))
         .map(|i| {
             let mut copy = task.clone();
-            let task_id = if count > 1 {
-                format!("{id}-{i}")
-            } else {
-                id.to_string()
-            };
+            let task_id = if count > 1 { format!("{id}-{i}") } else { id.to_string() };
             copy["task_id"] = task_id.clone().into();
-            serde_json::to_vec(&copy)
-                .map(|b| (task_id, b))
-                .map_err(|e| SubmitError::BadTask(e.to_string()))
+            serde_json::to_vec(&copy).map(|b| (task_id, b)).map_err(|e| SubmitError::BadTask(e.to_string()))
         })
         .collect()
 }
@@ -67,24 +52,16 @@ pub async fn run(
         return Err(SubmitError::UnknownQueue(queue.to_string()));
     }
     let bodies = bodies(task, count)?;
-    let priority = task
-        .get("priority")
-        .and_then(serde_json::Value::as_u64)
-        .and_then(|p| u8::try_from(p).ok());
+    let priority =
+        task.get("priority").and_then(serde_json::Value::as_u64).and_then(|p| u8::try_from(p).ok());
     let conn = connect::amqp(&config.connections.amqp, "overseer-submit").await?;
     let amqp = |e: lapin::Error| {
-        SubmitError::Amqp(crate::redact::scrub(
-            &e.to_string(),
-            &config.connections.amqp.url,
-        ))
+        SubmitError::Amqp(crate::redact::scrub(&e.to_string(), &config.connections.amqp.url))
     };
     let channel = conn.create_channel().await.map_err(amqp)?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .map_err(amqp)?;
-    let bar = (bodies.len() > 1 && std::io::stderr().is_terminal())
-        .then(|| ProgressBar::new(bodies.len() as u64));
+    channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(amqp)?;
+    let bar =
+        (bodies.len() > 1 && std::io::stderr().is_terminal()).then(|| ProgressBar::new(bodies.len() as u64));
     // Publish in windows: many publishes in flight, each window's confirms awaited together.
     for window in bodies.chunks(256) {
         let mut confirms = Vec::with_capacity(window.len());
@@ -100,10 +77,7 @@ pub async fn run(
                 .basic_publish(
                     "".into(),
                     queue.into(),
-                    BasicPublishOptions {
-                        mandatory: true,
-                        ..Default::default()
-                    },
+                    BasicPublishOptions { mandatory: true, ..Default::default() },
                     body,
                     props,
                 )
@@ -135,11 +109,7 @@ mod tests {
     #[test]
     fn copies_get_numbered_task_ids_and_bad_tasks_are_refused() {
         let task = serde_json::json!({"task_id": "t", "payload": {}});
-        let ids: Vec<_> = bodies(&task, 3)
-            .expect("ok")
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+        let ids: Vec<_> = bodies(&task, 3).expect("ok").into_iter().map(|(id, _)| id).collect();
         assert_eq!(ids, ["t-1", "t-2", "t-3"]);
         assert_eq!(bodies(&task, 1).expect("ok")[0].0, "t");
         assert!(bodies(&serde_json::json!({"payload": {}}), 1).is_err());

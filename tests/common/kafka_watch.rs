@@ -17,29 +17,18 @@ impl KafkaWatch {
     pub fn start(topics: &[&str]) -> Self {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", super::KAFKA)
-            .set(
-                "group.id",
-                format!("overseer-test-{}", uuid::Uuid::new_v4()),
-            )
+            .set("group.id", format!("overseer-test-{}", uuid::Uuid::new_v4()))
             .set("enable.auto.commit", "false")
             .create()
             .expect("consumer");
-        let metadata = consumer
-            .fetch_metadata(None, Duration::from_secs(10))
-            .expect("metadata");
+        let metadata = consumer.fetch_metadata(None, Duration::from_secs(10)).expect("metadata");
         let mut assignment = TopicPartitionList::new();
-        for topic in metadata
-            .topics()
-            .iter()
-            .filter(|t| topics.contains(&t.name()))
-        {
+        for topic in metadata.topics().iter().filter(|t| topics.contains(&t.name())) {
             for p in topic.partitions() {
                 let (_, high) = consumer
                     .fetch_watermarks(topic.name(), p.id(), Duration::from_secs(10))
                     .expect("watermarks");
-                assignment
-                    .add_partition_offset(topic.name(), p.id(), Offset::Offset(high))
-                    .expect("offset");
+                assignment.add_partition_offset(topic.name(), p.id(), Offset::Offset(high)).expect("offset");
             }
         }
         consumer.assign(&assignment).expect("assign");
@@ -63,10 +52,7 @@ impl KafkaWatch {
                 let Ok(event) = serde_json::from_slice::<serde_json::Value>(payload) else {
                     continue;
                 };
-                if event["task_id"]
-                    .as_str()
-                    .is_some_and(|id| task_ids.contains(id))
-                {
+                if event["task_id"].as_str().is_some_and(|id| task_ids.contains(id)) {
                     seen.push((message.topic().to_string(), event));
                 }
             }

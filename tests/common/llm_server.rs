@@ -26,10 +26,7 @@ pub enum Reply {
 
 impl Reply {
     pub fn content(content: impl Into<String>) -> Self {
-        Self::Content {
-            content: content.into(),
-            delay: Duration::ZERO,
-        }
+        Self::Content { content: content.into(), delay: Duration::ZERO }
     }
 }
 
@@ -50,20 +47,13 @@ pub struct LlmServer {
 impl LlmServer {
     pub async fn start() -> Self {
         let script = Arc::new(Mutex::new(Script::default()));
-        let app = Router::new()
-            .route("/v1/chat/completions", post(answer))
-            .with_state(script.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let app = Router::new().route("/v1/chat/completions", post(answer)).with_state(script.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self {
-            base_url: format!("http://{addr}/v1"),
-            script,
-        }
+        Self { base_url: format!("http://{addr}/v1"), script }
     }
 
     /// Answers with these replies, in order, before the default.
@@ -89,10 +79,7 @@ impl LlmServer {
 async fn answer(State(script): State<Arc<Mutex<Script>>>, body: String) -> Response {
     let reply = {
         let mut s = script.lock().unwrap_or_else(|p| p.into_inner());
-        s.requests.push((
-            Instant::now(),
-            serde_json::from_str(&body).unwrap_or_default(),
-        ));
+        s.requests.push((Instant::now(), serde_json::from_str(&body).unwrap_or_default()));
         s.queue.pop_front().or_else(|| s.default.clone())
     };
     match reply {
@@ -107,23 +94,15 @@ async fn answer(State(script): State<Arc<Mutex<Script>>>, body: String) -> Respo
                 headers.insert("retry-after", secs.to_string().parse().expect("header"));
             }
             let body = serde_json::json!({"error": {"message": format!("scripted {code}"), "type": "server_error", "param": null, "code": null}});
-            (
-                StatusCode::from_u16(code).expect("status"),
-                headers,
-                axum::Json(body),
-            )
-                .into_response()
+            (StatusCode::from_u16(code).expect("status"), headers, axum::Json(body)).into_response()
         }
         Some(Reply::Hang) => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             StatusCode::GATEWAY_TIMEOUT.into_response()
         }
-        Some(Reply::Malformed) => (
-            StatusCode::OK,
-            [("content-type", "application/json")],
-            "{\"choices\": [oops",
-        )
-            .into_response(),
+        Some(Reply::Malformed) => {
+            (StatusCode::OK, [("content-type", "application/json")], "{\"choices\": [oops").into_response()
+        }
     }
 }
 

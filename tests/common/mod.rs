@@ -33,11 +33,7 @@ pub fn overseer(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 pub fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
 /// A RabbitMQ vhost of its own for one test, deleted again on drop.
@@ -57,10 +53,7 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 
 fn mgmt_url(parts: &[&str]) -> reqwest::Url {
     let mut url = reqwest::Url::parse(MGMT).expect("url");
-    url.path_segments_mut()
-        .expect("base")
-        .push("api")
-        .extend(parts);
+    url.path_segments_mut().expect("base").push("api").extend(parts);
     url
 }
 
@@ -117,20 +110,12 @@ impl Vhost {
                     .map(|m| {
                         m.iter()
                             .map(|(k, v)| {
-                                (
-                                    k.clone(),
-                                    v.as_str()
-                                        .map(str::to_string)
-                                        .unwrap_or_else(|| v.to_string()),
-                                )
+                                (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
                             })
                             .collect()
                     })
                     .unwrap_or_default();
-                (
-                    q["name"].as_str().unwrap_or_default().to_string(),
-                    (q["durable"] == true, args),
-                )
+                (q["name"].as_str().unwrap_or_default().to_string(), (q["durable"] == true, args))
             })
             .collect()
     }
@@ -161,19 +146,13 @@ impl Drop for Vhost {
 pub fn kafka_topics() -> BTreeMap<String, usize> {
     use rdkafka::admin::AdminClient;
     use rdkafka::client::DefaultClientContext;
-    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", KAFKA)
-        .create()
-        .expect("admin client");
+    let admin: AdminClient<DefaultClientContext> =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", KAFKA).create().expect("admin client");
     let metadata = admin
         .inner()
         .fetch_metadata(None, std::time::Duration::from_secs(10))
         .expect("Kafka answers (scripts/services.sh starts tansu)");
-    metadata
-        .topics()
-        .iter()
-        .map(|t| (t.name().to_string(), t.partitions().len()))
-        .collect()
+    metadata.topics().iter().map(|t| (t.name().to_string(), t.partitions().len())).collect()
 }
 
 /// Rows (cells trimmed) of the Markdown table in `doc` whose header line starts with `header`.
@@ -183,11 +162,6 @@ pub fn markdown_table(doc: &str, header: &str) -> Vec<Vec<String>> {
     lines.next();
     lines
         .take_while(|l| l.starts_with('|'))
-        .map(|l| {
-            l.trim_matches('|')
-                .split('|')
-                .map(|c| c.trim().to_string())
-                .collect()
-        })
+        .map(|l| l.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect())
         .collect()
 }

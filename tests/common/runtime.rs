@@ -20,9 +20,7 @@ impl TestEnv {
             redis_prefix: format!("overseer-test-{}:", uuid::Uuid::new_v4()),
             llm: LlmServer::start().await,
         };
-        let ok = overseer_supervisor::setup::run(&env.config(&[]), false)
-            .await
-            .expect("setup");
+        let ok = overseer_supervisor::setup::run(&env.config(&[]), false).await.expect("setup");
         assert!(ok, "setup found conflicts in a fresh vhost");
         env
     }
@@ -30,26 +28,11 @@ impl TestEnv {
     /// The shipped configuration pointed at this environment, plus `extra` overrides.
     pub fn config(&self, extra: &[(&str, &str)]) -> Config {
         let mut env = vec![
-            (
-                "OVERSEER__CONNECTIONS__AMQP__URL".to_string(),
-                self.vhost.amqp_url(),
-            ),
-            (
-                "OVERSEER__CONNECTIONS__REDIS__KEY_PREFIX".to_string(),
-                self.redis_prefix.clone(),
-            ),
-            (
-                "OVERSEER__CONNECTIONS__LLM__BASE_URL".to_string(),
-                self.llm.base_url.clone(),
-            ),
-            (
-                "OVERSEER__CONNECTIONS__LLM__REQUEST_TIMEOUT".to_string(),
-                "2s".to_string(),
-            ),
-            (
-                "OVERSEER__RETRY__DELAYS".to_string(),
-                "[\"1s\", \"2s\"]".to_string(),
-            ),
+            ("OVERSEER__CONNECTIONS__AMQP__URL".to_string(), self.vhost.amqp_url()),
+            ("OVERSEER__CONNECTIONS__REDIS__KEY_PREFIX".to_string(), self.redis_prefix.clone()),
+            ("OVERSEER__CONNECTIONS__LLM__BASE_URL".to_string(), self.llm.base_url.clone()),
+            ("OVERSEER__CONNECTIONS__LLM__REQUEST_TIMEOUT".to_string(), "2s".to_string()),
+            ("OVERSEER__RETRY__DELAYS".to_string(), "[\"1s\", \"2s\"]".to_string()),
         ];
         for (key, value) in extra {
             env.retain(|(k, _)| k != key);
@@ -64,40 +47,24 @@ impl TestEnv {
             queues: queues.iter().map(|q| q.to_string()).collect(),
             bind: Some("127.0.0.1:0".into()),
         };
-        runtime::start(config, options)
-            .await
-            .expect("runtime starts")
+        runtime::start(config, options).await.expect("runtime starts")
     }
 
     /// Publishes tasks to `queue` with confirms.
-    pub async fn submit(
-        &self,
-        config: &Config,
-        queue: &str,
-        task: &serde_json::Value,
-        count: usize,
-    ) {
-        overseer_supervisor::submit::run(config, queue, task, count)
-            .await
-            .expect("submit");
+    pub async fn submit(&self, config: &Config, queue: &str, task: &serde_json::Value, count: usize) {
+        overseer_supervisor::submit::run(config, queue, task, count).await.expect("submit");
     }
 
     /// Ready messages in `queue` (after the replicas stopped, unacked ones are back in it).
     pub async fn ready(&self, queue: &str) -> u32 {
-        let conn = lapin::Connection::connect(
-            &self.vhost.amqp_url(),
-            lapin::ConnectionProperties::default(),
-        )
-        .await
-        .expect("RabbitMQ");
+        let conn = lapin::Connection::connect(&self.vhost.amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .expect("RabbitMQ");
         let channel = conn.create_channel().await.expect("channel");
         let q = channel
             .queue_declare(
                 queue.into(),
-                lapin::options::QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
+                lapin::options::QueueDeclareOptions { passive: true, ..Default::default() },
                 Default::default(),
             )
             .await
@@ -106,14 +73,50 @@ impl TestEnv {
         q.message_count()
     }
 
+    /// Takes one message from `queue`: its headers (as text) and body.
+    pub async fn take(&self, queue: &str) -> Option<(std::collections::BTreeMap<String, String>, Vec<u8>)> {
+        let conn = lapin::Connection::connect(&self.vhost.amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .expect("RabbitMQ");
+        let channel = conn.create_channel().await.expect("channel");
+        let got = channel
+            .basic_get(queue.into(), lapin::options::BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic.get");
+        let _ = conn.close(200, "bye".into()).await;
+        got.map(|message| {
+            let headers = message
+                .delivery
+                .properties
+                .headers()
+                .as_ref()
+                .map(|h| {
+                    h.inner()
+                        .iter()
+                        .map(|(k, v)| {
+                            let text = match v {
+                                lapin::types::AMQPValue::LongString(s) => {
+                                    String::from_utf8_lossy(s.as_bytes()).into_owned()
+                                }
+                                other => format!("{other:?}")
+                                    .trim_start_matches("LongInt(")
+                                    .trim_end_matches(')')
+                                    .to_string(),
+                            };
+                            (k.to_string(), text)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (headers, message.delivery.data.clone())
+        })
+    }
+
     /// A Redis key of this environment.
     pub fn redis_get(&self, key: &str) -> Option<String> {
         let client = redis::Client::open("redis://127.0.0.1:6379/0").expect("redis url");
         let mut conn = client.get_connection().expect("Redis");
-        redis::cmd("GET")
-            .arg(format!("{}{key}", self.redis_prefix))
-            .query(&mut conn)
-            .expect("GET")
+        redis::cmd("GET").arg(format!("{}{key}", self.redis_prefix)).query(&mut conn).expect("GET")
     }
 }
 

@@ -9,13 +9,8 @@ pub struct GenericDomain;
 impl Domain for GenericDomain {
     type Input = Payload;
     type Details = Payload;
-    const KINDS: &'static [&'static str] = &[
-        "generic",
-        "seo.brief",
-        "social.post",
-        "email.campaign",
-        "analytics.report",
-    ];
+    const KINDS: &'static [&'static str] =
+        &["generic", "seo.brief", "social.post", "email.campaign", "analytics.report"];
 
     fn problems(input: &Payload) -> Vec<String> {
         if input.is_empty() {

@@ -69,29 +69,19 @@ impl Domain for InventoryDomain {
             0.6,
             &[
                 ("lead time", 0.2, input.lead_time_days.is_some()),
-                (
-                    "daily demand",
-                    0.2,
-                    input.daily_demand.is_some_and(|d| d > 0.0),
-                ),
+                ("daily demand", 0.2, input.daily_demand.is_some_and(|d| d > 0.0)),
             ],
         )
     }
 
     fn policy_context(input: &StockInput) -> PolicyContext {
-        PolicyContext {
-            on_hand: Some(input.on_hand),
-        }
+        PolicyContext { on_hand: Some(input.on_hand) }
     }
 
     fn offline(kind: &str, input: &StockInput, completeness: f64) -> Proposal<InventoryDetails> {
         let demand = input.daily_demand.unwrap_or(0.0);
         let lead = input.lead_time_days.unwrap_or(7.0);
-        let cover = if demand > 0.0 {
-            input.on_hand / demand
-        } else {
-            f64::INFINITY
-        };
+        let cover = if demand > 0.0 { input.on_hand / demand } else { f64::INFINITY };
         let risk = match cover {
             c if c < lead => StockoutRisk::High,
             c if c < 2.0 * lead => StockoutRisk::Medium,
@@ -107,9 +97,7 @@ impl Domain for InventoryDomain {
             });
         }
         if input.on_hand <= input.reorder_point {
-            let quantity = (demand * lead * 2.0 - input.on_hand)
-                .max(input.reorder_point)
-                .ceil();
+            let quantity = (demand * lead * 2.0 - input.on_hand).max(input.reorder_point).ceil();
             actions.push(ProposedAction {
                 action: "reorder".into(),
                 amount: None,

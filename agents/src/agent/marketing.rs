@@ -72,33 +72,14 @@ impl Domain for MarketingDomain {
         score(
             0.5,
             &[
-                (
-                    "campaign name",
-                    0.1,
-                    input
-                        .campaign
-                        .name
-                        .as_deref()
-                        .is_some_and(|n| !n.trim().is_empty()),
-                ),
+                ("campaign name", 0.1, input.campaign.name.as_deref().is_some_and(|n| !n.trim().is_empty())),
                 (
                     "audience segment",
                     0.1,
-                    input
-                        .audience
-                        .segment
-                        .as_deref()
-                        .is_some_and(|s| !s.trim().is_empty()),
+                    input.audience.segment.as_deref().is_some_and(|s| !s.trim().is_empty()),
                 ),
                 ("budget above zero", 0.1, input.budget.amount > 0.0),
-                (
-                    "channel",
-                    0.1,
-                    input
-                        .channel
-                        .as_deref()
-                        .is_some_and(|c| !c.trim().is_empty()),
-                ),
+                ("channel", 0.1, input.channel.as_deref().is_some_and(|c| !c.trim().is_empty())),
                 ("at least one goal", 0.1, !input.goals.is_empty()),
             ],
         )
@@ -106,34 +87,17 @@ impl Domain for MarketingDomain {
 
     fn offline(kind: &str, input: &CampaignInput, completeness: f64) -> Proposal<MarketingDetails> {
         let (summary, action, amount) = if kind == "campaign.launch" {
-            (
-                "launch the campaign as planned".to_string(),
-                "launch_campaign",
-                None,
-            )
+            ("launch the campaign as planned".to_string(), "launch_campaign", None)
         } else {
             let step = (input.budget.amount * 0.1 * 100.0).round() / 100.0;
-            (
-                format!("raise the budget by 10% ({step})"),
-                "adjust_budget",
-                Some(step),
-            )
+            (format!("raise the budget by 10% ({step})"), "adjust_budget", Some(step))
         };
         Proposal {
             summary: offline_summary(summary),
             confidence: completeness,
-            actions: vec![ProposedAction {
-                action: action.into(),
-                amount,
-                quantity: None,
-                note: None,
-            }],
+            actions: vec![ProposedAction { action: action.into(), amount, quantity: None, note: None }],
             details: MarketingDetails {
-                recommendations: input
-                    .goals
-                    .iter()
-                    .map(|g| format!("measure progress on: {g}"))
-                    .collect(),
+                recommendations: input.goals.iter().map(|g| format!("measure progress on: {g}")).collect(),
                 expected_effect: "more reach at a steady cost per result".into(),
             },
         }

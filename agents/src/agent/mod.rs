@@ -26,11 +26,7 @@ pub type Payload = Map<String, Value>;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AgentError {
     #[error("unknown kind `{kind}` for the {agent} agent; it accepts {accepted}")]
-    UnknownKind {
-        agent: String,
-        kind: String,
-        accepted: String,
-    },
+    UnknownKind { agent: String, kind: String, accepted: String },
     #[error("payload does not match the {agent} agent's input schema: {detail}")]
     InvalidPayload { agent: String, detail: String },
 }
@@ -123,10 +119,7 @@ impl<D: Domain> Typed<D> {
     }
 
     fn input(&self, payload: &Payload) -> Result<D::Input, AgentError> {
-        let invalid = |detail: String| AgentError::InvalidPayload {
-            agent: self.name.clone(),
-            detail,
-        };
+        let invalid = |detail: String| AgentError::InvalidPayload { agent: self.name.clone(), detail };
         let input: D::Input = from_payload(payload).map_err(invalid)?;
         let problems = D::problems(&input);
         if problems.is_empty() {
@@ -162,12 +155,7 @@ impl<D: Domain> Agent for Typed<D> {
         }
         let input = self.input(payload)?;
         let (completeness, missing) = D::completeness(&input);
-        Ok(Assessment {
-            kind: kind.to_string(),
-            completeness,
-            missing,
-            policy: D::policy_context(&input),
-        })
+        Ok(Assessment { kind: kind.to_string(), completeness, missing, policy: D::policy_context(&input) })
     }
 
     fn output_schema(&self) -> (&str, &Value) {
@@ -175,8 +163,8 @@ impl<D: Domain> Agent for Typed<D> {
     }
 
     fn check_output(&self, content: &str) -> Result<CheckedProposal, String> {
-        let proposal: Proposal<D::Details> = serde_json::from_str(strip_fences(content))
-            .map_err(|e| format!("not a valid proposal: {e}"))?;
+        let proposal: Proposal<D::Details> =
+            serde_json::from_str(strip_fences(content)).map_err(|e| format!("not a valid proposal: {e}"))?;
         let problems = proposal.problems();
         if !problems.is_empty() {
             return Err(problems.join("; "));
@@ -194,9 +182,7 @@ impl<D: Domain> Agent for Typed<D> {
             Ok(input) => D::offline(&assessment.kind, &input, assessment.completeness),
             // assess() succeeded before this is called; an empty proposal is still well-formed.
             Err(e) => {
-                return format!(
-                    r#"{{"summary":"[offline] {e}","confidence":0,"actions":[],"details":{{}}}}"#
-                )
+                return format!(r#"{{"summary":"[offline] {e}","confidence":0,"actions":[],"details":{{}}}}"#)
             }
         };
         serde_json::to_string(&proposal).unwrap_or_default()
@@ -206,10 +192,7 @@ impl<D: Domain> Agent for Typed<D> {
 /// Models sometimes wrap JSON in Markdown fences even when asked not to.
 fn strip_fences(content: &str) -> &str {
     let t = content.trim();
-    let t = t
-        .strip_prefix("```json")
-        .or_else(|| t.strip_prefix("```"))
-        .unwrap_or(t);
+    let t = t.strip_prefix("```json").or_else(|| t.strip_prefix("```")).unwrap_or(t);
     t.strip_suffix("```").unwrap_or(t).trim()
 }
 

@@ -83,11 +83,7 @@ pub struct OrderDetails {
 }
 
 fn items_total(input: &OrderInput) -> f64 {
-    input
-        .items
-        .iter()
-        .map(|i| f64::from(i.qty) * i.unit_price)
-        .sum()
+    input.items.iter().map(|i| f64::from(i.qty) * i.unit_price).sum()
 }
 
 fn filled(s: &Option<String>) -> bool {
@@ -109,9 +105,7 @@ impl Domain for OrderDomain {
                 out.push(format!("items[{i}].qty must be at least 1"));
             }
             if !item.unit_price.is_finite() || item.unit_price < 0.0 {
-                out.push(format!(
-                    "items[{i}].unit_price must be a non-negative number"
-                ));
+                out.push(format!("items[{i}].unit_price must be a non-negative number"));
             }
             if item.sku.trim().is_empty() {
                 out.push(format!("items[{i}].sku must not be empty"));
@@ -123,28 +117,16 @@ impl Domain for OrderDomain {
     fn completeness(input: &OrderInput) -> (f64, Vec<String>) {
         let address = input.shipping_address.as_ref();
         let address_complete = address.is_some_and(|a| {
-            [&a.line1, &a.city, &a.postal_code, &a.country]
-                .iter()
-                .all(|f| !f.trim().is_empty())
+            [&a.line1, &a.city, &a.postal_code, &a.country].iter().all(|f| !f.trim().is_empty())
         });
-        let total_matches = input
-            .total
-            .is_none_or(|t| (t - items_total(input)).abs() < 0.01);
+        let total_matches = input.total.is_none_or(|t| (t - items_total(input)).abs() < 0.01);
         score(
             0.4,
             &[
                 ("customer email", 0.15, filled(&input.customer.email)),
-                (
-                    "customer name or id",
-                    0.1,
-                    filled(&input.customer.name) || filled(&input.customer.id),
-                ),
+                ("customer name or id", 0.1, filled(&input.customer.name) || filled(&input.customer.id)),
                 ("complete shipping address", 0.15, address_complete),
-                (
-                    "payment received",
-                    0.1,
-                    input.payment_status == PaymentStatus::Paid,
-                ),
+                ("payment received", 0.1, input.payment_status == PaymentStatus::Paid),
                 ("total matches the items", 0.1, total_matches),
             ],
         )
@@ -157,44 +139,29 @@ impl Domain for OrderDomain {
                 "refund requested".to_string(),
                 vec![action("refund", Some(input.refund_amount.unwrap_or(total)))],
             ),
-            ("order.cancel", _) => (
-                "cancellation requested".to_string(),
-                vec![action("cancel", None)],
-            ),
-            (_, PaymentStatus::Paid) => (
-                format!("order of {} items paid; fulfil", input.items.len()),
-                vec![action("fulfil", None)],
-            ),
-            (_, PaymentStatus::Pending) => (
-                "payment pending; request payment".to_string(),
-                vec![action("request_payment", None)],
-            ),
-            (_, PaymentStatus::Failed | PaymentStatus::Refunded) => (
-                "payment not usable; hold".to_string(),
-                vec![action("hold", None)],
-            ),
+            ("order.cancel", _) => ("cancellation requested".to_string(), vec![action("cancel", None)]),
+            (_, PaymentStatus::Paid) => {
+                (format!("order of {} items paid; fulfil", input.items.len()), vec![action("fulfil", None)])
+            }
+            (_, PaymentStatus::Pending) => {
+                ("payment pending; request payment".to_string(), vec![action("request_payment", None)])
+            }
+            (_, PaymentStatus::Failed | PaymentStatus::Refunded) => {
+                ("payment not usable; hold".to_string(), vec![action("hold", None)])
+            }
         };
         let (_, missing) = Self::completeness(input);
         Proposal {
             summary: offline_summary(summary),
             confidence: completeness,
             actions,
-            details: OrderDetails {
-                order_valid: missing.is_empty(),
-                issues: missing,
-                fraud_risk: Risk::Low,
-            },
+            details: OrderDetails { order_valid: missing.is_empty(), issues: missing, fraud_risk: Risk::Low },
         }
     }
 }
 
 fn action(name: &str, amount: Option<f64>) -> ProposedAction {
-    ProposedAction {
-        action: name.to_string(),
-        amount,
-        quantity: None,
-        note: None,
-    }
+    ProposedAction { action: name.to_string(), amount, quantity: None, note: None }
 }
 
 #[cfg(test)]

@@ -65,9 +65,7 @@ impl AgentFailure {
 
 /// Fills `{{payload}}` and `{{kind}}` in a template.
 pub fn render(template: &str, kind: &str, payload_json: &str) -> String {
-    template
-        .replace("{{kind}}", kind)
-        .replace("{{payload}}", payload_json)
+    template.replace("{{kind}}", kind).replace("{{payload}}", payload_json)
 }
 
 /// Runs `task` through `agent`.
@@ -91,16 +89,10 @@ pub async fn run(
         user: render(&spec.user_template, &assessment.kind, &payload_json),
         schema_name: schema_name.to_string(),
         schema: schema.clone(),
-        offline_answer: info
-            .is_offline()
-            .then(|| agent.offline_answer(&task.payload, &assessment)),
+        offline_answer: info.is_offline().then(|| agent.offline_answer(&task.payload, &assessment)),
     };
     let started = Instant::now();
-    let mut usage = LlmUsage {
-        provider: info.provider,
-        model: info.model,
-        ..Default::default()
-    };
+    let mut usage = LlmUsage { provider: info.provider, model: info.model, ..Default::default() };
     let record = |usage: &mut LlmUsage, reply: &crate::llm::LlmReply| {
         usage.calls += 1;
         usage.attempts += reply.attempts;
@@ -113,13 +105,9 @@ pub async fn run(
         Ok(p) => (p, first),
         Err(problem) => {
             tracing::debug!(task_id = %task.task_id, %problem, "model output invalid; one corrective retry");
-            let second = llm
-                .complete(&request.corrected(&first.content, &problem))
-                .await?;
+            let second = llm.complete(&request.corrected(&first.content, &problem)).await?;
             record(&mut usage, &second);
-            let checked = agent
-                .check_output(&second.content)
-                .map_err(AgentFailure::InvalidOutput)?;
+            let checked = agent.check_output(&second.content).map_err(AgentFailure::InvalidOutput)?;
             (checked, second)
         }
     };
@@ -129,13 +117,6 @@ pub async fn run(
         proposal.model_confidence,
         confidence::from_logprobs(&reply.logprobs),
     );
-    let review_reasons =
-        policy.review_reasons(&spec.allowed_actions, &proposal.actions, assessment.policy);
-    Ok(AgentResult {
-        assessment,
-        proposal,
-        confidence,
-        review_reasons,
-        usage,
-    })
+    let review_reasons = policy.review_reasons(&spec.allowed_actions, &proposal.actions, assessment.policy);
+    Ok(AgentResult { assessment, proposal, confidence, review_reasons, usage })
 }

@@ -83,28 +83,9 @@ impl Domain for SupportDomain {
             0.5,
             &[
                 ("subject", 0.1, !input.subject.trim().is_empty()),
-                (
-                    "body of at least 20 characters",
-                    0.2,
-                    input.body.trim().chars().count() >= 20,
-                ),
-                (
-                    "customer email",
-                    0.1,
-                    input
-                        .customer
-                        .email
-                        .as_deref()
-                        .is_some_and(|e| e.contains('@')),
-                ),
-                (
-                    "order reference",
-                    0.1,
-                    input
-                        .order_ref
-                        .as_deref()
-                        .is_some_and(|r| !r.trim().is_empty()),
-                ),
+                ("body of at least 20 characters", 0.2, input.body.trim().chars().count() >= 20),
+                ("customer email", 0.1, input.customer.email.as_deref().is_some_and(|e| e.contains('@'))),
+                ("order reference", 0.1, input.order_ref.as_deref().is_some_and(|r| !r.trim().is_empty())),
             ],
         )
     }
@@ -113,23 +94,16 @@ impl Domain for SupportDomain {
         let text = format!("{} {}", input.subject, input.body).to_lowercase();
         let (category, escalate) = if text.contains("refund") || text.contains("money back") {
             ("refund", true)
-        } else if text.contains("deliver") || text.contains("shipping") || text.contains("package")
-        {
+        } else if text.contains("deliver") || text.contains("shipping") || text.contains("package") {
             ("shipping", false)
         } else if text.contains("invoice") || text.contains("charge") || text.contains("bill") {
             ("billing", false)
         } else {
             ("other", false)
         };
-        let angry = ["angry", "terrible", "worst", "unacceptable"]
-            .iter()
-            .any(|w| text.contains(w));
-        let mut actions = vec![ProposedAction {
-            action: "reply".into(),
-            amount: None,
-            quantity: None,
-            note: None,
-        }];
+        let angry = ["angry", "terrible", "worst", "unacceptable"].iter().any(|w| text.contains(w));
+        let mut actions =
+            vec![ProposedAction { action: "reply".into(), amount: None, quantity: None, note: None }];
         if escalate {
             actions.push(ProposedAction {
                 action: "escalate".into(),
@@ -139,23 +113,13 @@ impl Domain for SupportDomain {
             });
         }
         Proposal {
-            summary: offline_summary(
-                format!("{category} ticket via {:?}", input.channel).to_lowercase(),
-            ),
+            summary: offline_summary(format!("{category} ticket via {:?}", input.channel).to_lowercase()),
             confidence: completeness,
             actions,
             details: SupportDetails {
                 category: category.into(),
-                urgency: if angry {
-                    Urgency::High
-                } else {
-                    Urgency::Normal
-                },
-                sentiment: if angry {
-                    Sentiment::Negative
-                } else {
-                    Sentiment::Neutral
-                },
+                urgency: if angry { Urgency::High } else { Urgency::Normal },
+                sentiment: if angry { Sentiment::Negative } else { Sentiment::Neutral },
                 reply: format!(
                     "Thank you for contacting us about \"{}\". We are looking into it.",
                     input.subject.trim()

@@ -51,11 +51,7 @@ pub struct LlmReply {
 pub enum LlmError {
     /// 429, 5xx, timeouts, connection failures, every attempt: worth retrying the task later.
     #[error("LLM endpoint kept failing after {attempts} attempts: {last}")]
-    Exhausted {
-        attempts: u32,
-        last: String,
-        retry_after: Option<Duration>,
-    },
+    Exhausted { attempts: u32, last: String, retry_after: Option<Duration> },
     /// The overall deadline passed.
     #[error("LLM deadline of {0:?} passed")]
     Deadline(Duration),

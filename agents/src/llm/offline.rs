@@ -16,17 +16,10 @@ impl LlmClient for OfflineLlm {
         let content = request.offline_answer.clone().ok_or_else(|| {
             LlmError::Refused("the offline stand-in needs the agent's offline answer".into())
         })?;
-        Ok(LlmReply {
-            content,
-            attempts: 1,
-            ..Default::default()
-        })
+        Ok(LlmReply { content, attempts: 1, ..Default::default() })
     }
 
     fn info(&self) -> LlmInfo {
-        LlmInfo {
-            provider: PROVIDER,
-            model: "offline-deterministic".into(),
-        }
+        LlmInfo { provider: PROVIDER, model: "offline-deterministic".into() }
     }
 }

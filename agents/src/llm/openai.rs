@@ -12,9 +12,8 @@ use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
 use async_openai::types::chat::{
-    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
-    ChatCompletionRequestUserMessage, CreateChatCompletionRequest, CreateChatCompletionResponse,
-    ResponseFormat, ResponseFormatJsonSchema,
+    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
+    CreateChatCompletionRequest, CreateChatCompletionResponse, ResponseFormat, ResponseFormatJsonSchema,
 };
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,10 +58,7 @@ pub struct OpenAiLlm {
 /// How one attempt ended.
 enum Attempt {
     Done(Box<CreateChatCompletionResponse>),
-    Transient {
-        why: String,
-        retry_after: Option<Duration>,
-    },
+    Transient { why: String, retry_after: Option<Duration> },
     Refused(String),
 }
 
@@ -86,13 +82,7 @@ impl OpenAiLlm {
                         .and_then(|v| v.trim().parse::<f64>().ok())
                         .filter(|secs| secs.is_finite() && *secs >= 0.0)
                         .map(Duration::from_secs_f64);
-                    let body: String = response
-                        .text()
-                        .await
-                        .unwrap_or_default()
-                        .chars()
-                        .take(300)
-                        .collect();
+                    let body: String = response.text().await.unwrap_or_default().chars().take(300).collect();
                     return Err(OpenAIError::Boxed(Box::new(HttpStatus {
                         status: status.as_u16(),
                         retry_after,
@@ -153,41 +143,28 @@ impl OpenAiLlm {
         match self.client.chat().create(self.chat_request(request)).await {
             Ok(response) => Attempt::Done(Box::new(response)),
             Err(OpenAIError::Boxed(boxed)) => match boxed.downcast::<HttpStatus>() {
-                Ok(status) => Attempt::Transient {
-                    why: status.to_string(),
-                    retry_after: status.retry_after,
-                },
-                Err(other) => Attempt::Transient {
-                    why: other.to_string(),
-                    retry_after: None,
-                },
+                Ok(status) => Attempt::Transient { why: status.to_string(), retry_after: status.retry_after },
+                Err(other) => Attempt::Transient { why: other.to_string(), retry_after: None },
             },
             Err(OpenAIError::Reqwest(e)) if e.is_timeout() => Attempt::Transient {
                 why: format!("no answer within {:?}", self.settings.request_timeout),
                 retry_after: None,
             },
-            Err(OpenAIError::Reqwest(e)) => Attempt::Transient {
-                why: e.without_url().to_string(),
-                retry_after: None,
-            },
+            Err(OpenAIError::Reqwest(e)) => {
+                Attempt::Transient { why: e.without_url().to_string(), retry_after: None }
+            }
             // The endpoint answered 2xx with a body that is not a chat completion.
-            Err(OpenAIError::JSONDeserialize(e, _)) => Attempt::Transient {
-                why: format!("malformed response body: {e}"),
-                retry_after: None,
-            },
+            Err(OpenAIError::JSONDeserialize(e, _)) => {
+                Attempt::Transient { why: format!("malformed response body: {e}"), retry_after: None }
+            }
             Err(OpenAIError::ApiError(api)) => {
                 let text = api.to_string();
                 if self.json_schema.load(Ordering::Relaxed)
                     && (text.contains("response_format") || text.contains("json_schema"))
                 {
                     self.json_schema.store(false, Ordering::Relaxed);
-                    tracing::warn!(
-                        "endpoint refused json_schema output; using json_object from now on"
-                    );
-                    return Attempt::Transient {
-                        why: text,
-                        retry_after: Some(Duration::ZERO),
-                    };
+                    tracing::warn!("endpoint refused json_schema output; using json_object from now on");
+                    return Attempt::Transient { why: text, retry_after: Some(Duration::ZERO) };
                 }
                 Attempt::Refused(text)
             }
@@ -205,9 +182,7 @@ fn reply(response: CreateChatCompletionResponse, attempts: u32) -> Result<LlmRep
         .ok_or_else(|| LlmError::Refused("the endpoint returned no choices".into()))?;
     let content = match (choice.message.content, choice.message.refusal) {
         (Some(content), _) => content,
-        (None, Some(refusal)) => {
-            return Err(LlmError::Refused(format!("the model refused: {refusal}")))
-        }
+        (None, Some(refusal)) => return Err(LlmError::Refused(format!("the model refused: {refusal}"))),
         (None, None) => String::new(),
     };
     let logprobs = choice
@@ -242,19 +217,11 @@ impl LlmClient for OpenAiLlm {
                 Attempt::Transient { why, retry_after } => (why, retry_after),
             };
             if attempt >= max {
-                return Err(LlmError::Exhausted {
-                    attempts: attempt,
-                    last: why,
-                    retry_after,
-                });
+                return Err(LlmError::Exhausted { attempts: attempt, last: why, retry_after });
             }
             let wait = self.settings.backoff.delay(attempt, retry_after);
             if Instant::now() + wait > deadline {
-                return Err(LlmError::Exhausted {
-                    attempts: attempt,
-                    last: why,
-                    retry_after,
-                });
+                return Err(LlmError::Exhausted { attempts: attempt, last: why, retry_after });
             }
             tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %why, "LLM attempt failed; retrying");
             tokio::time::sleep(wait).await;
@@ -262,9 +229,6 @@ impl LlmClient for OpenAiLlm {
     }
 
     fn info(&self) -> LlmInfo {
-        LlmInfo {
-            provider: "openai-compatible",
-            model: self.settings.model.clone(),
-        }
+        LlmInfo { provider: "openai-compatible", model: self.settings.model.clone() }
     }
 }

@@ -4,17 +4,16 @@
 //! settled (ack, retry, dead letter, requeue) by the task that processed it, after its outcome
 //! is durable.
 
-use crate::events::EventSink;
 use crate::health::Health;
+use crate::pipeline::Outcome;
 use crate::pipeline::{Pipeline, QueueContext};
-use crate::transport::settle::{settle, RetryPolicy};
-use futures_util::StreamExt;
-use lapin::options::{
-    BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions,
-};
+use crate::transport::settle::{RetryPolicy, Settler};
+use futures_util::{FutureExt, StreamExt};
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Connection};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::{JoinHandle, JoinSet};
@@ -38,13 +37,11 @@ pub struct ConsumerArgs {
 pub enum ConsumerMessage {
     /// The delivery stream ended (channel or connection closed, consumer cancelled).
     StreamEnded(String),
-    /// A task panicked; the consumer restarts so its channel (and unacked deliveries) reset.
-    TaskPanicked(String),
+    /// The consumer's own loop panicked; it restarts so its channel (and unacked deliveries)
+    /// reset. A panic inside one task does not get here: it is that task's failure.
+    Crashed(String),
     /// Stop taking deliveries, let in-flight tasks finish within `grace`, then stop.
-    Drain {
-        grace: Duration,
-        reply: RpcReplyPort<()>,
-    },
+    Drain { grace: Duration, reply: RpcReplyPort<()> },
 }
 
 pub struct ConsumerState {
@@ -64,17 +61,10 @@ impl Actor for ConsumerActor {
         args: ConsumerArgs,
     ) -> Result<ConsumerState, ActorProcessingErr> {
         let channel = args.connection.create_channel().await?;
-        channel
-            .basic_qos(args.prefetch, BasicQosOptions::default())
-            .await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
+        channel.basic_qos(args.prefetch, BasicQosOptions::default()).await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
         let mut consume_args = FieldTable::default();
-        consume_args.insert(
-            "x-priority".into(),
-            AMQPValue::LongInt(args.consumer_priority),
-        );
+        consume_args.insert("x-priority".into(), AMQPValue::LongInt(args.consumer_priority));
         let tag = format!("overseer-{}-{}", args.ctx.queue, myself.get_id());
         let stream = channel
             .basic_consume(
@@ -85,19 +75,8 @@ impl Actor for ConsumerActor {
             )
             .await?;
         let cancel = CancellationToken::new();
-        let reader = tokio::spawn(read(
-            myself,
-            stream,
-            channel.clone(),
-            tag,
-            args,
-            cancel.clone(),
-        ));
-        Ok(ConsumerState {
-            channel,
-            cancel,
-            reader: Some(reader),
-        })
+        let reader = tokio::spawn(read(myself, stream, channel.clone(), tag, args, cancel.clone()));
+        Ok(ConsumerState { channel, cancel, reader: Some(reader) })
     }
 
     async fn handle(
@@ -107,10 +86,8 @@ impl Actor for ConsumerActor {
         state: &mut ConsumerState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            ConsumerMessage::StreamEnded(why) => {
-                Err(format!("delivery stream ended: {why}").into())
-            }
-            ConsumerMessage::TaskPanicked(why) => Err(format!("a task panicked: {why}").into()),
+            ConsumerMessage::StreamEnded(why) => Err(format!("delivery stream ended: {why}").into()),
+            ConsumerMessage::Crashed(why) => Err(format!("consumer panicked: {why}").into()),
             ConsumerMessage::Drain { grace, reply } => {
                 state.cancel.cancel();
                 if let Some(mut reader) = state.reader.take() {
@@ -118,9 +95,7 @@ impl Actor for ConsumerActor {
                     // still running after `grace` is aborted, and closing the channel below
                     // requeues its deliveries.
                     if tokio::time::timeout(grace, &mut reader).await.is_err() {
-                        tracing::warn!(
-                            "in-flight tasks outlived the grace period; requeueing them"
-                        );
+                        tracing::warn!("in-flight tasks outlived the grace period; requeueing them");
                         reader.abort();
                     }
                 }
@@ -147,8 +122,33 @@ impl Actor for ConsumerActor {
     }
 }
 
-/// The delivery loop: takes deliveries while fewer than `concurrency` are in flight.
+/// The delivery loop, with its own panics reported to the actor.
 async fn read(
+    myself: ActorRef<ConsumerMessage>,
+    stream: lapin::Consumer,
+    channel: Channel,
+    tag: String,
+    args: ConsumerArgs,
+    cancel: CancellationToken,
+) {
+    let looped =
+        AssertUnwindSafe(deliveries(myself.clone(), stream, channel, tag, args, cancel)).catch_unwind().await;
+    if let Err(panic) = looped {
+        let _ = myself.send_message(ConsumerMessage::Crashed(panic_text(&panic)));
+    }
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".to_string())
+}
+
+/// Takes deliveries while fewer than `concurrency` are in flight; each is processed and
+/// settled by a task of its own.
+async fn deliveries(
     myself: ActorRef<ConsumerMessage>,
     mut stream: lapin::Consumer,
     channel: Channel,
@@ -166,23 +166,15 @@ async fn read(
             Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
                 gauge.decrement(1.0);
                 if let Err(e) = joined {
-                    if e.is_panic() {
-                        let _ = myself.send_message(ConsumerMessage::TaskPanicked(format!("{queue}: {e}")));
-                        return;
-                    }
+                    tracing::error!(%queue, error = %e, "task ended abnormally");
                 }
             }
             next = stream.next(), if in_flight.len() < args.concurrency => match next {
                 Some(Ok(delivery)) => {
+                    #[cfg(feature = "fault-injection")]
+                    crate::fault::consumer_hook(&delivery.data);
                     gauge.increment(1.0);
-                    let (channel, args) = (channel.clone(), args.clone());
-                    in_flight.spawn(async move {
-                        let (outcome, task_id) = args.pipeline.process(&args.ctx, &delivery.data).await;
-                        let sink: &dyn EventSink = args.pipeline.sink.as_ref();
-                        if let Err(e) = settle(&channel, &delivery, &args.ctx, outcome, task_id.as_deref(), &args.retry, sink).await {
-                            tracing::warn!(queue = %args.ctx.queue, task_id = task_id.as_deref().unwrap_or("?"), error = %e, "could not settle a delivery; the broker redelivers it");
-                        }
-                    });
+                    in_flight.spawn(handle(delivery, channel.clone(), args.clone()));
                 }
                 Some(Err(e)) => {
                     let _ = myself.send_message(ConsumerMessage::StreamEnded(e.to_string()));
@@ -195,14 +187,45 @@ async fn read(
             },
         }
     }
-    // Draining: no new deliveries; in-flight tasks get the grace period.
-    let _ = channel
-        .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
-        .await;
+    // Draining: no new deliveries; in-flight tasks get the grace period (the actor aborts
+    // this loop, and so the tasks, when it runs out).
+    let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
     while let Some(joined) = in_flight.join_next().await {
         gauge.decrement(1.0);
         if let Err(e) = joined {
             tracing::warn!(%queue, error = %e, "task failed while draining");
         }
+    }
+}
+
+/// Processes one delivery and settles it. A panic while processing is this task's failure:
+/// it is retried like a transient error and dead-lettered after `max_attempts`, so a poison
+/// message can neither loop forever nor take the consumer down.
+async fn handle(delivery: lapin::message::Delivery, channel: Channel, args: ConsumerArgs) {
+    let processed = AssertUnwindSafe(args.pipeline.process(&args.ctx, &delivery.data, delivery.redelivered))
+        .catch_unwind()
+        .await;
+    let (outcome, task_id) = match processed {
+        Ok(done) => done,
+        Err(panic) => {
+            let reason = format!("processing panicked: {}", panic_text(&panic));
+            tracing::error!(queue = %args.ctx.queue, %reason, "task panicked");
+            metrics::counter!(crate::metrics::TASK_PANICS, "queue" => args.ctx.queue.clone()).increment(1);
+            // The task_id is needed to release the task's claim; read it from the body again.
+            let task_id = serde_json::from_slice::<serde_json::Value>(&delivery.data)
+                .ok()
+                .and_then(|v| v.get("task_id").and_then(serde_json::Value::as_str).map(str::to_string));
+            (Outcome::Retry { after: None, code: "panic", reason }, task_id)
+        }
+    };
+    let settler = Settler {
+        channel: &channel,
+        ctx: &args.ctx,
+        retry: &args.retry,
+        sink: args.pipeline.sink.as_ref(),
+        ledger: args.pipeline.ledger.as_ref(),
+    };
+    if let Err(e) = settler.settle(&delivery, outcome, task_id.as_deref()).await {
+        tracing::warn!(queue = %args.ctx.queue, task_id = task_id.as_deref().unwrap_or("?"), error = %e, "could not settle a delivery; the broker redelivers it");
     }
 }

@@ -46,12 +46,7 @@ impl Actor for EventPublisher {
     ) -> Result<(), ActorProcessingErr> {
         let sink = sink.clone();
         match message {
-            PublisherMessage::Publish {
-                topic,
-                key,
-                event,
-                reply,
-            } => {
+            PublisherMessage::Publish { topic, key, event, reply } => {
                 tokio::spawn(async move {
                     let _ = reply.send(sink.publish(&topic, &key, &event).await);
                 });
@@ -74,48 +69,28 @@ pub struct PublisherHandle {
 
 #[async_trait]
 impl EventSink for PublisherHandle {
-    async fn publish(
-        &self,
-        topic: &str,
-        key: &str,
-        event: &serde_json::Value,
-    ) -> Result<(), SinkError> {
+    async fn publish(&self, topic: &str, key: &str, event: &serde_json::Value) -> Result<(), SinkError> {
         let (topic, key, event) = (topic.to_string(), key.to_string(), event.clone());
         match self
             .actor
-            .call(
-                |reply| PublisherMessage::Publish {
-                    topic,
-                    key,
-                    event,
-                    reply,
-                },
-                Some(self.timeout),
-            )
+            .call(|reply| PublisherMessage::Publish { topic, key, event, reply }, Some(self.timeout))
             .await
         {
             Ok(ractor::rpc::CallResult::Success(result)) => result,
             Ok(_) => Err(SinkError::Unavailable("no delivery report in time".into())),
-            Err(e) => Err(SinkError::Unavailable(format!(
-                "event publisher unavailable: {e}"
-            ))),
+            Err(e) => Err(SinkError::Unavailable(format!("event publisher unavailable: {e}"))),
         }
     }
 
     async fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
         match self
             .actor
-            .call(
-                |reply| PublisherMessage::Flush { timeout, reply },
-                Some(timeout + Duration::from_secs(1)),
-            )
+            .call(|reply| PublisherMessage::Flush { timeout, reply }, Some(timeout + Duration::from_secs(1)))
             .await
         {
             Ok(ractor::rpc::CallResult::Success(result)) => result,
             Ok(_) => Err(SinkError::Unavailable("flush timed out".into())),
-            Err(e) => Err(SinkError::Unavailable(format!(
-                "event publisher unavailable: {e}"
-            ))),
+            Err(e) => Err(SinkError::Unavailable(format!("event publisher unavailable: {e}"))),
         }
     }
 }

@@ -51,11 +51,7 @@ impl Actor for HitlActor {
         message: Self::Msg,
         state: &mut HitlArgs,
     ) -> Result<(), ActorProcessingErr> {
-        let HitlMessage::Park {
-            decision,
-            retention,
-            reply,
-        } = message;
+        let HitlMessage::Park { decision, retention, reply } = message;
         let state = state.clone();
         tokio::spawn(async move {
             let _ = reply.send(park(&state, &decision, retention).await);
@@ -69,11 +65,7 @@ async fn park(
     decision: &PendingDecision,
     retention: Duration,
 ) -> Result<Parked, HitlError> {
-    let parked = state
-        .store
-        .park(decision, retention)
-        .await
-        .map_err(|e| HitlError(e.to_string()))?;
+    let parked = state.store.park(decision, retention).await.map_err(|e| HitlError(e.to_string()))?;
     let request = event::with(
         event::envelope("hitl.request", &decision.task_id),
         json!({
@@ -102,28 +94,15 @@ pub struct HitlHandle {
 }
 
 impl HitlHandle {
-    pub async fn park(
-        &self,
-        decision: PendingDecision,
-        retention: Duration,
-    ) -> Result<Parked, HitlError> {
+    pub async fn park(&self, decision: PendingDecision, retention: Duration) -> Result<Parked, HitlError> {
         let decision = Box::new(decision);
         match self
             .actor
-            .call(
-                |reply| HitlMessage::Park {
-                    decision,
-                    retention,
-                    reply,
-                },
-                Some(self.timeout),
-            )
+            .call(|reply| HitlMessage::Park { decision, retention, reply }, Some(self.timeout))
             .await
         {
             Ok(ractor::rpc::CallResult::Success(result)) => result,
-            Ok(_) => Err(HitlError(
-                "the decision store did not answer in time".into(),
-            )),
+            Ok(_) => Err(HitlError("the decision store did not answer in time".into())),
             Err(e) => Err(HitlError(format!("HITL actor unavailable: {e}"))),
         }
     }

@@ -21,10 +21,7 @@ pub enum QueueSupervisorMessage {
     /// Start (or restart) the consumer.
     Start,
     /// Drain the consumer within `grace`, then stop.
-    Drain {
-        grace: Duration,
-        reply: RpcReplyPort<()>,
-    },
+    Drain { grace: Duration, reply: RpcReplyPort<()> },
 }
 
 pub struct QueueSupervisorState {
@@ -45,12 +42,7 @@ impl Actor for QueueSupervisor {
         args: QueueSupervisorArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         myself.send_message(QueueSupervisorMessage::Start)?;
-        Ok(QueueSupervisorState {
-            args,
-            consumer: None,
-            failures: VecDeque::new(),
-            draining: false,
-        })
+        Ok(QueueSupervisorState { args, consumer: None, failures: VecDeque::new(), draining: false })
     }
 
     async fn handle(
@@ -64,13 +56,8 @@ impl Actor for QueueSupervisor {
         match message {
             QueueSupervisorMessage::Start if state.draining || state.consumer.is_some() => {}
             QueueSupervisorMessage::Start => {
-                match Actor::spawn_linked(
-                    None,
-                    ConsumerActor,
-                    state.args.consumer.clone(),
-                    myself.get_cell(),
-                )
-                .await
+                match Actor::spawn_linked(None, ConsumerActor, state.args.consumer.clone(), myself.get_cell())
+                    .await
                 {
                     Ok((consumer, _)) => {
                         state.consumer = Some(consumer);
@@ -110,17 +97,13 @@ impl Actor for QueueSupervisor {
         let (cell, why) = match event {
             SupervisionEvent::ActorFailed(cell, error) => (cell, Some(error.to_string())),
             SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                let why = (!state.draining)
-                    .then(|| format!("consumer stopped: {}", reason.unwrap_or_default()));
+                let why =
+                    (!state.draining).then(|| format!("consumer stopped: {}", reason.unwrap_or_default()));
                 (cell, why)
             }
             _ => return Ok(()),
         };
-        if state
-            .consumer
-            .as_ref()
-            .is_some_and(|c| c.get_id() == cell.get_id())
-        {
+        if state.consumer.as_ref().is_some_and(|c| c.get_id() == cell.get_id()) {
             state.consumer = None;
             if let Some(why) = why {
                 self.failed(&myself, state, why);
@@ -140,11 +123,7 @@ impl QueueSupervisor {
         let queue = state.args.consumer.ctx.queue.clone();
         let now = Instant::now();
         state.failures.push_back(now);
-        while state
-            .failures
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > state.args.window)
-        {
+        while state.failures.front().is_some_and(|t| now.duration_since(*t) > state.args.window) {
             state.failures.pop_front();
         }
         metrics::counter!(crate::metrics::ACTOR_RESTARTS, "queue" => queue.clone()).increment(1);

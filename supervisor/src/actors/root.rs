@@ -11,6 +11,7 @@ use super::queue_supervisor::{QueueSupervisor, QueueSupervisorArgs, QueueSupervi
 use crate::events::EventSink;
 use crate::health::Health;
 use crate::hitl::DecisionStore;
+use crate::ledger::Ledger;
 use crate::pipeline::{Pipeline, PipelineParts, QueueContext};
 use crate::transport::settle::RetryPolicy;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
@@ -36,6 +37,8 @@ pub struct RootArgs {
     pub sink: Arc<dyn EventSink>,
     /// The real store (Redis); the HitlActor uses it.
     pub store: Arc<dyn DecisionStore>,
+    /// Outcomes by task_id (Redis).
+    pub ledger: Arc<dyn Ledger>,
     pub queues: Vec<QueuePlan>,
     pub connection: Arc<lapin::Connection>,
     pub health: Arc<Health>,
@@ -45,10 +48,7 @@ pub struct RootArgs {
 
 pub enum RootMessage {
     /// Drain every queue within `grace`, flush events, then stop.
-    Drain {
-        grace: Duration,
-        reply: RpcReplyPort<()>,
-    },
+    Drain { grace: Duration, reply: RpcReplyPort<()> },
 }
 
 pub struct RootState {
@@ -73,22 +73,15 @@ impl Actor for RootSupervisor {
     ) -> Result<RootState, ActorProcessingErr> {
         let (publisher, _) =
             Actor::spawn_linked(None, EventPublisher, args.sink.clone(), myself.get_cell()).await?;
-        let handle: Arc<dyn EventSink> = Arc::new(PublisherHandle {
-            actor: publisher.clone(),
-            timeout: CALL_TIMEOUT,
-        });
-        let hitl_args = HitlArgs {
-            store: args.store.clone(),
-            sink: handle.clone(),
-        };
+        let handle: Arc<dyn EventSink> =
+            Arc::new(PublisherHandle { actor: publisher.clone(), timeout: CALL_TIMEOUT });
+        let hitl_args = HitlArgs { store: args.store.clone(), sink: handle.clone() };
         let (hitl, _) = Actor::spawn_linked(None, HitlActor, hitl_args, myself.get_cell()).await?;
         let pipeline = Arc::new(Pipeline {
             parts: args.parts,
             sink: handle.clone(),
-            hitl: HitlHandle {
-                actor: hitl.clone(),
-                timeout: CALL_TIMEOUT,
-            },
+            hitl: HitlHandle { actor: hitl.clone(), timeout: CALL_TIMEOUT },
+            ledger: args.ledger,
         });
         let mut queues = Vec::new();
         for plan in args.queues {
@@ -107,16 +100,10 @@ impl Actor for RootSupervisor {
                 window: args.restart_window,
             };
             let (child, _) =
-                Actor::spawn_linked(None, QueueSupervisor, qargs.clone(), myself.get_cell())
-                    .await?;
+                Actor::spawn_linked(None, QueueSupervisor, qargs.clone(), myself.get_cell()).await?;
             queues.push((qargs, child));
         }
-        Ok(RootState {
-            publisher,
-            hitl,
-            queues,
-            draining: false,
-        })
+        Ok(RootState { publisher, hitl, queues, draining: false })
     }
 
     async fn handle(
@@ -138,10 +125,7 @@ impl Actor for RootSupervisor {
                 let flush = state
                     .publisher
                     .call(
-                        |r| PublisherMessage::Flush {
-                            timeout: Duration::from_secs(5),
-                            reply: r,
-                        },
+                        |r| PublisherMessage::Flush { timeout: Duration::from_secs(5), reply: r },
                         Some(Duration::from_secs(6)),
                     )
                     .await;
@@ -167,8 +151,9 @@ impl Actor for RootSupervisor {
             return Ok(());
         }
         let gone = match &event {
-            SupervisionEvent::ActorFailed(cell, _)
-            | SupervisionEvent::ActorTerminated(cell, _, _) => cell.get_id(),
+            SupervisionEvent::ActorFailed(cell, _) | SupervisionEvent::ActorTerminated(cell, _, _) => {
+                cell.get_id()
+            }
             _ => return Ok(()),
         };
         // The pipeline holds handles to the publisher and the HITL actor, so if either one

@@ -77,16 +77,10 @@ impl Config {
     ) -> Result<Self, ConfigErrors> {
         let mut problems = Vec::new();
         let sources = Sources::read(dir, env, &mut problems);
-        let mut x = Extractor {
-            sources: &sources,
-            problems,
-        };
+        let mut x = Extractor { sources: &sources, problems };
         for key in sources.tree.keys() {
             if !SECTIONS.contains(&key.as_str()) {
-                x.problem(
-                    key,
-                    format!("unknown section; expected one of {}", SECTIONS.join(", ")),
-                );
+                x.problem(key, format!("unknown section; expected one of {}", SECTIONS.join(", ")));
             }
         }
         let config = Partial {
@@ -120,11 +114,7 @@ impl Config {
             agents: config.agents,
         };
         for (key, message) in validate::problems(&config) {
-            problems.push(ConfigProblem {
-                origin: sources.origin_of(&key),
-                key,
-                message,
-            });
+            problems.push(ConfigProblem { origin: sources.origin_of(&key), key, message });
         }
         if problems.is_empty() {
             Ok(config)
@@ -135,18 +125,12 @@ impl Config {
 
     /// The queue's prefetch: its own, else its class's.
     pub fn prefetch(&self, queue: &QueueConfig) -> u16 {
-        queue
-            .prefetch
-            .or_else(|| self.classes.get(&queue.class).map(|c| c.prefetch))
-            .unwrap_or(1)
+        queue.prefetch.or_else(|| self.classes.get(&queue.class).map(|c| c.prefetch)).unwrap_or(1)
     }
 
     /// The queue's concurrency: its own, else its class's.
     pub fn concurrency(&self, queue: &QueueConfig) -> u16 {
-        queue
-            .concurrency
-            .or_else(|| self.classes.get(&queue.class).map(|c| c.concurrency))
-            .unwrap_or(1)
+        queue.concurrency.or_else(|| self.classes.get(&queue.class).map(|c| c.concurrency)).unwrap_or(1)
     }
 
     /// The queue's attempt limit: its own, else `[retry].max_attempts`.
@@ -234,11 +218,7 @@ impl Extractor<'_> {
             Ok(typed) => Some(typed),
             Err(e) => {
                 let inner = e.path().to_string();
-                let key = if inner == "." {
-                    base.to_string()
-                } else {
-                    join(base, &inner)
-                };
+                let key = if inner == "." { base.to_string() } else { join(base, &inner) };
                 self.problem(&key, e.into_inner().message().to_string());
                 None
             }

@@ -53,11 +53,7 @@ pub struct ConfigErrors(pub Vec<ConfigProblem>);
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0.len();
-        writeln!(
-            f,
-            "{n} configuration problem{}:",
-            if n == 1 { "" } else { "s" }
-        )?;
+        writeln!(f, "{n} configuration problem{}:", if n == 1 { "" } else { "s" })?;
         for problem in &self.0 {
             writeln!(f, "  - {problem}")?;
         }

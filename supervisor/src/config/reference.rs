@@ -8,11 +8,7 @@ use serde_json::{Map, Value};
 pub fn markdown() -> String {
     let schema = schemars::schema_for!(Config);
     let root = schema.as_value();
-    let defs = root
-        .get("$defs")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let defs = root.get("$defs").and_then(Value::as_object).cloned().unwrap_or_default();
     let mut rows = Vec::new();
     walk(root, "", &defs, &mut rows);
     let mut out = String::from(HEADER);
@@ -20,9 +16,7 @@ pub fn markdown() -> String {
     for row in rows {
         let top = row.key.split('.').next().unwrap_or_default().to_string();
         if top != section {
-            out.push_str(&format!(
-                "\n## `{top}`\n\n| key | type | default | meaning |\n|---|---|---|---|\n"
-            ));
+            out.push_str(&format!("\n## `{top}`\n\n| key | type | default | meaning |\n|---|---|---|---|\n"));
             section = top;
         }
         out.push_str(&format!(
@@ -90,11 +84,7 @@ fn walk(schema: &Value, prefix: &str, defs: &Map<String, Value>, rows: &mut Vec<
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     for (name, field) in props {
-        let key = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}.{name}")
-        };
+        let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
         let target = resolve(field, defs);
         let doc = field
             .get("description")
@@ -103,32 +93,14 @@ fn walk(schema: &Value, prefix: &str, defs: &Map<String, Value>, rows: &mut Vec<
             .unwrap_or_default()
             .to_string();
         if target.get("properties").is_some() {
-            rows.push(row(
-                &key,
-                "section",
-                required.contains(&name.as_str()),
-                field,
-                &doc,
-            ));
+            rows.push(row(&key, "section", required.contains(&name.as_str()), field, &doc));
             walk(target, &key, defs, rows);
         } else if let Some(entry) = map_entry(target, defs) {
-            rows.push(row(
-                &key,
-                "table of named entries",
-                required.contains(&name.as_str()),
-                field,
-                &doc,
-            ));
+            rows.push(row(&key, "table of named entries", required.contains(&name.as_str()), field, &doc));
             walk(entry, &format!("{key}.<name>"), defs, rows);
         } else {
             let ty = type_name(target, defs);
-            rows.push(row(
-                &key,
-                &ty,
-                required.contains(&name.as_str()),
-                field,
-                &doc,
-            ));
+            rows.push(row(&key, &ty, required.contains(&name.as_str()), field, &doc));
         }
     }
 }
@@ -147,31 +119,21 @@ fn row(key: &str, ty: &str, required: bool, field: &Value, doc: &str) -> Row {
         Some(Value::Object(_)) => "see below".to_string(),
         Some(value) => format!("`{value}`"),
     };
-    Row {
-        key: key.to_string(),
-        ty: ty.to_string(),
-        default,
-        doc: doc.to_string(),
-    }
+    Row { key: key.to_string(), ty: ty.to_string(), default, doc: doc.to_string() }
 }
 
 fn type_name(schema: &Value, defs: &Map<String, Value>) -> String {
     if let Some(options) = schema.get("oneOf").and_then(Value::as_array) {
         let names: Vec<String> = options
             .iter()
-            .filter_map(|o| {
-                o.get("const")
-                    .or_else(|| o.get("enum").and_then(|e| e.get(0)))
-            })
+            .filter_map(|o| o.get("const").or_else(|| o.get("enum").and_then(|e| e.get(0))))
             .map(|v| format!("`{}`", v.as_str().unwrap_or_default()))
             .collect();
         return format!("one of {}", names.join(", "));
     }
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-        let names: Vec<String> = values
-            .iter()
-            .map(|v| format!("`{}`", v.as_str().unwrap_or_default()))
-            .collect();
+        let names: Vec<String> =
+            values.iter().map(|v| format!("`{}`", v.as_str().unwrap_or_default())).collect();
         return format!("one of {}", names.join(", "));
     }
     if let Some(items) = schema.get("items") {
@@ -182,12 +144,9 @@ fn type_name(schema: &Value, defs: &Map<String, Value>) -> String {
     }
     match schema.get("type") {
         Some(Value::String(t)) => t.clone(),
-        Some(Value::Array(types)) => types
-            .iter()
-            .filter_map(Value::as_str)
-            .filter(|t| *t != "null")
-            .collect::<Vec<_>>()
-            .join(" or "),
+        Some(Value::Array(types)) => {
+            types.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect::<Vec<_>>().join(" or ")
+        }
         _ => "value".to_string(),
     }
 }

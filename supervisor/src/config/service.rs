@@ -14,9 +14,7 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self {
-            bind: default_bind(),
-        }
+        Self { bind: default_bind() }
     }
 }
 
@@ -77,10 +75,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_task_bytes: default_max_task_bytes(),
-            max_json_depth: default_max_json_depth(),
-        }
+        Self { max_task_bytes: default_max_task_bytes(), max_json_depth: default_max_json_depth() }
     }
 }
 

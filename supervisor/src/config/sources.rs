@@ -49,10 +49,7 @@ impl Sources {
                 Err(e) => problems.push(whole(&path, &format!("not valid TOML: {e}"))),
             }
         }
-        let mut overrides: Vec<_> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
-            .collect();
+        let mut overrides: Vec<_> = env.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
         overrides.sort();
         for (var, raw) in overrides {
             sources.apply_env(&var, &raw, problems);
@@ -130,10 +127,7 @@ impl Sources {
 
     fn apply_env(&mut self, var: &str, raw: &str, problems: &mut Vec<ConfigProblem>) {
         let origin = Origin::Env(var.to_string());
-        let parts: Vec<String> = var[ENV_PREFIX.len()..]
-            .split("__")
-            .map(str::to_ascii_lowercase)
-            .collect();
+        let parts: Vec<String> = var[ENV_PREFIX.len()..].split("__").map(str::to_ascii_lowercase).collect();
         if parts.iter().any(String::is_empty) {
             problems.push(ConfigProblem {
                 origin,
@@ -148,9 +142,7 @@ impl Sources {
         };
         let mut table = &mut self.tree;
         for part in parents {
-            let entry = table
-                .entry(part.clone())
-                .or_insert_with(|| Value::Table(Table::new()));
+            let entry = table.entry(part.clone()).or_insert_with(|| Value::Table(Table::new()));
             match entry {
                 Value::Table(inner) => table = inner,
                 _ => {
@@ -172,12 +164,7 @@ impl Sources {
 /// An environment value keeps the type of the value it replaces: a string stays a string even
 /// when it looks like a number (an API token of digits), a number or bool is parsed as one.
 fn env_value(raw: &str, replaced: Option<&Value>) -> Value {
-    let parsed = || {
-        format!("v = {raw}")
-            .parse::<Table>()
-            .ok()
-            .and_then(|mut t| t.remove("v"))
-    };
+    let parsed = || format!("v = {raw}").parse::<Table>().ok().and_then(|mut t| t.remove("v"));
     match replaced {
         Some(Value::String(_)) => Value::String(raw.to_string()),
         _ => parsed().unwrap_or_else(|| Value::String(raw.to_string())),

@@ -84,13 +84,7 @@ fn every_file_in_config_loads_and_matches_the_contract() {
     let workflows = [
         ("lead_processing", true, 0.85, Assisted, "django-crm"),
         ("product_sourcing", true, 0.90, Monitored, "saleor"),
-        (
-            "campaign_optimization",
-            false,
-            0.75,
-            Autonomous,
-            "ai-agents",
-        ),
+        ("campaign_optimization", false, 0.75, Autonomous, "ai-agents"),
         ("content_generation", false, 0.80, Autonomous, "wagtail"),
         ("customer_support", true, 0.85, Assisted, "conversations"),
         ("payment_processing", true, 0.95, Supervised, "payments"),
@@ -100,33 +94,18 @@ fn every_file_in_config_loads_and_matches_the_contract() {
     for (id, hitl, threshold, level, service) in workflows {
         let wf = &config.workflows[id];
         assert_eq!(
-            (
-                wf.hitl_enabled,
-                wf.confidence_threshold,
-                wf.autonomy_level,
-                wf.service.as_str()
-            ),
+            (wf.hitl_enabled, wf.confidence_threshold, wf.autonomy_level, wf.service.as_str()),
             (hitl, threshold, level, service),
             "{id}"
         );
     }
     // Every agent queue names an agent; the four domain agents are the built-in kinds.
-    for name in [
-        "order",
-        "support",
-        "marketing",
-        "inventory",
-        "seo",
-        "social_media",
-        "email_campaign",
-        "analytics",
-    ] {
+    for name in
+        ["order", "support", "marketing", "inventory", "seo", "social_media", "email_campaign", "analytics"]
+    {
         assert!(config.agents.contains_key(name), "agent {name}");
     }
-    assert!(
-        config.connections.llm.is_offline(),
-        "the default config must run without an LLM endpoint"
-    );
+    assert!(config.connections.llm.is_offline(), "the default config must run without an LLM endpoint");
 }
 
 #[test]
@@ -162,18 +141,9 @@ replicas = 2
         assert_eq!(p.origin, Origin::File(file.clone()), "{p}");
     }
     assert!(keys.contains(&"queues.auto_extra.workflow"), "{keys:?}");
-    assert!(
-        keys.contains(&"workflows.broken.confidence_threshold"),
-        "{keys:?}"
-    );
-    assert!(
-        keys.iter().any(|k| k.starts_with("topics.extra.topic")),
-        "{keys:?}"
-    );
-    assert!(
-        found.iter().any(|p| p.message.contains("replicas")),
-        "{found:#?}"
-    );
+    assert!(keys.contains(&"workflows.broken.confidence_threshold"), "{keys:?}");
+    assert!(keys.iter().any(|k| k.starts_with("topics.extra.topic")), "{keys:?}");
+    assert!(found.iter().any(|p| p.message.contains("replicas")), "{found:#?}");
 }
 
 #[test]
@@ -186,10 +156,7 @@ fn a_bad_type_names_the_exact_key() {
 
 #[test]
 fn a_key_set_in_two_files_is_an_error() {
-    let dir = dir_with(
-        true,
-        &[("zz.toml", "[queues.auto_orders]\nmessage_ttl = \"2h\"\n")],
-    );
+    let dir = dir_with(true, &[("zz.toml", "[queues.auto_orders]\nmessage_ttl = \"2h\"\n")]);
     let found = problems(&dir, Vec::new());
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].key, "queues.auto_orders.message_ttl");
@@ -199,18 +166,9 @@ fn a_key_set_in_two_files_is_an_error() {
 #[test]
 fn environment_overrides_connections_and_keeps_strings_strings() {
     let env = vec![
-        (
-            "OVERSEER__CONNECTIONS__AMQP__URL".to_string(),
-            "amqp://u:p@rabbit:5672/%2f".to_string(),
-        ),
-        (
-            "OVERSEER__CONNECTIONS__LLM__MODEL".to_string(),
-            "12345".to_string(),
-        ),
-        (
-            "OVERSEER__QUEUES__AUTO_ORDERS__CONCURRENCY".to_string(),
-            "8".to_string(),
-        ),
+        ("OVERSEER__CONNECTIONS__AMQP__URL".to_string(), "amqp://u:p@rabbit:5672/%2f".to_string()),
+        ("OVERSEER__CONNECTIONS__LLM__MODEL".to_string(), "12345".to_string()),
+        ("OVERSEER__QUEUES__AUTO_ORDERS__CONCURRENCY".to_string(), "8".to_string()),
         ("OVERSEER_UNRELATED".to_string(), "ignored".to_string()),
     ];
     let config = Config::load_with_env(&repo_config(), env).expect("loads");
@@ -230,32 +188,15 @@ fn a_bad_environment_override_names_the_variable() {
 
 #[test]
 fn broken_toml_and_missing_sections_are_reported_together() {
-    let dir = dir_with(
-        false,
-        &[
-            ("a.toml", "[connections\n"),
-            ("b.toml", "[http]\nbind = \"0.0.0.0:1\"\n"),
-        ],
-    );
+    let dir = dir_with(false, &[("a.toml", "[connections\n"), ("b.toml", "[http]\nbind = \"0.0.0.0:1\"\n")]);
     let found = problems(&dir, Vec::new());
-    assert!(
-        found.iter().any(|p| p.message.contains("not valid TOML")),
-        "{found:#?}"
-    );
-    assert!(
-        found
-            .iter()
-            .any(|p| p.key == "connections" && p.message == "missing section"),
-        "{found:#?}"
-    );
+    assert!(found.iter().any(|p| p.message.contains("not valid TOML")), "{found:#?}");
+    assert!(found.iter().any(|p| p.key == "connections" && p.message == "missing section"), "{found:#?}");
 }
 
 #[test]
 fn url_problems_never_echo_the_password() {
-    let env = vec![(
-        "OVERSEER__CONNECTIONS__REDIS__URL".to_string(),
-        "http://:hunter2@h:1".to_string(),
-    )];
+    let env = vec![("OVERSEER__CONNECTIONS__REDIS__URL".to_string(), "http://:hunter2@h:1".to_string())];
     let dir = dir_with(true, &[]);
     let found = problems(&dir, env);
     assert_eq!(found.len(), 1, "{found:#?}");
@@ -280,9 +221,6 @@ fn docs_configuration_md_is_generated_from_the_code() {
         "retry.delays",
         "connections.kafka.client",
     ] {
-        assert!(
-            generated.contains(&format!("`{key}`")),
-            "{key} missing from the reference"
-        );
+        assert!(generated.contains(&format!("`{key}`")), "{key} missing from the reference");
     }
 }

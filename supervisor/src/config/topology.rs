@@ -75,10 +75,7 @@ pub struct RetryConfig {
 
 impl Default for RetryConfig {
     fn default() -> Self {
-        Self {
-            delays: default_retry_delays(),
-            max_attempts: default_max_attempts(),
-        }
+        Self { delays: default_retry_delays(), max_attempts: default_max_attempts() }
     }
 }
 

@@ -34,24 +34,11 @@ fn connections(config: &Config, out: &mut Problems) {
     let c = &config.connections;
     check_url(out, "connections.amqp.url", &c.amqp.url, &["amqp", "amqps"]);
     if let Some(url) = &c.amqp.management_url {
-        check_url(
-            out,
-            "connections.amqp.management_url",
-            url,
-            &["http", "https"],
-        );
+        check_url(out, "connections.amqp.management_url", url, &["http", "https"]);
     }
-    check_url(
-        out,
-        "connections.redis.url",
-        &c.redis.url,
-        &["redis", "rediss"],
-    );
+    check_url(out, "connections.redis.url", &c.redis.url, &["redis", "rediss"]);
     if c.kafka.bootstrap_servers.trim().is_empty() {
-        out.push((
-            "connections.kafka.bootstrap_servers".into(),
-            "must not be empty".into(),
-        ));
+        out.push(("connections.kafka.bootstrap_servers".into(), "must not be empty".into()));
     }
     if !c.llm.is_offline() {
         if let Some(url) = &c.llm.base_url {
@@ -59,17 +46,11 @@ fn connections(config: &Config, out: &mut Problems) {
         }
     }
     if c.llm.max_attempts == 0 {
-        out.push((
-            "connections.llm.max_attempts".into(),
-            "must be at least 1".into(),
-        ));
+        out.push(("connections.llm.max_attempts".into(), "must be at least 1".into()));
     }
     let p = &config.policy;
     if !(0.0..=1.0).contains(&p.inventory_adjust_max_fraction) {
-        out.push((
-            "policy.inventory_adjust_max_fraction".into(),
-            "must be within 0..1".into(),
-        ));
+        out.push(("policy.inventory_adjust_max_fraction".into(), "must be within 0..1".into()));
     }
     if p.refund_limit < 0.0 || p.budget_change_limit < 0.0 {
         out.push(("policy".into(), "limits must not be negative".into()));
@@ -78,10 +59,7 @@ fn connections(config: &Config, out: &mut Problems) {
         out.push(("runtime.max_restarts".into(), "must be at least 1".into()));
     }
     if c.llm.max_concurrency == 0 {
-        out.push((
-            "connections.llm.max_concurrency".into(),
-            "must be at least 1".into(),
-        ));
+        out.push(("connections.llm.max_concurrency".into(), "must be at least 1".into()));
     }
     if c.amqp.heartbeat.as_secs() == 0 {
         out.push((
@@ -94,14 +72,9 @@ fn connections(config: &Config, out: &mut Problems) {
 fn check_url(out: &mut Problems, key: &str, raw: &str, schemes: &[&str]) {
     match url::Url::parse(raw) {
         Ok(url) if schemes.contains(&url.scheme()) => {}
-        Ok(url) => out.push((
-            key.into(),
-            format!(
-                "scheme `{}` is not one of {}",
-                url.scheme(),
-                schemes.join(", ")
-            ),
-        )),
+        Ok(url) => {
+            out.push((key.into(), format!("scheme `{}` is not one of {}", url.scheme(), schemes.join(", "))))
+        }
         // The URL is not echoed: it may hold a password.
         Err(e) => out.push((key.into(), format!("not a valid URL ({e})"))),
     }
@@ -117,10 +90,7 @@ fn queues(config: &Config, out: &mut Problems) {
             ));
         }
         if !config.classes.contains_key(&q.class) {
-            out.push((
-                key("class"),
-                format!("`{}` is not a configured class", q.class),
-            ));
+            out.push((key("class"), format!("`{}` is not a configured class", q.class)));
         }
         if q.message_ttl.is_zero() {
             out.push((key("message_ttl"), "must be longer than zero".into()));
@@ -133,10 +103,9 @@ fn queues(config: &Config, out: &mut Problems) {
                 out.push((key("workflow"), "required when consumer = \"agent\"".into()))
             }
             (ConsumerRole::Agent, _, _) => {}
-            (_, Some(_), _) => out.push((
-                key("agent"),
-                "only a queue with consumer = \"agent\" has an agent".into(),
-            )),
+            (_, Some(_), _) => {
+                out.push((key("agent"), "only a queue with consumer = \"agent\" has an agent".into()))
+            }
             _ => {}
         }
         if let Some(agent) = &q.agent {
@@ -146,10 +115,7 @@ fn queues(config: &Config, out: &mut Problems) {
         }
         if let Some(workflow) = &q.workflow {
             if !config.workflows.contains_key(workflow) {
-                out.push((
-                    key("workflow"),
-                    format!("`{workflow}` is not a configured workflow"),
-                ));
+                out.push((key("workflow"), format!("`{workflow}` is not a configured workflow")));
             }
         }
         if q.prefetch == Some(0) || q.concurrency == Some(0) || q.max_attempts == Some(0) {
@@ -171,10 +137,7 @@ fn queues(config: &Config, out: &mut Problems) {
     }
     for (name, class) in &config.classes {
         if class.prefetch == 0 || class.concurrency == 0 {
-            out.push((
-                format!("classes.{name}"),
-                "prefetch and concurrency must be at least 1".into(),
-            ));
+            out.push((format!("classes.{name}"), "prefetch and concurrency must be at least 1".into()));
         }
     }
 }
@@ -182,16 +145,10 @@ fn queues(config: &Config, out: &mut Problems) {
 fn topics(config: &Config, out: &mut Problems) {
     for (name, t) in &config.topics {
         if t.partitions < 1 {
-            out.push((
-                format!("topics.{name}.partitions"),
-                "must be at least 1".into(),
-            ));
+            out.push((format!("topics.{name}.partitions"), "must be at least 1".into()));
         }
         if t.replication_factor < 1 {
-            out.push((
-                format!("topics.{name}.replication_factor"),
-                "must be at least 1".into(),
-            ));
+            out.push((format!("topics.{name}.replication_factor"), "must be at least 1".into()));
         }
     }
 }
@@ -199,10 +156,7 @@ fn topics(config: &Config, out: &mut Problems) {
 fn retry(config: &Config, out: &mut Problems) {
     let delays = &config.retry.delays;
     if delays.is_empty() || delays.iter().any(|d| d.as_millis() == 0) {
-        out.push((
-            "retry.delays".into(),
-            "needs at least one delay, each longer than zero".into(),
-        ));
+        out.push(("retry.delays".into(), "needs at least one delay, each longer than zero".into()));
     }
     if delays.windows(2).any(|w| w[0] >= w[1]) {
         out.push(("retry.delays".into(), "must be in increasing order".into()));

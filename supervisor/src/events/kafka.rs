@@ -18,19 +18,14 @@ impl KafkaSink {
     pub fn new(config: &KafkaConfig) -> Result<Self, SinkError> {
         let mut client = kafka_client_config(config);
         // Durability settings are not left to the pass-through properties' defaults.
-        client
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("compression.type", "lz4");
+        client.set("acks", "all").set("enable.idempotence", "true").set("compression.type", "lz4");
         if !config.client.contains_key("message.timeout.ms") {
             client.set("message.timeout.ms", "30000");
         }
         if !config.client.contains_key("linger.ms") {
             client.set("linger.ms", "5");
         }
-        let producer = client
-            .create()
-            .map_err(|e| SinkError::Unavailable(e.to_string()))?;
+        let producer = client.create().map_err(|e| SinkError::Unavailable(e.to_string()))?;
         Ok(Self { producer })
     }
 }
@@ -51,28 +46,16 @@ fn classify(e: KafkaError) -> SinkError {
 
 #[async_trait]
 impl EventSink for KafkaSink {
-    async fn publish(
-        &self,
-        topic: &str,
-        key: &str,
-        event: &serde_json::Value,
-    ) -> Result<(), SinkError> {
+    async fn publish(&self, topic: &str, key: &str, event: &serde_json::Value) -> Result<(), SinkError> {
         let payload = serde_json::to_vec(event).map_err(|e| SinkError::Refused(e.to_string()))?;
         let record = FutureRecord::to(topic).key(key).payload(&payload);
         let outcome = self
             .producer
-            .send(
-                record,
-                rdkafka::util::Timeout::After(Duration::from_secs(5)),
-            )
+            .send(record, rdkafka::util::Timeout::After(Duration::from_secs(5)))
             .await
             .map(|_| ())
             .map_err(|(e, _)| classify(e));
-        let label = if outcome.is_ok() {
-            "delivered"
-        } else {
-            "failed"
-        };
+        let label = if outcome.is_ok() { "delivered" } else { "failed" };
         metrics::counter!(crate::metrics::EVENTS, "topic" => topic.to_string(), "outcome" => label)
             .increment(1);
         outcome

@@ -18,16 +18,12 @@ impl MemorySink {
 
 #[async_trait]
 impl EventSink for MemorySink {
-    async fn publish(
-        &self,
-        topic: &str,
-        key: &str,
-        event: &serde_json::Value,
-    ) -> Result<(), SinkError> {
-        self.events
-            .lock()
-            .map_err(|_| SinkError::Unavailable("memory sink poisoned".into()))?
-            .push((topic.to_string(), key.to_string(), event.clone()));
+    async fn publish(&self, topic: &str, key: &str, event: &serde_json::Value) -> Result<(), SinkError> {
+        self.events.lock().map_err(|_| SinkError::Unavailable("memory sink poisoned".into()))?.push((
+            topic.to_string(),
+            key.to_string(),
+            event.clone(),
+        ));
         Ok(())
     }
 

@@ -23,12 +23,7 @@ pub enum SinkError {
 #[async_trait]
 pub trait EventSink: Send + Sync {
     /// Stores one event keyed by `key` (the task_id) on `topic`; returns once it is durable.
-    async fn publish(
-        &self,
-        topic: &str,
-        key: &str,
-        event: &serde_json::Value,
-    ) -> Result<(), SinkError>;
+    async fn publish(&self, topic: &str, key: &str, event: &serde_json::Value) -> Result<(), SinkError>;
     /// Waits until everything handed over is delivered or `timeout` passes.
     async fn flush(&self, timeout: std::time::Duration) -> Result<(), SinkError>;
 }

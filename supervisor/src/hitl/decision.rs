@@ -45,8 +45,7 @@ pub fn hash_proposal(proposal: &serde_json::Value) -> String {
 }
 
 pub fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 impl PendingDecision {
@@ -97,10 +96,8 @@ mod tests {
 
     #[test]
     fn the_hash_changes_with_the_proposal() {
-        let a =
-            hash_proposal(&serde_json::json!({"actions": [{"action": "refund", "amount": 10}]}));
-        let b =
-            hash_proposal(&serde_json::json!({"actions": [{"action": "refund", "amount": 11}]}));
+        let a = hash_proposal(&serde_json::json!({"actions": [{"action": "refund", "amount": 10}]}));
+        let b = hash_proposal(&serde_json::json!({"actions": [{"action": "refund", "amount": 11}]}));
         assert_ne!(a, b);
         assert_eq!(a.len(), 64);
     }

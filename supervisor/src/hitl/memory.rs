@@ -19,51 +19,26 @@ struct Inner {
 
 #[async_trait]
 impl DecisionStore for MemoryStore {
-    async fn park(
-        &self,
-        decision: &PendingDecision,
-        _retention: Duration,
-    ) -> Result<Parked, StoreError> {
-        let mut inner = self
-            .inner
-            .lock()
-            .map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+    async fn park(&self, decision: &PendingDecision, _retention: Duration) -> Result<Parked, StoreError> {
+        let mut inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
         if let Some(existing) = inner.by_task.get(&decision.task_id) {
             return Ok(Parked::Existing(existing.clone()));
         }
-        inner
-            .by_task
-            .insert(decision.task_id.clone(), decision.decision_id.clone());
-        inner
-            .decisions
-            .insert(decision.decision_id.clone(), decision.clone());
+        inner.by_task.insert(decision.task_id.clone(), decision.decision_id.clone());
+        inner.decisions.insert(decision.decision_id.clone(), decision.clone());
         Ok(Parked::New(decision.decision_id.clone()))
     }
 
     async fn get(&self, decision_id: &str) -> Result<Option<PendingDecision>, StoreError> {
-        let inner = self
-            .inner
-            .lock()
-            .map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
         Ok(inner.decisions.get(decision_id).cloned())
     }
 
     async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError> {
-        let inner = self
-            .inner
-            .lock()
-            .map_err(|_| StoreError::Unavailable("poisoned".into()))?;
-        let mut pending: Vec<_> = inner
-            .decisions
-            .values()
-            .filter(|d| d.status == "pending")
-            .collect();
+        let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let mut pending: Vec<_> = inner.decisions.values().filter(|d| d.status == "pending").collect();
         pending.sort_by_key(|d| d.expires_at_ms);
-        Ok(pending
-            .into_iter()
-            .take(limit)
-            .map(|d| d.decision_id.clone())
-            .collect())
+        Ok(pending.into_iter().take(limit).map(|d| d.decision_id.clone()).collect())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

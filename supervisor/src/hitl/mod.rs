@@ -39,11 +39,7 @@ impl Parked {
 pub trait DecisionStore: Send + Sync {
     /// Stores `decision` as pending, kept for `retention` (its TTL plus the history period),
     /// unless its task already has a decision. Atomic.
-    async fn park(
-        &self,
-        decision: &PendingDecision,
-        retention: Duration,
-    ) -> Result<Parked, StoreError>;
+    async fn park(&self, decision: &PendingDecision, retention: Duration) -> Result<Parked, StoreError>;
     async fn get(&self, decision_id: &str) -> Result<Option<PendingDecision>, StoreError>;
     /// Pending decision ids, soonest deadline first.
     async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError>;

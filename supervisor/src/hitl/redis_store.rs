@@ -36,16 +36,16 @@ impl RedisStore {
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
-        let conn =
-            tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))
-                .await
-                .map_err(|_| StoreError::Unavailable(format!("no answer within {timeout:?}")))?
-                .map_err(unavailable)?;
-        Ok(Self {
-            conn,
-            prefix: prefix.to_string(),
-            park: redis::Script::new(PARK),
-        })
+        let conn = tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))
+            .await
+            .map_err(|_| StoreError::Unavailable(format!("no answer within {timeout:?}")))?
+            .map_err(unavailable)?;
+        Ok(Self { conn, prefix: prefix.to_string(), park: redis::Script::new(PARK) })
+    }
+
+    /// The multiplexed connection (it reconnects by itself), for other Redis users to share.
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
     }
 
     fn key(&self, rest: &str) -> String {
@@ -55,13 +55,8 @@ impl RedisStore {
 
 #[async_trait]
 impl DecisionStore for RedisStore {
-    async fn park(
-        &self,
-        decision: &PendingDecision,
-        retention: Duration,
-    ) -> Result<Parked, StoreError> {
-        let json =
-            serde_json::to_string(decision).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    async fn park(&self, decision: &PendingDecision, retention: Duration) -> Result<Parked, StoreError> {
+        let json = serde_json::to_string(decision).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut conn = self.conn.clone();
         let (created, id): (i64, String) = self
             .park
@@ -75,11 +70,7 @@ impl DecisionStore for RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        Ok(if created == 1 {
-            Parked::New(id)
-        } else {
-            Parked::Existing(id)
-        })
+        Ok(if created == 1 { Parked::New(id) } else { Parked::Existing(id) })
     }
 
     async fn get(&self, decision_id: &str) -> Result<Option<PendingDecision>, StoreError> {
@@ -89,8 +80,7 @@ impl DecisionStore for RedisStore {
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .transpose()
+        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
     }
 
     async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError> {
@@ -106,10 +96,6 @@ impl DecisionStore for RedisStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        redis::cmd("PING")
-            .query_async::<String>(&mut conn)
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
+        redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(unavailable)
     }
 }

@@ -4,7 +4,7 @@
 //! delayed retry, a dead letter or a requeue.
 
 pub mod outcome;
-mod processor;
+pub mod processor;
 
 pub use outcome::{Done, Outcome};
 pub use processor::{Pipeline, PipelineParts, QueueContext};

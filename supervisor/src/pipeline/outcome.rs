@@ -17,16 +17,18 @@ pub enum Outcome {
     Done(Done),
     /// A transient failure (LLM away or rate limited): try the task again after a delay,
     /// through the retry tiers, counting the attempt.
-    Retry {
-        after: Option<Duration>,
-        code: &'static str,
-        reason: String,
-    },
+    Retry { after: Option<Duration>, code: &'static str, reason: String },
     /// A permanent failure: dead-letter at once with the reason.
     DeadLetter { code: &'static str, reason: String },
     /// The outcome could not be made durable (event sink or decision store unavailable):
     /// requeue the delivery untouched.
     Requeue { reason: String },
+    /// The task already has an outcome (a redelivery or a duplicate publish): ack, nothing
+    /// else.
+    Duplicate { outcome: String },
+    /// Another delivery of the same task is being processed now: put this one back through a
+    /// retry tier of at least `after`, without counting an attempt.
+    Defer { after: Duration },
 }
 
 impl Outcome {
@@ -38,6 +40,8 @@ impl Outcome {
             Self::Retry { .. } => "retried",
             Self::DeadLetter { .. } => "dead_lettered",
             Self::Requeue { .. } => "requeued",
+            Self::Duplicate { .. } => "duplicate",
+            Self::Defer { .. } => "deferred",
         }
     }
 }

@@ -3,6 +3,7 @@ use crate::actors::hitl::HitlHandle;
 use crate::events::event::{self, topic};
 use crate::events::{EventSink, SinkError};
 use crate::hitl::PendingDecision;
+use crate::ledger::{Claim, Ledger};
 use overseer_agents::agent::runner::{self, AgentResult};
 use overseer_agents::agent::Agent;
 use overseer_agents::llm::LlmClient;
@@ -33,6 +34,8 @@ pub struct PipelineParts {
     pub limits: TaskLimits,
     /// How long decided history is kept after a decision's TTL.
     pub history: Duration,
+    /// The LLM's overall deadline per call: a task's claim outlives two of them.
+    pub llm_deadline: Duration,
 }
 
 /// Everything a task needs, shared by all consumers of a replica.
@@ -42,39 +45,75 @@ pub struct Pipeline {
     pub sink: Arc<dyn EventSink>,
     /// Decisions for a person go through the HitlActor (store + hitl.requests).
     pub hitl: HitlHandle,
+    /// Outcomes by task_id: the idempotency key.
+    pub ledger: Arc<dyn Ledger>,
 }
+
+/// How long a task's recorded outcome is kept (redeliveries and duplicate publishes within it
+/// are recognised).
+pub const OUTCOME_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// A delivery of a task that is already being processed comes back after this.
+const BUSY_DEFER: Duration = Duration::from_secs(30);
 
 fn sink_outcome(e: SinkError) -> Outcome {
     match e {
         SinkError::Unavailable(reason) => Outcome::Requeue { reason },
-        SinkError::Refused(reason) => Outcome::DeadLetter {
-            code: "event_refused",
-            reason,
-        },
+        SinkError::Refused(reason) => Outcome::DeadLetter { code: "event_refused", reason },
     }
 }
 
 impl Pipeline {
     /// Processes one message body. Returns the outcome and the task_id when it could be read.
-    pub async fn process(&self, ctx: &QueueContext, body: &[u8]) -> (Outcome, Option<String>) {
+    /// `redelivered` is the broker's flag: the delivery may take over its task's claim.
+    pub async fn process(
+        &self,
+        ctx: &QueueContext,
+        body: &[u8],
+        redelivered: bool,
+    ) -> (Outcome, Option<String>) {
         let started = Instant::now();
         let task = match Task::decode(body, self.parts.limits) {
             Ok(task) => task,
-            Err(e) => {
-                return (
-                    Outcome::DeadLetter {
-                        code: e.code(),
-                        reason: e.to_string(),
-                    },
-                    None,
-                )
+            Err(e) => return (Outcome::DeadLetter { code: e.code(), reason: e.to_string() }, None),
+        };
+        let outcome = match self.claim(&task, redelivered).await {
+            Some(early) => early,
+            None => {
+                let outcome = self.process_task(ctx, &task).await;
+                if let Outcome::Done(done) = &outcome {
+                    // Durable now: record it before the ack, so a redelivery is recognised.
+                    let label = match done {
+                        Done::Executed { .. } => "executed",
+                        Done::Parked { .. } => "parked",
+                    };
+                    if let Err(e) = self.ledger.record(&task.task_id, label, OUTCOME_RETENTION).await {
+                        tracing::warn!(task_id = %task.task_id, error = %e, "outcome not recorded; a redelivery would repeat it");
+                    }
+                }
+                outcome
             }
         };
-        let outcome = self.process_task(ctx, &task).await;
-        metrics::counter!(crate::metrics::TASKS, "queue" => ctx.queue.clone(), "agent" => ctx.agent.clone(), "outcome" => outcome.label()).increment(1);
+        metrics::counter!(
+            crate::metrics::TASKS,
+            "queue" => ctx.queue.clone(),
+            "agent" => ctx.agent.clone(),
+            "outcome" => outcome.label()
+        )
+        .increment(1);
         metrics::histogram!(crate::metrics::TASK_SECONDS, "queue" => ctx.queue.clone())
             .record(started.elapsed().as_secs_f64());
         (outcome, Some(task.task_id))
+    }
+
+    /// Claims the task in the ledger; `Some` when this delivery must not process it.
+    async fn claim(&self, task: &Task, redelivered: bool) -> Option<Outcome> {
+        let lease = 2 * self.parts.llm_deadline + Duration::from_secs(60);
+        match self.ledger.claim(&task.task_id, lease, redelivered).await {
+            Ok(Claim::Claimed) => None,
+            Ok(Claim::Done(outcome)) => Some(Outcome::Duplicate { outcome }),
+            Ok(Claim::Busy) => Some(Outcome::Defer { after: BUSY_DEFER }),
+            Err(e) => Some(Outcome::Requeue { reason: e.to_string() }),
+        }
     }
 
     async fn process_task(&self, ctx: &QueueContext, task: &Task) -> Outcome {
@@ -92,14 +131,9 @@ impl Pipeline {
             };
         };
         #[cfg(feature = "fault-injection")]
-        fault::maybe_panic(task);
-        let result = match runner::run(
-            agent.as_ref(),
-            self.parts.llm.as_ref(),
-            &self.parts.policy,
-            task,
-        )
-        .await
+        crate::fault::task_hook(task);
+        let result = match runner::run(agent.as_ref(), self.parts.llm.as_ref(), &self.parts.policy, task)
+            .await
         {
             Ok(result) => result,
             Err(failure) if failure.is_transient() => {
@@ -107,50 +141,28 @@ impl Pipeline {
                     runner::AgentFailure::Llm(e) => e.retry_after(),
                     _ => None,
                 };
-                return Outcome::Retry {
-                    after,
-                    code: failure.code(),
-                    reason: failure.to_string(),
-                };
+                return Outcome::Retry { after, code: failure.code(), reason: failure.to_string() };
             }
-            Err(failure) => {
-                return Outcome::DeadLetter {
-                    code: failure.code(),
-                    reason: failure.to_string(),
-                }
-            }
+            Err(failure) => return Outcome::DeadLetter { code: failure.code(), reason: failure.to_string() },
         };
         let labels = [("agent", ctx.agent.clone())];
-        metrics::histogram!(crate::metrics::LLM_SECONDS, &labels)
-            .record(result.usage.latency.as_secs_f64());
-        metrics::counter!(crate::metrics::LLM_TOKENS, "agent" => ctx.agent.clone(), "kind" => "prompt").increment(result.usage.prompt_tokens);
-        metrics::counter!(crate::metrics::LLM_TOKENS, "agent" => ctx.agent.clone(), "kind" => "completion").increment(result.usage.completion_tokens);
+        metrics::histogram!(crate::metrics::LLM_SECONDS, &labels).record(result.usage.latency.as_secs_f64());
+        metrics::counter!(crate::metrics::LLM_TOKENS, "agent" => ctx.agent.clone(), "kind" => "prompt")
+            .increment(result.usage.prompt_tokens);
+        metrics::counter!(crate::metrics::LLM_TOKENS, "agent" => ctx.agent.clone(), "kind" => "completion")
+            .increment(result.usage.completion_tokens);
         metrics::histogram!(crate::metrics::CONFIDENCE, "workflow" => workflow_id.to_string())
             .record(result.confidence.combined);
 
-        let route = routing::route(
-            workflow,
-            result.confidence.combined,
-            result.review_reasons.clone(),
-            |rate| rand::random::<f64>() < rate,
-        );
+        let route =
+            routing::route(workflow, result.confidence.combined, result.review_reasons.clone(), |rate| {
+                rand::random::<f64>() < rate
+            });
         match route {
             Route::Execute { mode, review } => {
-                self.execute(
-                    ctx,
-                    task,
-                    workflow_id,
-                    agent.as_ref(),
-                    &result,
-                    mode.as_str(),
-                    review,
-                )
-                .await
+                self.execute(ctx, task, workflow_id, agent.as_ref(), &result, mode.as_str(), review).await
             }
-            Route::Hitl { reasons } => {
-                self.park(ctx, task, workflow_id, workflow, &result, reasons)
-                    .await
-            }
+            Route::Hitl { reasons } => self.park(ctx, task, workflow_id, workflow, &result, reasons).await,
         }
     }
 
@@ -181,23 +193,16 @@ impl Pipeline {
         );
         let domain = event::with(
             event::envelope(
-                &format!(
-                    "{}.{}",
-                    ctx.agent,
-                    result.assessment.kind.rsplit('.').next().unwrap_or("done")
-                ),
+                &format!("{}.{}", ctx.agent, result.assessment.kind.rsplit('.').next().unwrap_or("done")),
                 &task.task_id,
             ),
             json!({"agent": ctx.agent, "kind": result.assessment.kind, "actions": result.proposal.actions, "summary": result.proposal.summary}),
         );
         let decision = self.decision_record(ctx, task, workflow_id, result, "execute", &[]);
         let published = tokio::try_join!(
-            self.sink
-                .publish(topic::COMPLETIONS, &task.task_id, &completion),
-            self.sink
-                .publish(&agent.spec().domain_topic, &task.task_id, &domain),
-            self.sink
-                .publish(topic::DECISIONS, &task.task_id, &decision),
+            self.sink.publish(topic::COMPLETIONS, &task.task_id, &completion),
+            self.sink.publish(&agent.spec().domain_topic, &task.task_id, &domain),
+            self.sink.publish(topic::DECISIONS, &task.task_id, &decision),
         );
         match published {
             Ok(_) => Outcome::Done(Done::Executed { mode }),
@@ -234,19 +239,11 @@ impl Pipeline {
         let retention = workflow.pending_ttl + self.parts.history;
         let parked = match self.hitl.park(pending, retention).await {
             Ok(parked) => parked,
-            Err(e) => {
-                return Outcome::Requeue {
-                    reason: e.to_string(),
-                }
-            }
+            Err(e) => return Outcome::Requeue { reason: e.to_string() },
         };
         let decision_id = parked.decision_id().to_string();
         let record = self.decision_record(ctx, task, workflow_id, result, "hitl", &reasons);
-        match self
-            .sink
-            .publish(topic::DECISIONS, &task.task_id, &record)
-            .await
-        {
+        match self.sink.publish(topic::DECISIONS, &task.task_id, &record).await {
             Ok(()) => Outcome::Done(Done::Parked { decision_id }),
             Err(e) => sink_outcome(e),
         }
@@ -275,40 +272,5 @@ impl Pipeline {
                 "llm_calls": result.usage.calls,
             }),
         )
-    }
-}
-
-/// Test-only fault hooks, compiled with the `fault-injection` feature (never in release builds).
-#[cfg(feature = "fault-injection")]
-mod fault {
-    use overseer_agents::task::Task;
-    use std::collections::HashSet;
-    use std::sync::Mutex;
-
-    static PANICKED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-
-    /// `"__overseer_panic": "always"` panics on every delivery; `"once"` on the first
-    /// delivery of the task in this process only.
-    pub(super) fn maybe_panic(task: &Task) {
-        match task
-            .payload
-            .get("__overseer_panic")
-            .and_then(serde_json::Value::as_str)
-        {
-            Some("always") => panic!("fault injection: task {} panics", task.task_id),
-            Some("once") => {
-                let first = PANICKED
-                    .lock()
-                    .map(|mut seen| {
-                        seen.get_or_insert_with(HashSet::new)
-                            .insert(task.task_id.clone())
-                    })
-                    .unwrap_or(false);
-                if first {
-                    panic!("fault injection: task {} panics once", task.task_id);
-                }
-            }
-            _ => {}
-        }
     }
 }

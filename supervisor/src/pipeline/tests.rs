@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::events::memory::MemorySink;
 use crate::hitl::memory::MemoryStore;
 use crate::hitl::DecisionStore;
+use crate::ledger::memory::MemoryLedger;
 use overseer_agents::agent;
 use overseer_agents::llm::offline::OfflineLlm;
 use overseer_agents::task::TaskLimits;
@@ -19,13 +20,8 @@ async fn pipeline() -> (Pipeline, Arc<MemorySink>, Arc<MemoryStore>) {
     let config = Config::load_with_env(dir, Vec::new()).expect("config");
     let sink = Arc::new(MemorySink::default());
     let store = Arc::new(MemoryStore::default());
-    let args = HitlArgs {
-        store: store.clone(),
-        sink: sink.clone(),
-    };
-    let (hitl, _) = Actor::spawn(None, HitlActor, args)
-        .await
-        .expect("hitl actor");
+    let args = HitlArgs { store: store.clone(), sink: sink.clone() };
+    let (hitl, _) = Actor::spawn(None, HitlActor, args).await.expect("hitl actor");
     let parts = PipelineParts {
         agents: config
             .agents
@@ -35,29 +31,21 @@ async fn pipeline() -> (Pipeline, Arc<MemorySink>, Arc<MemoryStore>) {
         llm: Arc::new(OfflineLlm),
         workflows: config.workflows.clone(),
         policy: config.policy.clone(),
-        limits: TaskLimits {
-            max_bytes: 4096,
-            max_depth: 16,
-        },
+        limits: TaskLimits { max_bytes: 4096, max_depth: 16 },
         history: Duration::from_secs(60),
+        llm_deadline: Duration::from_secs(10),
     };
     let pipeline = Pipeline {
         parts,
         sink: sink.clone(),
-        hitl: HitlHandle {
-            actor: hitl,
-            timeout: Duration::from_secs(5),
-        },
+        hitl: HitlHandle { actor: hitl, timeout: Duration::from_secs(5) },
+        ledger: Arc::new(MemoryLedger::default()),
     };
     (pipeline, sink, store)
 }
 
 fn ctx() -> QueueContext {
-    QueueContext {
-        queue: "auto_orders".into(),
-        agent: "order".into(),
-        workflow: "order_processing".into(),
-    }
+    QueueContext { queue: "auto_orders".into(), agent: "order".into(), workflow: "order_processing".into() }
 }
 
 fn order(task_id: &str, extra: serde_json::Value) -> Vec<u8> {
@@ -75,41 +63,28 @@ fn order(task_id: &str, extra: serde_json::Value) -> Vec<u8> {
 #[tokio::test]
 async fn a_complete_order_executes_and_a_supervised_one_is_parked() {
     let (pipeline, sink, store) = pipeline().await;
-    let (outcome, id) = pipeline.process(&ctx(), &order("t1", json!({}))).await;
-    assert_eq!(
-        outcome,
-        Outcome::Done(Done::Executed { mode: "autonomous" })
-    );
+    let (outcome, id) = pipeline.process_first(&ctx(), &order("t1", json!({}))).await;
+    assert_eq!(outcome, Outcome::Done(Done::Executed { mode: "autonomous" }));
     assert_eq!(id.as_deref(), Some("t1"));
     let topics: Vec<String> = sink.events().into_iter().map(|(t, _, _)| t).collect();
     assert_eq!(topics.iter().filter(|t| *t == "ai.completions").count(), 1);
     assert!(topics.contains(&"domain.orders".to_string()));
 
-    let (outcome, _) = pipeline
-        .process(
-            &ctx(),
-            &order("t2", json!({"workflow": "payment_processing"})),
-        )
-        .await;
-    let Outcome::Done(Done::Parked { decision_id }) = outcome else {
-        panic!("{outcome:?}")
-    };
-    let stored = store
-        .get(&decision_id)
-        .await
-        .expect("store")
-        .expect("parked");
+    let (outcome, _) =
+        pipeline.process_first(&ctx(), &order("t2", json!({"workflow": "payment_processing"}))).await;
+    let Outcome::Done(Done::Parked { decision_id }) = outcome else { panic!("{outcome:?}") };
+    let stored = store.get(&decision_id).await.expect("store").expect("parked");
     assert_eq!(stored.task_id, "t2");
     assert_eq!(store.pending_ids(10).await.expect("ids"), vec![decision_id]);
-    // A redelivery of the same task finds its decision instead of parking a second one.
-    let (again, _) = pipeline
-        .process(
-            &ctx(),
-            &order("t2", json!({"workflow": "payment_processing"})),
-        )
-        .await;
-    assert!(matches!(again, Outcome::Done(Done::Parked { .. })));
+    // Redeliveries are recognised by task_id: no second completion, no second decision.
+    let (again, _) =
+        pipeline.process_first(&ctx(), &order("t2", json!({"workflow": "payment_processing"}))).await;
+    assert_eq!(again, Outcome::Duplicate { outcome: "parked".into() });
+    let (again, _) = pipeline.process_first(&ctx(), &order("t1", json!({}))).await;
+    assert_eq!(again, Outcome::Duplicate { outcome: "executed".into() });
     assert_eq!(store.pending_ids(10).await.expect("ids").len(), 1);
+    let completions = sink.events().into_iter().filter(|(t, _, _)| t == "ai.completions").count();
+    assert_eq!(completions, 1);
 }
 
 #[tokio::test]
@@ -117,23 +92,21 @@ async fn bad_tasks_are_dead_lettered_with_their_reason() {
     let (pipeline, sink, _) = pipeline().await;
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (b"{not json".to_vec(), "not_json"),
-        (
-            order("t3", json!({"kind": "order.teleport"})),
-            "unknown_kind",
-        ),
+        (order("t3", json!({"kind": "order.teleport"})), "unknown_kind"),
         (order("t4", json!({"workflow": "nope"})), "unknown_workflow"),
-        (
-            br#"{"task_id":"t5","payload":{"items":[]}}"#.to_vec(),
-            "invalid_payload",
-        ),
+        (br#"{"task_id":"t5","payload":{"items":[]}}"#.to_vec(), "invalid_payload"),
         (vec![b' '; 5000], "too_large"),
     ];
     for (body, code) in cases {
-        let (outcome, _) = pipeline.process(&ctx(), &body).await;
-        assert!(
-            matches!(&outcome, Outcome::DeadLetter { code: c, .. } if *c == code),
-            "{code}: {outcome:?}"
-        );
+        let (outcome, _) = pipeline.process_first(&ctx(), &body).await;
+        assert!(matches!(&outcome, Outcome::DeadLetter { code: c, .. } if *c == code), "{code}: {outcome:?}");
     }
     assert!(sink.events().is_empty(), "nothing executed");
+}
+
+impl Pipeline {
+    /// A first delivery (not redelivered).
+    async fn process_first(&self, ctx: &QueueContext, body: &[u8]) -> (Outcome, Option<String>) {
+        self.process(ctx, body, false).await
+    }
 }

@@ -36,20 +36,13 @@ pub(super) async fn inspect(
                 _ => Action::Keep,
             },
         };
-        steps.push(Step {
-            kind: Kind::Exchange,
-            name: exchange.name.clone(),
-            settings,
-            action,
-        });
+        steps.push(Step { kind: Kind::Exchange, name: exchange.name.clone(), settings, action });
     }
     for queue in &desired.queues {
         let action = match declare_queue(conn, queue, true).await? {
             Declared::NotFound => Action::Create,
             _ => match declare_queue(conn, queue, false).await? {
-                Declared::Inequivalent(msg) => {
-                    Action::Conflict(conflict_detail(config, queue, msg).await)
-                }
+                Declared::Inequivalent(msg) => Action::Conflict(conflict_detail(config, queue, msg).await),
                 _ => Action::Keep,
             },
         };
@@ -69,13 +62,12 @@ async fn conflict_detail(config: &AmqpConfig, queue: &QueueSpec, broker_says: St
     let wanted = show_args(&queue.args);
     match &config.management_url {
         Some(mgmt) => match management::queue_arguments(mgmt, &config.url, &queue.name).await {
-            Ok(existing) => format!(
-                "exists with arguments {}, the configuration wants {wanted}",
-                show_args(&existing)
-            ),
-            Err(e) => format!(
-                "{broker_says}; the configuration wants {wanted} (existing arguments unknown: {e})"
-            ),
+            Ok(existing) => {
+                format!("exists with arguments {}, the configuration wants {wanted}", show_args(&existing))
+            }
+            Err(e) => {
+                format!("{broker_says}; the configuration wants {wanted} (existing arguments unknown: {e})")
+            }
         },
         None => format!("{broker_says}; the configuration wants {wanted}"),
     }
@@ -89,17 +81,11 @@ pub(super) async fn apply(
     mut progress: impl FnMut(&Step),
 ) -> Result<(), lapin::Error> {
     let create = |kind: Kind, name: &str| {
-        steps
-            .iter()
-            .find(|s| s.kind == kind && s.name == name)
-            .filter(|s| s.action == Action::Create)
+        steps.iter().find(|s| s.kind == kind && s.name == name).filter(|s| s.action == Action::Create)
     };
     for exchange in &desired.exchanges {
         if let Some(step) = create(Kind::Exchange, &exchange.name) {
-            expect_ok(
-                declare_exchange(conn, exchange, false).await?,
-                &exchange.name,
-            )?;
+            expect_ok(declare_exchange(conn, exchange, false).await?, &exchange.name)?;
             progress(step);
         }
     }
@@ -131,11 +117,9 @@ fn expect_ok(declared: Declared, name: &str) -> Result<(), lapin::Error> {
     match declared {
         Declared::Ok => Ok(()),
         // Someone changed the broker between inspection and apply.
-        Declared::NotFound | Declared::Inequivalent(_) => {
-            Err(lapin::Error::from(std::io::Error::other(format!(
-                "`{name}` changed on the broker while setup ran; run setup again"
-            ))))
-        }
+        Declared::NotFound | Declared::Inequivalent(_) => Err(lapin::Error::from(std::io::Error::other(
+            format!("`{name}` changed on the broker while setup ran; run setup again"),
+        ))),
     }
 }
 
@@ -154,19 +138,9 @@ async fn declare_exchange(
         ExchangeType::Direct => ExchangeKind::Direct,
         ExchangeType::Fanout => ExchangeKind::Fanout,
     };
-    let options = ExchangeDeclareOptions {
-        passive,
-        durable: true,
-        ..Default::default()
-    };
-    let result = channel
-        .exchange_declare(
-            exchange.name.as_str().into(),
-            kind,
-            options,
-            FieldTable::default(),
-        )
-        .await;
+    let options = ExchangeDeclareOptions { passive, durable: true, ..Default::default() };
+    let result =
+        channel.exchange_declare(exchange.name.as_str().into(), kind, options, FieldTable::default()).await;
     classify(channel, result.map(|_| ())).await
 }
 
@@ -176,26 +150,13 @@ async fn declare_queue(
     passive: bool,
 ) -> Result<Declared, lapin::Error> {
     let channel = fresh_channel(conn).await?;
-    let options = QueueDeclareOptions {
-        passive,
-        durable: true,
-        ..Default::default()
-    };
-    let args = if passive {
-        FieldTable::default()
-    } else {
-        field_table(&queue.args)
-    };
-    let result = channel
-        .queue_declare(queue.name.as_str().into(), options, args)
-        .await;
+    let options = QueueDeclareOptions { passive, durable: true, ..Default::default() };
+    let args = if passive { FieldTable::default() } else { field_table(&queue.args) };
+    let result = channel.queue_declare(queue.name.as_str().into(), options, args).await;
     classify(channel, result.map(|_| ())).await
 }
 
-async fn classify(
-    channel: Channel,
-    result: Result<(), lapin::Error>,
-) -> Result<Declared, lapin::Error> {
+async fn classify(channel: Channel, result: Result<(), lapin::Error>) -> Result<Declared, lapin::Error> {
     match result {
         Ok(()) => {
             let _ = channel.close(200, "ok".into()).await;

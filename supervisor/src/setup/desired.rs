@@ -119,14 +119,8 @@ fn millis(d: Duration) -> i64 {
 impl Desired {
     pub fn from_config(config: &Config) -> Self {
         let mut exchanges = vec![
-            ExchangeSpec {
-                name: DLX.into(),
-                kind: ExchangeType::Direct,
-            },
-            ExchangeSpec {
-                name: CONTROL_EXCHANGE.into(),
-                kind: ExchangeType::Fanout,
-            },
+            ExchangeSpec { name: DLX.into(), kind: ExchangeType::Direct },
+            ExchangeSpec { name: CONTROL_EXCHANGE.into(), kind: ExchangeType::Fanout },
         ];
         let mut queues = Vec::new();
         for (name, q) in &config.queues {
@@ -143,10 +137,7 @@ impl Desired {
         }
         for delay in &config.retry.delays {
             let name = retry_name(*delay);
-            exchanges.push(ExchangeSpec {
-                name: name.clone(),
-                kind: ExchangeType::Fanout,
-            });
+            exchanges.push(ExchangeSpec { name: name.clone(), kind: ExchangeType::Fanout });
             queues.push(QueueSpec {
                 name: name.clone(),
                 args: retry_queue_args(*delay),
@@ -162,11 +153,7 @@ impl Desired {
                 replication_factor: t.replication_factor,
             })
             .collect();
-        Self {
-            exchanges,
-            queues,
-            topics,
-        }
+        Self { exchanges, queues, topics }
     }
 }
 
@@ -182,30 +169,12 @@ mod tests {
         )
         .expect("config loads");
         let desired = Desired::from_config(&config);
-        let orders = desired
-            .queues
-            .iter()
-            .find(|q| q.name == "auto_orders")
-            .expect("auto_orders");
+        let orders = desired.queues.iter().find(|q| q.name == "auto_orders").expect("auto_orders");
         assert_eq!(orders.args["x-message-ttl"], Arg::Int(3_600_000));
-        assert_eq!(
-            orders.args["x-dead-letter-routing-key"],
-            Arg::Str("auto_orders.dlq".into())
-        );
-        let dlq = desired
-            .queues
-            .iter()
-            .find(|q| q.name == "auto_orders.dlq")
-            .expect("dlq");
-        assert_eq!(
-            dlq.bindings,
-            vec![(DLX.to_string(), "auto_orders.dlq".to_string())]
-        );
-        let tier = desired
-            .queues
-            .iter()
-            .find(|q| q.name == "overseer.retry.5s")
-            .expect("5s tier");
+        assert_eq!(orders.args["x-dead-letter-routing-key"], Arg::Str("auto_orders.dlq".into()));
+        let dlq = desired.queues.iter().find(|q| q.name == "auto_orders.dlq").expect("dlq");
+        assert_eq!(dlq.bindings, vec![(DLX.to_string(), "auto_orders.dlq".to_string())]);
+        let tier = desired.queues.iter().find(|q| q.name == "overseer.retry.5s").expect("5s tier");
         assert_eq!(tier.args["x-dead-letter-exchange"], Arg::Str(String::new()));
         assert!(!tier.args.contains_key("x-dead-letter-routing-key"));
         assert_eq!(desired.queues.len(), 11 * 2 + config.retry.delays.len());

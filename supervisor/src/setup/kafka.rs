@@ -39,10 +39,7 @@ pub(super) fn inspect(topics: &[TopicSpec], cluster: &KafkaCluster) -> (Vec<Step
         steps.push(Step {
             kind: Kind::Topic,
             name: topic.name.clone(),
-            settings: format!(
-                "{} partitions, replication factor {replication}",
-                topic.partitions
-            ),
+            settings: format!("{} partitions, replication factor {replication}", topic.partitions),
             action,
         });
     }
@@ -68,10 +65,7 @@ pub(super) async fn apply(
             topic.partitions,
             TopicReplication::Fixed(effective_replication(topic, cluster)),
         );
-        let results = admin
-            .create_topics([&new], &options)
-            .await
-            .map_err(|e| e.to_string())?;
+        let results = admin.create_topics([&new], &options).await.map_err(|e| e.to_string())?;
         for result in results {
             match result {
                 Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
@@ -89,36 +83,23 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn spec(name: &str, partitions: i32) -> TopicSpec {
-        TopicSpec {
-            name: name.into(),
-            partitions,
-            replication_factor: 2,
-        }
+        TopicSpec { name: name.into(), partitions, replication_factor: 2 }
     }
 
     #[test]
     fn missing_topics_are_created_with_capped_replication_and_a_warning() {
-        let cluster = KafkaCluster {
-            brokers: 1,
-            topics: BTreeMap::new(),
-        };
+        let cluster = KafkaCluster { brokers: 1, topics: BTreeMap::new() };
         let (steps, warnings) = inspect(&[spec("ai.errors", 2)], &cluster);
         assert_eq!(steps[0].action, Action::Create);
-        assert!(
-            steps[0].settings.contains("replication factor 1"),
-            "{}",
-            steps[0].settings
-        );
+        assert!(steps[0].settings.contains("replication factor 1"), "{}", steps[0].settings);
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("capped at 1"));
     }
 
     #[test]
     fn a_partition_mismatch_is_a_conflict_and_a_match_is_kept() {
-        let cluster = KafkaCluster {
-            brokers: 3,
-            topics: BTreeMap::from([("a".to_string(), 3), ("b".to_string(), 1)]),
-        };
+        let cluster =
+            KafkaCluster { brokers: 3, topics: BTreeMap::from([("a".to_string(), 3), ("b".to_string(), 1)]) };
         let (steps, warnings) = inspect(&[spec("a", 3), spec("b", 2)], &cluster);
         assert_eq!(steps[0].action, Action::Keep);
         assert!(matches!(&steps[1].action, Action::Conflict(m) if m.contains("1 partitions")));

@@ -20,16 +20,14 @@ pub fn vhost_of(amqp_url: &str) -> String {
 
 /// `GET /api/<parts…>` (each part percent-encoded, `/` included) with the URL's credentials.
 pub async fn get_json(management_url: &str, parts: &[&str]) -> Result<serde_json::Value, String> {
-    let mut url =
-        url::Url::parse(management_url).map_err(|e| format!("bad management URL: {e}"))?;
+    let mut url = url::Url::parse(management_url).map_err(|e| format!("bad management URL: {e}"))?;
     let user = url.username().to_string();
     let password = url.password().map(str::to_string);
     let _ = url.set_username("");
     let _ = url.set_password(None);
     {
-        let mut segments = url
-            .path_segments_mut()
-            .map_err(|_| "management URL cannot have a path".to_string())?;
+        let mut segments =
+            url.path_segments_mut().map_err(|_| "management URL cannot have a path".to_string())?;
         segments.pop_if_empty().push("api");
         for part in parts {
             segments.push(part);
@@ -45,18 +43,11 @@ pub async fn get_json(management_url: &str, parts: &[&str]) -> Result<serde_json
     if !response.status().is_success() {
         return Err(format!("management API answered {}", response.status()));
     }
-    response
-        .json()
-        .await
-        .map_err(|e| format!("management API sent bad JSON: {e}"))
+    response.json().await.map_err(|e| format!("management API sent bad JSON: {e}"))
 }
 
 /// The arguments of `queue` in the vhost of `amqp_url`.
-pub async fn queue_arguments(
-    management_url: &str,
-    amqp_url: &str,
-    queue: &str,
-) -> Result<Args, String> {
+pub async fn queue_arguments(management_url: &str, amqp_url: &str, queue: &str) -> Result<Args, String> {
     let vhost = vhost_of(amqp_url);
     let body = get_json(management_url, &["queues", &vhost, queue]).await?;
     Ok(args_from_json(body.get("arguments")))

@@ -75,24 +75,17 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<bool, SetupError> {
         return Ok(true);
     }
     if creates == 0 {
-        reporter.line(&format!(
-            "setup: nothing to change; all {total} objects already exist as configured"
-        ));
+        reporter.line(&format!("setup: nothing to change; all {total} objects already exist as configured"));
     }
     amqp::apply(&conn, &desired, &plan.steps, |step| reporter.created(step))
         .await
         .map_err(|e| SetupError::Amqp(crate::redact::scrub(&e.to_string(), &amqp_config.url)))?;
-    kafka::apply(&admin, &desired.topics, &cluster, &plan.steps, |step| {
-        reporter.created(step)
-    })
-    .await
-    .map_err(SetupError::Kafka)?;
+    kafka::apply(&admin, &desired.topics, &cluster, &plan.steps, |step| reporter.created(step))
+        .await
+        .map_err(SetupError::Kafka)?;
     reporter.finish();
     if creates > 0 {
-        println!(
-            "setup: created {creates}, {} already as configured",
-            total - creates
-        );
+        println!("setup: created {creates}, {} already as configured", total - creates);
     }
     let _ = conn.close(200, "setup done".into()).await;
     Ok(true)

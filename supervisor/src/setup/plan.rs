@@ -48,9 +48,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn conflicts(&self) -> impl Iterator<Item = &Step> {
-        self.steps
-            .iter()
-            .filter(|s| matches!(s.action, Action::Conflict(_)))
+        self.steps.iter().filter(|s| matches!(s.action, Action::Conflict(_)))
     }
 
     pub fn creates(&self) -> impl Iterator<Item = &Step> {

@@ -5,6 +5,8 @@
 use super::headers::{self, text};
 use crate::events::event::{self, topic};
 use crate::events::EventSink;
+use crate::ledger::Ledger;
+use crate::pipeline::processor::OUTCOME_RETENTION;
 use crate::pipeline::{Outcome, QueueContext};
 use crate::setup::desired::{dlq_name, retry_name};
 use lapin::message::Delivery;
@@ -31,157 +33,137 @@ impl RetryPolicy {
             .get((attempt.saturating_sub(1) as usize).min(self.delays.len().saturating_sub(1)))
             .copied()?;
         let wanted = after.unwrap_or_default().max(by_attempt);
-        self.delays
-            .iter()
-            .copied()
-            .find(|d| *d >= wanted)
-            .or(self.delays.last().copied())
+        self.delays.iter().copied().find(|d| *d >= wanted).or(self.delays.last().copied())
     }
 }
 
 /// Pause before a requeue, so an unavailable sink or store is not hammered in a hot loop.
 const REQUEUE_PAUSE: Duration = Duration::from_secs(1);
 
-pub async fn settle(
-    channel: &Channel,
-    delivery: &Delivery,
-    ctx: &QueueContext,
-    outcome: Outcome,
-    task_id: Option<&str>,
-    retry: &RetryPolicy,
-    sink: &dyn EventSink,
-) -> Result<(), lapin::Error> {
-    let attempt = headers::attempt(delivery.properties.headers().as_ref());
-    match outcome {
-        Outcome::Done(_) => {
-            delivery.ack(BasicAckOptions::default()).await?;
-        }
-        Outcome::Requeue { reason } => {
-            tracing::warn!(queue = %ctx.queue, task_id = task_id.unwrap_or("?"), %reason, "outcome not durable; requeueing");
-            tokio::time::sleep(REQUEUE_PAUSE).await;
-            delivery
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..Default::default()
-                })
-                .await?;
-        }
-        Outcome::Retry {
-            after,
-            code,
-            reason,
-        } if attempt < retry.max_attempts => {
-            let Some(delay) = retry.tier(attempt, after) else {
-                return dead_letter(
-                    channel, delivery, ctx, code, &reason, attempt, task_id, sink,
-                )
-                .await;
-            };
-            let set = [
-                (
-                    headers::ATTEMPT,
-                    AMQPValue::LongInt(i32::try_from(attempt + 1).unwrap_or(i32::MAX)),
-                ),
-                (headers::LAST_ERROR, text(&reason)),
-            ];
-            let props = delivery
-                .properties
-                .clone()
-                .with_headers(headers::with(delivery.properties.headers().as_ref(), &set));
-            let confirmed = publish(
-                channel,
-                &retry_name(delay),
-                &ctx.queue,
-                &delivery.data,
-                props,
-            )
-            .await?;
-            if confirmed {
-                tracing::info!(queue = %ctx.queue, task_id = task_id.unwrap_or("?"), attempt, delay_ms = delay.as_millis() as u64, %reason, "retrying later");
-                delivery.ack(BasicAckOptions::default()).await?;
-            } else {
-                delivery
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..Default::default()
-                    })
-                    .await?;
-            }
-        }
-        Outcome::Retry {
-            code: _, reason, ..
-        } => {
-            let reason = format!("gave up after {attempt} attempts: {reason}");
-            return dead_letter(
-                channel,
-                delivery,
-                ctx,
-                "retries_exhausted",
-                &reason,
-                attempt,
-                task_id,
-                sink,
-            )
-            .await;
-        }
-        Outcome::DeadLetter { code, reason } => {
-            return dead_letter(
-                channel, delivery, ctx, code, &reason, attempt, task_id, sink,
-            )
-            .await;
-        }
-    }
-    Ok(())
+/// Everything settling needs besides the delivery.
+pub struct Settler<'a> {
+    pub channel: &'a Channel,
+    pub ctx: &'a QueueContext,
+    pub retry: &'a RetryPolicy,
+    pub sink: &'a dyn EventSink,
+    pub ledger: &'a dyn Ledger,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn dead_letter(
-    channel: &Channel,
-    delivery: &Delivery,
-    ctx: &QueueContext,
-    code: &str,
-    reason: &str,
-    attempt: u32,
-    task_id: Option<&str>,
-    sink: &dyn EventSink,
-) -> Result<(), lapin::Error> {
-    let set = [
-        (headers::REASON, text(code)),
-        (headers::LAST_ERROR, text(reason)),
-        (
-            headers::ATTEMPTS,
-            AMQPValue::LongInt(i32::try_from(attempt).unwrap_or(i32::MAX)),
-        ),
-        (headers::ORIGINAL_QUEUE, text(&ctx.queue)),
-    ];
-    let props = delivery
-        .properties
-        .clone()
-        .with_headers(headers::with(delivery.properties.headers().as_ref(), &set));
-    if !publish(channel, "", &dlq_name(&ctx.queue), &delivery.data, props).await? {
-        delivery
-            .nack(BasicNackOptions {
-                requeue: true,
-                ..Default::default()
-            })
-            .await?;
-        return Ok(());
+impl Settler<'_> {
+    pub async fn settle(
+        &self,
+        delivery: &Delivery,
+        outcome: Outcome,
+        task_id: Option<&str>,
+    ) -> Result<(), lapin::Error> {
+        let attempt = headers::attempt(delivery.properties.headers().as_ref());
+        let queue = &self.ctx.queue;
+        let id = task_id.unwrap_or("?");
+        match outcome {
+            Outcome::Done(_) | Outcome::Duplicate { .. } => {
+                delivery.ack(BasicAckOptions::default()).await?;
+            }
+            Outcome::Requeue { reason } => {
+                tracing::warn!(%queue, task_id = id, %reason, "outcome not durable; requeueing");
+                self.release(task_id).await;
+                tokio::time::sleep(REQUEUE_PAUSE).await;
+                delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+            }
+            Outcome::Defer { after } => {
+                // Not an attempt of this delivery's own: the attempt header stays as it is.
+                let delay = self.retry.tier(1, Some(after)).unwrap_or(after);
+                self.republish(delivery, delay, &[]).await?;
+            }
+            Outcome::Retry { after, code: _, reason } if attempt < self.retry.max_attempts => {
+                let Some(delay) = self.retry.tier(attempt, after) else {
+                    return self.dead_letter(delivery, "retries_exhausted", &reason, attempt, task_id).await;
+                };
+                let set = [
+                    (headers::ATTEMPT, AMQPValue::LongInt(i32::try_from(attempt + 1).unwrap_or(i32::MAX))),
+                    (headers::LAST_ERROR, text(&reason)),
+                ];
+                self.release(task_id).await;
+                tracing::info!(%queue, task_id = id, attempt, delay_ms = delay.as_millis() as u64, %reason, "retrying later");
+                self.republish(delivery, delay, &set).await?;
+            }
+            Outcome::Retry { code: _, reason, .. } => {
+                let reason = format!("gave up after {attempt} attempts: {reason}");
+                return self.dead_letter(delivery, "retries_exhausted", &reason, attempt, task_id).await;
+            }
+            Outcome::DeadLetter { code, reason } => {
+                return self.dead_letter(delivery, code, &reason, attempt, task_id).await;
+            }
+        }
+        Ok(())
     }
-    tracing::warn!(queue = %ctx.queue, task_id = task_id.unwrap_or("?"), reason = code, detail = %reason, "dead-lettered");
-    // The dead letter is durable; the event is best effort on top of it.
-    let key = task_id.unwrap_or("unknown");
-    if let Err(e) = sink
-        .publish(
-            topic::ERRORS,
-            key,
-            &event::error(key, &ctx.queue, code, reason, attempt),
-        )
-        .await
-    {
-        tracing::warn!(queue = %ctx.queue, task_id = key, error = %e, "ai.errors event not delivered");
+
+    async fn release(&self, task_id: Option<&str>) {
+        if let Some(id) = task_id {
+            if let Err(e) = self.ledger.release(id).await {
+                tracing::warn!(task_id = id, error = %e, "claim not released; the next delivery waits for its lease");
+            }
+        }
     }
-    delivery.ack(BasicAckOptions::default()).await?;
-    Ok(())
+
+    /// Sends the message through the retry tier of `delay` back to its queue, then acks; a
+    /// publish the broker does not confirm is nacked back instead.
+    async fn republish(
+        &self,
+        delivery: &Delivery,
+        delay: Duration,
+        set: &[(&str, AMQPValue)],
+    ) -> Result<(), lapin::Error> {
+        let props = delivery
+            .properties
+            .clone()
+            .with_headers(headers::with(delivery.properties.headers().as_ref(), set));
+        if publish(self.channel, &retry_name(delay), &self.ctx.queue, &delivery.data, props).await? {
+            delivery.ack(BasicAckOptions::default()).await?;
+        } else {
+            delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+        }
+        Ok(())
+    }
+
+    async fn dead_letter(
+        &self,
+        delivery: &Delivery,
+        code: &str,
+        reason: &str,
+        attempt: u32,
+        task_id: Option<&str>,
+    ) -> Result<(), lapin::Error> {
+        let queue = &self.ctx.queue;
+        let set = [
+            (headers::REASON, text(code)),
+            (headers::LAST_ERROR, text(reason)),
+            (headers::ATTEMPTS, AMQPValue::LongInt(i32::try_from(attempt).unwrap_or(i32::MAX))),
+            (headers::ORIGINAL_QUEUE, text(queue)),
+        ];
+        let props = delivery
+            .properties
+            .clone()
+            .with_headers(headers::with(delivery.properties.headers().as_ref(), &set));
+        if !publish(self.channel, "", &dlq_name(queue), &delivery.data, props).await? {
+            delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+            return Ok(());
+        }
+        let key = task_id.unwrap_or("unknown");
+        tracing::warn!(%queue, task_id = key, reason = code, detail = %reason, "dead-lettered");
+        if let Some(id) = task_id {
+            if let Err(e) = self.ledger.record(id, "dead_lettered", OUTCOME_RETENTION).await {
+                tracing::warn!(task_id = id, error = %e, "dead letter not recorded in the ledger");
+            }
+        }
+        // The dead letter is durable; the event is best effort on top of it.
+        if let Err(e) =
+            self.sink.publish(topic::ERRORS, key, &event::error(key, queue, code, reason, attempt)).await
+        {
+            tracing::warn!(%queue, task_id = key, error = %e, "ai.errors event not delivered");
+        }
+        delivery.ack(BasicAckOptions::default()).await?;
+        Ok(())
+    }
 }
 
 /// Publishes with a broker confirm; true when the broker took responsibility for the message.
@@ -194,13 +176,7 @@ async fn publish(
 ) -> Result<bool, lapin::Error> {
     let props = props.with_delivery_mode(2);
     let confirm = channel
-        .basic_publish(
-            exchange.into(),
-            routing_key.into(),
-            BasicPublishOptions::default(),
-            body,
-            props,
-        )
+        .basic_publish(exchange.into(), routing_key.into(), BasicPublishOptions::default(), body, props)
         .await?
         .await?;
     Ok(matches!(confirm, Confirmation::Ack(None)))
@@ -212,20 +188,11 @@ mod tests {
 
     #[test]
     fn tiers_follow_the_attempt_and_honour_retry_after() {
-        let p = RetryPolicy {
-            max_attempts: 5,
-            delays: [1, 5, 30].map(Duration::from_secs).to_vec(),
-        };
+        let p = RetryPolicy { max_attempts: 5, delays: [1, 5, 30].map(Duration::from_secs).to_vec() };
         assert_eq!(p.tier(1, None), Some(Duration::from_secs(1)));
         assert_eq!(p.tier(2, None), Some(Duration::from_secs(5)));
         assert_eq!(p.tier(9, None), Some(Duration::from_secs(30)));
-        assert_eq!(
-            p.tier(1, Some(Duration::from_secs(3))),
-            Some(Duration::from_secs(5))
-        );
-        assert_eq!(
-            p.tier(1, Some(Duration::from_secs(300))),
-            Some(Duration::from_secs(30))
-        );
+        assert_eq!(p.tier(1, Some(Duration::from_secs(3))), Some(Duration::from_secs(5)));
+        assert_eq!(p.tier(1, Some(Duration::from_secs(300))), Some(Duration::from_secs(30)));
     }
 }
