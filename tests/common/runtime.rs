@@ -27,6 +27,11 @@ impl TestEnv {
 
     /// The shipped configuration pointed at this environment, plus `extra` overrides.
     pub fn config(&self, extra: &[(&str, &str)]) -> Config {
+        Config::load_with_env(&super::repo_config(), self.env(extra)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The `OVERSEER__…` variables that point a replica at this environment, plus `extra`.
+    pub fn env(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut env = vec![
             ("OVERSEER__CONNECTIONS__AMQP__URL".to_string(), self.vhost.amqp_url()),
             ("OVERSEER__CONNECTIONS__REDIS__KEY_PREFIX".to_string(), self.redis_prefix.clone()),
@@ -38,7 +43,7 @@ impl TestEnv {
             env.retain(|(k, _)| k != key);
             env.push((key.to_string(), value.to_string()));
         }
-        Config::load_with_env(&super::repo_config(), env).unwrap_or_else(|e| panic!("{e}"))
+        env
     }
 
     /// Starts a replica consuming `queues`.
