@@ -40,6 +40,11 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 1)]
         count: usize,
     },
+    /// Look at a queue's dead letters and send them back.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
     /// Declare the RabbitMQ exchanges and queues and create the Kafka topics. Idempotent.
     Setup {
         /// Inspect the brokers and print what would be created, without changing anything.
@@ -54,4 +59,35 @@ pub(crate) enum ConfigAction {
     Check,
     /// Print the configuration reference (docs/configuration.md) generated from the code.
     Reference,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DlqAction {
+    /// List the dead letters of a queue (nothing is removed).
+    List {
+        /// The work queue, e.g. auto_orders (its dead letters are in auto_orders.dlq).
+        #[arg(long)]
+        queue: String,
+    },
+    /// Print one dead letter: why it is there and its body.
+    Show {
+        #[arg(long)]
+        queue: String,
+        #[arg(long)]
+        task_id: String,
+    },
+    /// Send dead letters back to their queue (after fixing what made them fail).
+    Replay {
+        #[arg(long)]
+        queue: String,
+        /// The task to replay (repeatable).
+        #[arg(long = "task-id", required_unless_present = "all")]
+        task_ids: Vec<String>,
+        /// Replay every dead letter of the queue.
+        #[arg(long, conflicts_with_all = ["task_ids", "file"])]
+        all: bool,
+        /// Replace the body with this edited task (one task_id only).
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
 }

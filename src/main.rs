@@ -5,7 +5,7 @@ mod cli;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::{Cli, Command, ConfigAction};
+use cli::{Cli, Command, ConfigAction, DlqAction};
 use overseer_supervisor::config::{self, Config};
 use std::process::ExitCode;
 
@@ -71,6 +71,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("submitted {sent} task{} to {queue}", if sent == 1 { "" } else { "s" });
             Ok(ExitCode::SUCCESS)
         }
+        Command::Dlq { action } => {
+            let config = load(&cli.config)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(dlq(&config, action))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Setup { dry_run } => {
             let config = load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;
@@ -83,4 +89,56 @@ fn run(cli: Cli) -> Result<ExitCode> {
 /// Loads the configuration or fails with every problem listed.
 fn load(dir: &std::path::Path) -> Result<Config> {
     Config::load(dir).map_err(|errors| anyhow::anyhow!("{errors}"))
+}
+
+async fn dlq(config: &Config, action: DlqAction) -> Result<()> {
+    use overseer_supervisor::dlq;
+    match action {
+        DlqAction::List { queue } => {
+            let letters = dlq::list(config, &queue).await?;
+            println!(
+                "{} dead letter{} in {queue}.dlq",
+                letters.len(),
+                if letters.len() == 1 { "" } else { "s" }
+            );
+            for l in letters {
+                println!(
+                    "{}\t{}\tattempts {}\t{}",
+                    l.task_id.as_deref().unwrap_or("(no task_id)"),
+                    l.reason.as_deref().unwrap_or("(no reason)"),
+                    l.attempts.as_deref().unwrap_or("?"),
+                    l.last_error.as_deref().unwrap_or("")
+                );
+            }
+        }
+        DlqAction::Show { queue, task_id } => {
+            let letters = dlq::list(config, &queue).await?;
+            let letter = letters
+                .into_iter()
+                .find(|l| l.task_id.as_deref() == Some(task_id.as_str()))
+                .ok_or_else(|| anyhow::anyhow!("no dead letter with task_id `{task_id}` in {queue}.dlq"))?;
+            println!("{}", serde_json::to_string_pretty(&letter)?);
+        }
+        DlqAction::Replay { queue, task_ids, all: _, file } => {
+            let replacement = match &file {
+                Some(path) if task_ids.len() == 1 => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    Some(
+                        serde_json::from_str::<serde_json::Value>(&text)
+                            .with_context(|| format!("{} is not JSON", path.display()))?,
+                    )
+                }
+                Some(_) => anyhow::bail!("--file replaces one task: give exactly one --task-id"),
+                None => None,
+            };
+            let replayed = dlq::replay(config, &queue, &task_ids, replacement.as_ref()).await?;
+            println!(
+                "replayed {} task{} to {queue}",
+                replayed.len(),
+                if replayed.len() == 1 { "" } else { "s" }
+            );
+        }
+    }
+    Ok(())
 }

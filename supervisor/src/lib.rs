@@ -19,6 +19,7 @@
 pub mod actors;
 pub mod config;
 pub mod connect;
+pub mod dlq;
 pub mod events;
 #[cfg(feature = "fault-injection")]
 mod fault;

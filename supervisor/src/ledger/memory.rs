@@ -48,4 +48,9 @@ impl Ledger for MemoryLedger {
         }
         Ok(())
     }
+
+    async fn forget(&self, task_id: &str) -> Result<(), StoreError> {
+        self.entries.lock().map_err(poisoned)?.remove(task_id);
+        Ok(())
+    }
 }

@@ -34,4 +34,6 @@ pub trait Ledger: Send + Sync {
     async fn record(&self, task_id: &str, outcome: &str, retention: Duration) -> Result<(), StoreError>;
     /// Drops a claim that did not end in an outcome, so the next delivery can claim.
     async fn release(&self, task_id: &str) -> Result<(), StoreError>;
+    /// Forgets the task's outcome (an operator replays it from the dead letters).
+    async fn forget(&self, task_id: &str) -> Result<(), StoreError>;
 }

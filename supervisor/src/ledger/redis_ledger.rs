@@ -88,4 +88,14 @@ impl Ledger for RedisLedger {
             .map(|_| ())
             .map_err(unavailable)
     }
+
+    async fn forget(&self, task_id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("DEL")
+            .arg(self.key(task_id))
+            .query_async::<i64>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
 }
