@@ -4,6 +4,7 @@
 
 use crate::health::Health;
 use crate::hitl::DecisionStore;
+use crate::transport::link::AmqpLink;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -18,7 +19,7 @@ pub struct AppState {
     pub health: Arc<Health>,
     pub metrics: Option<PrometheusHandle>,
     pub store: Arc<dyn DecisionStore>,
-    pub amqp: Option<Arc<lapin::Connection>>,
+    pub amqp: Option<Arc<AmqpLink>>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -34,7 +35,7 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
         Err(e) => format!("error: {e}"),
     };
     let amqp = match &state.amqp {
-        Some(conn) if conn.status().connected() => "ok".to_string(),
+        Some(link) if link.is_up().await => "ok".to_string(),
         Some(_) => "error: disconnected".to_string(),
         None => "not used".to_string(),
     };

@@ -15,6 +15,7 @@ use crate::http::{app, AppState};
 use crate::ledger::redis_ledger::RedisLedger;
 use crate::ledger::Ledger;
 use crate::pipeline::{PipelineParts, QueueContext};
+use crate::transport::link::AmqpLink;
 use crate::transport::settle::RetryPolicy;
 use overseer_agents::agent;
 use overseer_agents::llm::backoff::Backoff;
@@ -51,7 +52,7 @@ pub struct Running {
     pub health: Arc<Health>,
     root: ActorRef<RootMessage>,
     root_done: JoinHandle<()>,
-    connection: Arc<lapin::Connection>,
+    link: Arc<AmqpLink>,
     http_stop: CancellationToken,
     http: JoinHandle<()>,
     grace: Duration,
@@ -130,7 +131,9 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
     connect::kafka_metadata(&c.kafka).await.map_err(|e| Unreachable::new("Kafka", &kafka_url, e))?;
     let sink: Arc<dyn EventSink> =
         Arc::new(KafkaSink::new(&c.kafka).map_err(|e| Unreachable::new("Kafka", &kafka_url, e))?);
-    let connection = Arc::new(connect::amqp(&c.amqp, "overseer-run").await?);
+    let link = Arc::new(AmqpLink::new(c.amqp.clone(), "overseer-run"));
+    // Connecting once at start turns a wrong URL into a clear error instead of restarts.
+    link.connection().await?;
 
     let queues: Vec<QueuePlan> = consumed_queues(config, &options)?
         .into_iter()
@@ -171,7 +174,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         store: store.clone(),
         ledger,
         queues,
-        connection: connection.clone(),
+        link: link.clone(),
         health: health.clone(),
         max_restarts: config.runtime.max_restarts,
         restart_window: config.runtime.restart_window,
@@ -185,7 +188,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         .await
         .map_err(|e| RuntimeError::Start(format!("cannot listen on {bind}: {e}")))?;
     let http_addr = listener.local_addr().map_err(|e| RuntimeError::Start(e.to_string()))?;
-    let router = app(AppState { health: health.clone(), metrics, store, amqp: Some(connection.clone()) });
+    let router = app(AppState { health: health.clone(), metrics, store, amqp: Some(link.clone()) });
     let http_stop = CancellationToken::new();
     let stop = http_stop.clone();
     let http = tokio::spawn(async move {
@@ -199,7 +202,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         health,
         root,
         root_done,
-        connection,
+        link,
         http_stop,
         http,
         grace: config.runtime.shutdown_grace,
@@ -237,7 +240,7 @@ impl Running {
     }
 
     async fn stop_serving(self) {
-        let _ = self.connection.close(200, "shutdown".into()).await;
+        self.link.close().await;
         self.http_stop.cancel();
         let _ = self.http.await;
         tracing::info!("stopped");

@@ -5,6 +5,7 @@
 pub mod kafka_watch;
 pub mod llm_server;
 pub mod process;
+pub mod proxy;
 pub mod runtime;
 
 use std::collections::BTreeMap;

@@ -7,11 +7,12 @@
 use crate::health::Health;
 use crate::pipeline::Outcome;
 use crate::pipeline::{Pipeline, QueueContext};
+use crate::transport::link::AmqpLink;
 use crate::transport::settle::{RetryPolicy, Settler};
 use futures_util::{FutureExt, StreamExt};
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, Connection};
+use lapin::Channel;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ pub struct ConsumerActor;
 #[derive(Clone)]
 pub struct ConsumerArgs {
     pub ctx: QueueContext,
-    pub connection: Arc<Connection>,
+    pub link: Arc<AmqpLink>,
     pub pipeline: Arc<Pipeline>,
     pub prefetch: u16,
     pub concurrency: usize,
@@ -60,7 +61,7 @@ impl Actor for ConsumerActor {
         myself: ActorRef<Self::Msg>,
         args: ConsumerArgs,
     ) -> Result<ConsumerState, ActorProcessingErr> {
-        let channel = args.connection.create_channel().await?;
+        let channel = args.link.connection().await?.create_channel().await?;
         channel.basic_qos(args.prefetch, BasicQosOptions::default()).await?;
         channel.confirm_select(ConfirmSelectOptions::default()).await?;
         let mut consume_args = FieldTable::default();

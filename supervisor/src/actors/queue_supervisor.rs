@@ -28,6 +28,8 @@ pub struct QueueSupervisorState {
     args: QueueSupervisorArgs,
     consumer: Option<ActorRef<ConsumerMessage>>,
     failures: VecDeque<Instant>,
+    /// Restarts in a row while RabbitMQ was unavailable.
+    outage_streak: u32,
     draining: bool,
 }
 
@@ -42,7 +44,13 @@ impl Actor for QueueSupervisor {
         args: QueueSupervisorArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         myself.send_message(QueueSupervisorMessage::Start)?;
-        Ok(QueueSupervisorState { args, consumer: None, failures: VecDeque::new(), draining: false })
+        Ok(QueueSupervisorState {
+            args,
+            consumer: None,
+            failures: VecDeque::new(),
+            outage_streak: 0,
+            draining: false,
+        })
     }
 
     async fn handle(
@@ -61,12 +69,13 @@ impl Actor for QueueSupervisor {
                 {
                     Ok((consumer, _)) => {
                         state.consumer = Some(consumer);
+                        state.outage_streak = 0;
                         health.update(&queue, |q| q.consumers = 1);
                         tracing::info!(%queue, "consumer started");
                     }
                     Err(e) => {
                         // Starting failed (broker away, queue missing): same path as a crash.
-                        self.failed(&myself, state, format!("consumer did not start: {e}"));
+                        self.failed(&myself, state, format!("consumer did not start: {e}")).await;
                     }
                 }
             }
@@ -106,7 +115,7 @@ impl Actor for QueueSupervisor {
         if state.consumer.as_ref().is_some_and(|c| c.get_id() == cell.get_id()) {
             state.consumer = None;
             if let Some(why) = why {
-                self.failed(&myself, state, why);
+                self.failed(&myself, state, why).await;
             }
         }
         Ok(())
@@ -114,19 +123,34 @@ impl Actor for QueueSupervisor {
 }
 
 impl QueueSupervisor {
-    fn failed(
+    /// A consumer failed or did not start. While RabbitMQ is unreachable that is the outage,
+    /// not the consumer: restart every second or two (at most 5 s apart) so consumption
+    /// resumes as soon as the broker is back, and do not count it toward the meltdown.
+    async fn failed(
         &self,
         myself: &ActorRef<QueueSupervisorMessage>,
         state: &mut QueueSupervisorState,
         error: String,
     ) {
         let queue = state.args.consumer.ctx.queue.clone();
+        metrics::counter!(crate::metrics::ACTOR_RESTARTS, "queue" => queue.clone()).increment(1);
+        if !state.args.consumer.link.is_up().await {
+            state.outage_streak += 1;
+            let delay = Duration::from_millis(500 * u64::from(state.outage_streak.min(10)));
+            state.args.consumer.health.update(&queue, |q| {
+                q.consumers = 0;
+                q.restarts += 1;
+                q.last_error = Some(format!("RabbitMQ unavailable: {error}"));
+            });
+            tracing::warn!(%queue, %error, delay_ms = delay.as_millis() as u64, "RabbitMQ unavailable; consumer restarts when it is back");
+            myself.send_after(delay, || QueueSupervisorMessage::Start);
+            return;
+        }
         let now = Instant::now();
         state.failures.push_back(now);
         while state.failures.front().is_some_and(|t| now.duration_since(*t) > state.args.window) {
             state.failures.pop_front();
         }
-        metrics::counter!(crate::metrics::ACTOR_RESTARTS, "queue" => queue.clone()).increment(1);
         let meltdown = state.failures.len() as u32 > state.args.max_restarts;
         state.args.consumer.health.update(&queue, |q| {
             q.consumers = 0;

@@ -13,6 +13,7 @@ use crate::health::Health;
 use crate::hitl::DecisionStore;
 use crate::ledger::Ledger;
 use crate::pipeline::{Pipeline, PipelineParts, QueueContext};
+use crate::transport::link::AmqpLink;
 use crate::transport::settle::RetryPolicy;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::sync::Arc;
@@ -40,7 +41,7 @@ pub struct RootArgs {
     /// Outcomes by task_id (Redis).
     pub ledger: Arc<dyn Ledger>,
     pub queues: Vec<QueuePlan>,
-    pub connection: Arc<lapin::Connection>,
+    pub link: Arc<AmqpLink>,
     pub health: Arc<Health>,
     pub max_restarts: u32,
     pub restart_window: Duration,
@@ -88,7 +89,7 @@ impl Actor for RootSupervisor {
             let qargs = QueueSupervisorArgs {
                 consumer: ConsumerArgs {
                     ctx: plan.ctx,
-                    connection: args.connection.clone(),
+                    link: args.link.clone(),
                     pipeline: pipeline.clone(),
                     prefetch: plan.prefetch,
                     concurrency: plan.concurrency,

@@ -2,4 +2,5 @@
 //! a delayed retry through the retry tiers, a dead letter, or a requeue.
 
 pub mod headers;
+pub mod link;
 pub mod settle;
