@@ -15,8 +15,22 @@ pub type Seen = (String, serde_json::Value);
 
 impl KafkaWatch {
     pub fn start(topics: &[&str]) -> Self {
+        Self::start_at(super::KAFKA, topics)
+    }
+
+    /// A watch on the broker at `bootstrap`, from now on.
+    pub fn start_at(bootstrap: &str, topics: &[&str]) -> Self {
+        Self::open(bootstrap, topics, false)
+    }
+
+    /// A watch on the broker at `bootstrap` that reads the topics from their beginning.
+    pub fn start_at_beginning(bootstrap: &str, topics: &[&str]) -> Self {
+        Self::open(bootstrap, topics, true)
+    }
+
+    fn open(bootstrap: &str, topics: &[&str], from_beginning: bool) -> Self {
         let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", super::KAFKA)
+            .set("bootstrap.servers", bootstrap)
             .set("group.id", format!("overseer-test-{}", uuid::Uuid::new_v4()))
             .set("enable.auto.commit", "false")
             .create()
@@ -25,10 +39,15 @@ impl KafkaWatch {
         let mut assignment = TopicPartitionList::new();
         for topic in metadata.topics().iter().filter(|t| topics.contains(&t.name())) {
             for p in topic.partitions() {
-                let (_, high) = consumer
-                    .fetch_watermarks(topic.name(), p.id(), Duration::from_secs(10))
-                    .expect("watermarks");
-                assignment.add_partition_offset(topic.name(), p.id(), Offset::Offset(high)).expect("offset");
+                let offset = if from_beginning {
+                    Offset::Beginning
+                } else {
+                    let (_, high) = consumer
+                        .fetch_watermarks(topic.name(), p.id(), Duration::from_secs(10))
+                        .expect("watermarks");
+                    Offset::Offset(high)
+                };
+                assignment.add_partition_offset(topic.name(), p.id(), offset).expect("offset");
             }
         }
         consumer.assign(&assignment).expect("assign");

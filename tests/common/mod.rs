@@ -4,6 +4,7 @@
 
 pub mod kafka_watch;
 pub mod llm_server;
+pub mod own;
 pub mod process;
 pub mod proxy;
 pub mod runtime;

@@ -119,7 +119,12 @@ impl TestEnv {
 
     /// A Redis key of this environment.
     pub fn redis_get(&self, key: &str) -> Option<String> {
-        let client = redis::Client::open("redis://127.0.0.1:6379/0").expect("redis url");
+        self.redis_get_at("redis://127.0.0.1:6379/0", key)
+    }
+
+    /// A key of this environment in the Redis at `url`.
+    pub fn redis_get_at(&self, url: &str, key: &str) -> Option<String> {
+        let client = redis::Client::open(url).expect("redis url");
         let mut conn = client.get_connection().expect("Redis");
         redis::cmd("GET").arg(format!("{}{key}", self.redis_prefix)).query(&mut conn).expect("GET")
     }

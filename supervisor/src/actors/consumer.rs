@@ -5,7 +5,7 @@
 //! is durable.
 
 use crate::health::Health;
-use crate::pipeline::Outcome;
+use crate::pipeline::{Admitted, Outcome};
 use crate::pipeline::{Pipeline, QueueContext};
 use crate::transport::link::AmqpLink;
 use crate::transport::settle::{RetryPolicy, Settler};
@@ -203,20 +203,18 @@ async fn deliveries(
 /// it is retried like a transient error and dead-lettered after `max_attempts`, so a poison
 /// message can neither loop forever nor take the consumer down.
 async fn handle(delivery: lapin::message::Delivery, channel: Channel, args: ConsumerArgs) {
-    let processed = AssertUnwindSafe(args.pipeline.process(&args.ctx, &delivery.data, delivery.redelivered))
-        .catch_unwind()
-        .await;
-    let (outcome, task_id) = match processed {
-        Ok(done) => done,
-        Err(panic) => {
-            let reason = format!("processing panicked: {}", panic_text(&panic));
-            tracing::error!(queue = %args.ctx.queue, %reason, "task panicked");
-            metrics::counter!(crate::metrics::TASK_PANICS, "queue" => args.ctx.queue.clone()).increment(1);
-            // The task_id is needed to release the task's claim; read it from the body again.
-            let task_id = serde_json::from_slice::<serde_json::Value>(&delivery.data)
-                .ok()
-                .and_then(|v| v.get("task_id").and_then(serde_json::Value::as_str).map(str::to_string));
-            (Outcome::Retry { after: None, code: "panic", reason }, task_id)
+    let (outcome, claim) = match args.pipeline.admit(&delivery.data, delivery.redelivered).await {
+        Admitted::Settled(outcome, claim) => (outcome, claim),
+        Admitted::Task(task, claim) => {
+            let ran = AssertUnwindSafe(args.pipeline.run(&args.ctx, &task, &claim)).catch_unwind().await;
+            let outcome = ran.unwrap_or_else(|panic| {
+                let reason = format!("processing panicked: {}", panic_text(&panic));
+                tracing::error!(queue = %args.ctx.queue, task_id = %claim.task_id, %reason, "task panicked");
+                metrics::counter!(crate::metrics::TASK_PANICS, "queue" => args.ctx.queue.clone())
+                    .increment(1);
+                Outcome::Retry { after: None, code: "panic", reason }
+            });
+            (outcome, Some(claim))
         }
     };
     let settler = Settler {
@@ -226,7 +224,8 @@ async fn handle(delivery: lapin::message::Delivery, channel: Channel, args: Cons
         sink: args.pipeline.sink.as_ref(),
         ledger: args.pipeline.ledger.as_ref(),
     };
-    if let Err(e) = settler.settle(&delivery, outcome, task_id.as_deref()).await {
-        tracing::warn!(queue = %args.ctx.queue, task_id = task_id.as_deref().unwrap_or("?"), error = %e, "could not settle a delivery; the broker redelivers it");
+    if let Err(e) = settler.settle(&delivery, outcome, claim.as_ref()).await {
+        let task_id = claim.as_ref().map_or("?", |c| c.task_id.as_str());
+        tracing::warn!(queue = %args.ctx.queue, task_id, error = %e, "could not settle a delivery; the broker redelivers it");
     }
 }

@@ -66,7 +66,7 @@ pub struct KafkaConfig {
     pub bootstrap_servers: String,
     /// Extra librdkafka client properties (e.g. `security.protocol`, `sasl.username`), passed
     /// through as they are. Values that look like secrets are masked when printed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "scalars_as_text")]
     pub client: BTreeMap<String, String>,
     /// Timeout for admin and metadata requests.
     #[serde(default = "default_connect_timeout", with = "humantime_serde")]
@@ -138,4 +138,30 @@ fn default_llm_deadline() -> Duration {
 }
 fn default_llm_concurrency() -> u32 {
     64
+}
+
+/// librdkafka takes every property as text; numbers and booleans (as TOML or an environment
+/// variable gives them) are accepted and written as text.
+fn scalars_as_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Int(i64),
+        Float(f64),
+        Bool(bool),
+    }
+    let raw = BTreeMap::<String, Scalar>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Scalar::Text(s) => s,
+                Scalar::Int(n) => n.to_string(),
+                Scalar::Float(x) => x.to_string(),
+                Scalar::Bool(b) => b.to_string(),
+            };
+            (k, text)
+        })
+        .collect())
 }

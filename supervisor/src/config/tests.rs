@@ -169,12 +169,14 @@ fn environment_overrides_connections_and_keeps_strings_strings() {
         ("OVERSEER__CONNECTIONS__AMQP__URL".to_string(), "amqp://u:p@rabbit:5672/%2f".to_string()),
         ("OVERSEER__CONNECTIONS__LLM__MODEL".to_string(), "12345".to_string()),
         ("OVERSEER__QUEUES__AUTO_ORDERS__CONCURRENCY".to_string(), "8".to_string()),
+        ("OVERSEER__CONNECTIONS__KAFKA__CLIENT__MESSAGE.TIMEOUT.MS".to_string(), "5000".to_string()),
         ("OVERSEER_UNRELATED".to_string(), "ignored".to_string()),
     ];
     let config = Config::load_with_env(&repo_config(), env).expect("loads");
     assert_eq!(config.connections.amqp.url, "amqp://u:p@rabbit:5672/%2f");
     assert_eq!(config.connections.llm.model, "12345");
     assert_eq!(config.queues["auto_orders"].concurrency, Some(8));
+    assert_eq!(config.connections.kafka.client["message.timeout.ms"], "5000");
 }
 
 #[test]

@@ -1,11 +1,16 @@
-//! The outcome ledger: task_id is the idempotency key. Before a task is processed it is
-//! claimed (with a lease); right after its outcome is durable (events delivered, decision
-//! parked, dead letter confirmed) the outcome is recorded; a task going back for a retry or a
-//! requeue releases its claim. A delivery whose task already has an outcome is acked without
-//! calling the LLM again and without a second completion.
+//! The outcome ledger: task_id is the idempotency key.
 //!
-//! The one window left: a crash after the outcome became durable and before it was recorded
-//! (a single Redis write). That task is processed again once its lease runs out.
+//! A delivery first **claims** the task (a token and a lease), does its work, then **commits**
+//! (compare-and-set: only if its own claim still holds) before any side effect, performs the
+//! effects, and **records** the outcome. A delivery that finds an outcome acks as a duplicate;
+//! one that finds a commit in progress waits; a *redelivered* message may take over a plain
+//! claim (RabbitMQ redelivers only after the holder's channel closed), and the old holder's
+//! commit then fails, so only one of them ever produces side effects. A task going back for a
+//! retry or a requeue releases its claim.
+//!
+//! The one window left: a crash after committing and before recording, while the effects were
+//! being made durable. After the commit lease runs out the task is processed again, and may
+//! repeat what was already published.
 
 pub mod memory;
 pub mod redis_ledger;
@@ -17,23 +22,29 @@ use std::time::Duration;
 /// What a claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// This delivery may process the task.
-    Claimed,
+    /// This delivery may process the task; its token.
+    Claimed(String),
     /// The task already has this outcome.
     Done(String),
-    /// Another delivery of the task is being processed right now (its lease holds).
+    /// Another delivery holds the task (working or committing) and its lease holds.
     Busy,
 }
 
 #[async_trait]
 pub trait Ledger: Send + Sync {
-    /// Claims the task. With `takeover`, an unfinished claim is taken over: RabbitMQ redelivers
-    /// a message only after the channel that held it closed, so the claim's owner is gone.
+    /// Claims the task. With `takeover`, a plain claim (not a commit) is taken over.
     async fn claim(&self, task_id: &str, lease: Duration, takeover: bool) -> Result<Claim, StoreError>;
+    /// Turns this token's claim into a commit; false when the claim was taken over.
+    async fn commit(&self, task_id: &str, token: &str, lease: Duration) -> Result<bool, StoreError>;
     /// Records the task's final outcome (kept for `retention`).
     async fn record(&self, task_id: &str, outcome: &str, retention: Duration) -> Result<(), StoreError>;
-    /// Drops a claim that did not end in an outcome, so the next delivery can claim.
-    async fn release(&self, task_id: &str) -> Result<(), StoreError>;
+    /// Drops this token's claim or commit when no outcome came of it.
+    async fn release(&self, task_id: &str, token: &str) -> Result<(), StoreError>;
     /// Forgets the task's outcome (an operator replays it from the dead letters).
     async fn forget(&self, task_id: &str) -> Result<(), StoreError>;
+}
+
+/// A fresh claim token.
+pub fn token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }

@@ -1,7 +1,8 @@
-//! The ledger in Redis: `outcome:<task_id>` holds `claimed` (with the lease as its TTL) or
-//! `done:<outcome>` (with the retention as its TTL). Claiming is one Lua script.
+//! The ledger in Redis: `outcome:<task_id>` holds `claimed:<token>` or `committing:<token>`
+//! (with the lease as TTL) or `done:<outcome>` (with the retention as TTL). Every transition
+//! is one Lua script (atomic; redis-rs reloads scripts after NOSCRIPT).
 
-use super::{Claim, Ledger};
+use super::{token, Claim, Ledger};
 use crate::hitl::StoreError;
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
@@ -11,14 +12,24 @@ const CLAIM: &str = r"
 local v = redis.call('GET', KEYS[1])
 if v then
   if string.sub(v, 1, 5) == 'done:' then return v end
+  if string.sub(v, 1, 11) == 'committing:' then return 'busy' end
   if ARGV[2] ~= '1' then return 'busy' end
 end
-redis.call('SET', KEYS[1], 'claimed', 'PX', ARGV[1])
+redis.call('SET', KEYS[1], 'claimed:' .. ARGV[3], 'PX', ARGV[1])
 return 'claimed'
 ";
 
+const COMMIT: &str = r"
+if redis.call('GET', KEYS[1]) == 'claimed:' .. ARGV[1] then
+  redis.call('SET', KEYS[1], 'committing:' .. ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+";
+
 const RELEASE: &str = r"
-if redis.call('GET', KEYS[1]) == 'claimed' then return redis.call('DEL', KEYS[1]) end
+local v = redis.call('GET', KEYS[1])
+if v == 'claimed:' .. ARGV[1] or v == 'committing:' .. ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 ";
 
@@ -26,11 +37,16 @@ pub struct RedisLedger {
     conn: ConnectionManager,
     prefix: String,
     claim: redis::Script,
+    commit: redis::Script,
     release: redis::Script,
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
+}
+
+fn millis(d: Duration) -> u64 {
+    d.as_millis().max(1) as u64
 }
 
 impl RedisLedger {
@@ -39,6 +55,7 @@ impl RedisLedger {
             conn,
             prefix: prefix.to_string(),
             claim: redis::Script::new(CLAIM),
+            commit: redis::Script::new(COMMIT),
             release: redis::Script::new(RELEASE),
         }
     }
@@ -52,19 +69,34 @@ impl RedisLedger {
 impl Ledger for RedisLedger {
     async fn claim(&self, task_id: &str, lease: Duration, takeover: bool) -> Result<Claim, StoreError> {
         let mut conn = self.conn.clone();
+        let token = token();
         let answer: String = self
             .claim
             .key(self.key(task_id))
-            .arg(lease.as_millis().max(1) as u64)
+            .arg(millis(lease))
             .arg(if takeover { "1" } else { "0" })
+            .arg(&token)
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
         Ok(match answer.as_str() {
-            "claimed" => Claim::Claimed,
+            "claimed" => Claim::Claimed(token),
             "busy" => Claim::Busy,
             done => Claim::Done(done.trim_start_matches("done:").to_string()),
         })
+    }
+
+    async fn commit(&self, task_id: &str, token: &str, lease: Duration) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let done: i64 = self
+            .commit
+            .key(self.key(task_id))
+            .arg(token)
+            .arg(millis(lease))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(done == 1)
     }
 
     async fn record(&self, task_id: &str, outcome: &str, retention: Duration) -> Result<(), StoreError> {
@@ -79,10 +111,11 @@ impl Ledger for RedisLedger {
             .map_err(unavailable)
     }
 
-    async fn release(&self, task_id: &str) -> Result<(), StoreError> {
+    async fn release(&self, task_id: &str, token: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         self.release
             .key(self.key(task_id))
+            .arg(token)
             .invoke_async::<i64>(&mut conn)
             .await
             .map(|_| ())

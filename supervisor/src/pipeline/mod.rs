@@ -3,11 +3,12 @@
 //! person). The transport (the consumer actor) turns the returned [`Outcome`] into an ack, a
 //! delayed retry, a dead letter or a requeue.
 
+mod effects;
 pub mod outcome;
 pub mod processor;
 
 pub use outcome::{Done, Outcome};
-pub use processor::{Pipeline, PipelineParts, QueueContext};
+pub use processor::{Admitted, Pipeline, PipelineParts, QueueContext, TaskClaim};
 
 #[cfg(test)]
 mod tests;

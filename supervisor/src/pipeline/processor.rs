@@ -1,17 +1,15 @@
-use super::outcome::{Done, Outcome};
+use super::effects::{self, Effect, Effects};
+use super::outcome::Outcome;
 use crate::actors::hitl::HitlHandle;
-use crate::events::event::{self, topic};
-use crate::events::{EventSink, SinkError};
-use crate::hitl::PendingDecision;
+use crate::events::EventSink;
 use crate::ledger::{Claim, Ledger};
-use overseer_agents::agent::runner::{self, AgentResult};
+use overseer_agents::agent::runner;
 use overseer_agents::agent::Agent;
 use overseer_agents::llm::LlmClient;
 use overseer_agents::policy::PolicyConfig;
 use overseer_agents::routing::{self, Route};
 use overseer_agents::task::{Task, TaskLimits};
 use overseer_agents::workflow::WorkflowConfig;
-use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,46 +50,71 @@ pub struct Pipeline {
 /// How long a task's recorded outcome is kept (redeliveries and duplicate publishes within it
 /// are recognised).
 pub const OUTCOME_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
-/// A delivery of a task that is already being processed comes back after this.
+/// A delivery of a task that another delivery holds comes back after this.
 const BUSY_DEFER: Duration = Duration::from_secs(30);
+/// How long a commit (effects being made durable) may take before another delivery may retry.
+const COMMIT_LEASE: Duration = Duration::from_secs(120);
 
-fn sink_outcome(e: SinkError) -> Outcome {
-    match e {
-        SinkError::Unavailable(reason) => Outcome::Requeue { reason },
-        SinkError::Refused(reason) => Outcome::DeadLetter { code: "event_refused", reason },
-    }
+/// The task a delivery holds: its id and, once claimed, the claim's token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskClaim {
+    pub task_id: String,
+    pub token: Option<String>,
+}
+
+/// What admitting a delivery found.
+pub enum Admitted {
+    /// Process this task under this claim.
+    Task(Box<Task>, TaskClaim),
+    /// Settle this outcome without processing (bad body, duplicate, busy, ledger down).
+    Settled(Outcome, Option<TaskClaim>),
 }
 
 impl Pipeline {
-    /// Processes one message body. Returns the outcome and the task_id when it could be read.
-    /// `redelivered` is the broker's flag: the delivery may take over its task's claim.
+    /// Decodes the body and claims the task. `redelivered` is the broker's flag: such a
+    /// delivery may take over its task's claim.
+    pub async fn admit(&self, body: &[u8], redelivered: bool) -> Admitted {
+        let task = match Task::decode(body, self.parts.limits) {
+            Ok(task) => task,
+            Err(e) => {
+                return Admitted::Settled(Outcome::DeadLetter { code: e.code(), reason: e.to_string() }, None)
+            }
+        };
+        let lease = 2 * self.parts.llm_deadline + Duration::from_secs(60);
+        let unclaimed = TaskClaim { task_id: task.task_id.clone(), token: None };
+        match self.ledger.claim(&task.task_id, lease, redelivered).await {
+            Ok(Claim::Claimed(token)) => {
+                let claim = TaskClaim { token: Some(token), ..unclaimed };
+                Admitted::Task(Box::new(task), claim)
+            }
+            Ok(Claim::Done(outcome)) => Admitted::Settled(Outcome::Duplicate { outcome }, Some(unclaimed)),
+            Ok(Claim::Busy) => Admitted::Settled(Outcome::Defer { after: BUSY_DEFER }, Some(unclaimed)),
+            Err(e) => Admitted::Settled(Outcome::Requeue { reason: e.to_string() }, Some(unclaimed)),
+        }
+    }
+
+    /// Admits and runs one delivery (what a consumer does, without its panic guard).
     pub async fn process(
         &self,
         ctx: &QueueContext,
         body: &[u8],
         redelivered: bool,
-    ) -> (Outcome, Option<String>) {
-        let started = Instant::now();
-        let task = match Task::decode(body, self.parts.limits) {
-            Ok(task) => task,
-            Err(e) => return (Outcome::DeadLetter { code: e.code(), reason: e.to_string() }, None),
-        };
-        let outcome = match self.claim(&task, redelivered).await {
-            Some(early) => early,
-            None => {
-                let outcome = self.process_task(ctx, &task).await;
-                if let Outcome::Done(done) = &outcome {
-                    // Durable now: record it before the ack, so a redelivery is recognised.
-                    let label = match done {
-                        Done::Executed { .. } => "executed",
-                        Done::Parked { .. } => "parked",
-                    };
-                    if let Err(e) = self.ledger.record(&task.task_id, label, OUTCOME_RETENTION).await {
-                        tracing::warn!(task_id = %task.task_id, error = %e, "outcome not recorded; a redelivery would repeat it");
-                    }
-                }
-                outcome
+    ) -> (Outcome, Option<TaskClaim>) {
+        match self.admit(body, redelivered).await {
+            Admitted::Settled(outcome, claim) => (outcome, claim),
+            Admitted::Task(task, claim) => {
+                let outcome = self.run(ctx, &task, &claim).await;
+                (outcome, Some(claim))
             }
+        }
+    }
+
+    /// Runs a claimed task: agent, routing, then (after committing the claim) its effects.
+    pub async fn run(&self, ctx: &QueueContext, task: &Task, claim: &TaskClaim) -> Outcome {
+        let started = Instant::now();
+        let outcome = match self.decide(ctx, task).await {
+            Err(outcome) => outcome,
+            Ok(effect) => self.commit_and_apply(task, claim, effect).await,
         };
         metrics::counter!(
             crate::metrics::TASKS,
@@ -102,49 +125,53 @@ impl Pipeline {
         .increment(1);
         metrics::histogram!(crate::metrics::TASK_SECONDS, "queue" => ctx.queue.clone())
             .record(started.elapsed().as_secs_f64());
-        (outcome, Some(task.task_id))
+        outcome
     }
 
-    /// Claims the task in the ledger; `Some` when this delivery must not process it.
-    async fn claim(&self, task: &Task, redelivered: bool) -> Option<Outcome> {
-        let lease = 2 * self.parts.llm_deadline + Duration::from_secs(60);
-        match self.ledger.claim(&task.task_id, lease, redelivered).await {
-            Ok(Claim::Claimed) => None,
-            Ok(Claim::Done(outcome)) => Some(Outcome::Duplicate { outcome }),
-            Ok(Claim::Busy) => Some(Outcome::Defer { after: BUSY_DEFER }),
-            Err(e) => Some(Outcome::Requeue { reason: e.to_string() }),
+    async fn commit_and_apply(&self, task: &Task, claim: &TaskClaim, effect: Effect) -> Outcome {
+        let token = claim.token.as_deref().unwrap_or_default();
+        match self.ledger.commit(&task.task_id, token, COMMIT_LEASE).await {
+            Ok(true) => {}
+            // A redelivery took the task over; it produces the effects, this delivery none.
+            Ok(false) => return Outcome::Duplicate { outcome: "taken over".into() },
+            Err(e) => return Outcome::Requeue { reason: e.to_string() },
         }
+        let effects =
+            Effects { sink: self.sink.clone(), hitl: self.hitl.clone(), ledger: self.ledger.clone() };
+        effects.apply(&task.task_id, effect).await
     }
 
-    async fn process_task(&self, ctx: &QueueContext, task: &Task) -> Outcome {
+    /// The agent's result, routed: the effect to apply, or the outcome when there is none.
+    async fn decide(&self, ctx: &QueueContext, task: &Task) -> Result<Effect, Outcome> {
         let workflow_id = task.workflow.as_deref().unwrap_or(&ctx.workflow);
         let Some(workflow) = self.parts.workflows.get(workflow_id) else {
-            return Outcome::DeadLetter {
+            return Err(Outcome::DeadLetter {
                 code: "unknown_workflow",
                 reason: format!("no workflow `{workflow_id}`"),
-            };
+            });
         };
         let Some(agent) = self.parts.agents.get(&ctx.agent) else {
-            return Outcome::DeadLetter {
+            return Err(Outcome::DeadLetter {
                 code: "unknown_agent",
                 reason: format!("no agent `{}`", ctx.agent),
-            };
+            });
         };
         #[cfg(feature = "fault-injection")]
         crate::fault::task_hook(task);
-        let result = match runner::run(agent.as_ref(), self.parts.llm.as_ref(), &self.parts.policy, task)
-            .await
-        {
-            Ok(result) => result,
-            Err(failure) if failure.is_transient() => {
-                let after = match &failure {
-                    runner::AgentFailure::Llm(e) => e.retry_after(),
-                    _ => None,
-                };
-                return Outcome::Retry { after, code: failure.code(), reason: failure.to_string() };
-            }
-            Err(failure) => return Outcome::DeadLetter { code: failure.code(), reason: failure.to_string() },
-        };
+        let result =
+            match runner::run(agent.as_ref(), self.parts.llm.as_ref(), &self.parts.policy, task).await {
+                Ok(result) => result,
+                Err(failure) if failure.is_transient() => {
+                    let after = match &failure {
+                        runner::AgentFailure::Llm(e) => e.retry_after(),
+                        _ => None,
+                    };
+                    return Err(Outcome::Retry { after, code: failure.code(), reason: failure.to_string() });
+                }
+                Err(failure) => {
+                    return Err(Outcome::DeadLetter { code: failure.code(), reason: failure.to_string() })
+                }
+            };
         let labels = [("agent", ctx.agent.clone())];
         metrics::histogram!(crate::metrics::LLM_SECONDS, &labels).record(result.usage.latency.as_secs_f64());
         metrics::counter!(crate::metrics::LLM_TOKENS, "agent" => ctx.agent.clone(), "kind" => "prompt")
@@ -158,119 +185,14 @@ impl Pipeline {
             routing::route(workflow, result.confidence.combined, result.review_reasons.clone(), |rate| {
                 rand::random::<f64>() < rate
             });
-        match route {
+        Ok(match route {
             Route::Execute { mode, review } => {
-                self.execute(ctx, task, workflow_id, agent.as_ref(), &result, mode.as_str(), review).await
+                let topic = &agent.spec().domain_topic;
+                effects::execute(ctx, task, workflow_id, topic, &result, mode.as_str(), review)
             }
-            Route::Hitl { reasons } => self.park(ctx, task, workflow_id, workflow, &result, reasons).await,
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn execute(
-        &self,
-        ctx: &QueueContext,
-        task: &Task,
-        workflow_id: &str,
-        agent: &dyn Agent,
-        result: &AgentResult,
-        mode: &'static str,
-        review: bool,
-    ) -> Outcome {
-        let completion = event::with(
-            event::envelope("ai.completion", &task.task_id),
-            json!({
-                "queue": ctx.queue,
-                "agent": ctx.agent,
-                "workflow": workflow_id,
-                "confidence": result.confidence.combined,
-                "confidence_parts": result.confidence,
-                "execution_mode": mode,
-                "review_sample": review,
-                "llm_provider": result.usage.provider,
-                "result": result.proposal,
-            }),
-        );
-        let domain = event::with(
-            event::envelope(
-                &format!("{}.{}", ctx.agent, result.assessment.kind.rsplit('.').next().unwrap_or("done")),
-                &task.task_id,
-            ),
-            json!({"agent": ctx.agent, "kind": result.assessment.kind, "actions": result.proposal.actions, "summary": result.proposal.summary}),
-        );
-        let decision = self.decision_record(ctx, task, workflow_id, result, "execute", &[]);
-        let published = tokio::try_join!(
-            self.sink.publish(topic::COMPLETIONS, &task.task_id, &completion),
-            self.sink.publish(&agent.spec().domain_topic, &task.task_id, &domain),
-            self.sink.publish(topic::DECISIONS, &task.task_id, &decision),
-        );
-        match published {
-            Ok(_) => Outcome::Done(Done::Executed { mode }),
-            Err(e) => sink_outcome(e),
-        }
-    }
-
-    async fn park(
-        &self,
-        ctx: &QueueContext,
-        task: &Task,
-        workflow_id: &str,
-        workflow: &WorkflowConfig,
-        result: &AgentResult,
-        reasons: Vec<String>,
-    ) -> Outcome {
-        let data = json!({
-            "task": task,
-            "proposal": result.proposal,
-            "missing": result.assessment.missing,
-            "llm_provider": result.usage.provider,
-            "llm_model": result.usage.model,
-        });
-        let pending = PendingDecision::new(
-            &task.task_id,
-            workflow_id,
-            &ctx.queue,
-            &ctx.agent,
-            result.confidence,
-            reasons.clone(),
-            data,
-            workflow.pending_ttl,
-        );
-        let retention = workflow.pending_ttl + self.parts.history;
-        let parked = match self.hitl.park(pending, retention).await {
-            Ok(parked) => parked,
-            Err(e) => return Outcome::Requeue { reason: e.to_string() },
-        };
-        let decision_id = parked.decision_id().to_string();
-        let record = self.decision_record(ctx, task, workflow_id, result, "hitl", &reasons);
-        match self.sink.publish(topic::DECISIONS, &task.task_id, &record).await {
-            Ok(()) => Outcome::Done(Done::Parked { decision_id }),
-            Err(e) => sink_outcome(e),
-        }
-    }
-
-    /// The `ai.decisions` routing record.
-    fn decision_record(
-        &self,
-        ctx: &QueueContext,
-        task: &Task,
-        workflow_id: &str,
-        result: &AgentResult,
-        route: &str,
-        reasons: &[String],
-    ) -> serde_json::Value {
-        event::with(
-            event::envelope("ai.decision", &task.task_id),
-            json!({
-                "queue": ctx.queue,
-                "agent": ctx.agent,
-                "workflow": workflow_id,
-                "route": route,
-                "reasons": reasons,
-                "confidence": result.confidence,
-                "llm_provider": result.usage.provider,
-                "llm_calls": result.usage.calls,
-            }),
-        )
+            Route::Hitl { reasons } => {
+                effects::park(ctx, task, workflow_id, workflow, &result, reasons, self.parts.history)
+            }
+        })
     }
 }

@@ -107,6 +107,7 @@ async fn bad_tasks_are_dead_lettered_with_their_reason() {
 impl Pipeline {
     /// A first delivery (not redelivered).
     async fn process_first(&self, ctx: &QueueContext, body: &[u8]) -> (Outcome, Option<String>) {
-        self.process(ctx, body, false).await
+        let (outcome, claim) = self.process(ctx, body, false).await;
+        (outcome, claim.map(|c| c.task_id))
     }
 }

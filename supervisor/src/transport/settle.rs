@@ -7,7 +7,7 @@ use crate::events::event::{self, topic};
 use crate::events::EventSink;
 use crate::ledger::Ledger;
 use crate::pipeline::processor::OUTCOME_RETENTION;
-use crate::pipeline::{Outcome, QueueContext};
+use crate::pipeline::{Outcome, QueueContext, TaskClaim};
 use crate::setup::desired::{dlq_name, retry_name};
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions, BasicPublishOptions};
@@ -54,8 +54,9 @@ impl Settler<'_> {
         &self,
         delivery: &Delivery,
         outcome: Outcome,
-        task_id: Option<&str>,
+        claim: Option<&TaskClaim>,
     ) -> Result<(), lapin::Error> {
+        let task_id = claim.map(|c| c.task_id.as_str());
         let attempt = headers::attempt(delivery.properties.headers().as_ref());
         let queue = &self.ctx.queue;
         let id = task_id.unwrap_or("?");
@@ -65,7 +66,7 @@ impl Settler<'_> {
             }
             Outcome::Requeue { reason } => {
                 tracing::warn!(%queue, task_id = id, %reason, "outcome not durable; requeueing");
-                self.release(task_id).await;
+                self.release(claim).await;
                 tokio::time::sleep(REQUEUE_PAUSE).await;
                 delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
             }
@@ -82,7 +83,7 @@ impl Settler<'_> {
                     (headers::ATTEMPT, AMQPValue::LongInt(i32::try_from(attempt + 1).unwrap_or(i32::MAX))),
                     (headers::LAST_ERROR, text(&reason)),
                 ];
-                self.release(task_id).await;
+                self.release(claim).await;
                 tracing::info!(%queue, task_id = id, attempt, delay_ms = delay.as_millis() as u64, %reason, "retrying later");
                 self.republish(delivery, delay, &set).await?;
             }
@@ -97,10 +98,10 @@ impl Settler<'_> {
         Ok(())
     }
 
-    async fn release(&self, task_id: Option<&str>) {
-        if let Some(id) = task_id {
-            if let Err(e) = self.ledger.release(id).await {
-                tracing::warn!(task_id = id, error = %e, "claim not released; the next delivery waits for its lease");
+    async fn release(&self, claim: Option<&TaskClaim>) {
+        if let Some(TaskClaim { task_id, token: Some(token) }) = claim {
+            if let Err(e) = self.ledger.release(task_id, token).await {
+                tracing::warn!(task_id, error = %e, "claim not released; the next delivery waits for its lease");
             }
         }
     }

@@ -1,0 +1,174 @@
+//! The side effects of a routed result: what to publish or park (built without I/O), and
+//! applying them. `apply` runs on a task of its own, so a consumer aborted mid-way (a restart,
+//! the end of the grace period) never separates durable effects from the ledger record.
+
+use super::outcome::{Done, Outcome};
+use super::processor::{QueueContext, OUTCOME_RETENTION};
+use crate::actors::hitl::HitlHandle;
+use crate::events::event::{self, topic};
+use crate::events::{EventSink, SinkError};
+use crate::hitl::PendingDecision;
+use crate::ledger::Ledger;
+use overseer_agents::agent::runner::AgentResult;
+use overseer_agents::task::Task;
+use overseer_agents::workflow::WorkflowConfig;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a result does once committed.
+pub(super) enum Effect {
+    /// Publish these (topic, event) pairs.
+    Execute { mode: &'static str, events: Vec<(String, Value)> },
+    /// Park the decision (store + hitl.requests), then publish the routing record.
+    Park { pending: Box<PendingDecision>, retention: Duration, record: Value },
+}
+
+/// The `ai.decisions` routing record.
+fn decision_record(
+    ctx: &QueueContext,
+    task: &Task,
+    workflow_id: &str,
+    result: &AgentResult,
+    route: &str,
+    reasons: &[String],
+) -> Value {
+    event::with(
+        event::envelope("ai.decision", &task.task_id),
+        json!({
+            "queue": ctx.queue,
+            "agent": ctx.agent,
+            "workflow": workflow_id,
+            "route": route,
+            "reasons": reasons,
+            "confidence": result.confidence,
+            "llm_provider": result.usage.provider,
+            "llm_calls": result.usage.calls,
+        }),
+    )
+}
+
+/// `ai.completions`, the agent's domain event and the routing record.
+pub(super) fn execute(
+    ctx: &QueueContext,
+    task: &Task,
+    workflow_id: &str,
+    domain_topic: &str,
+    result: &AgentResult,
+    mode: &'static str,
+    review: bool,
+) -> Effect {
+    let completion = event::with(
+        event::envelope("ai.completion", &task.task_id),
+        json!({
+            "queue": ctx.queue,
+            "agent": ctx.agent,
+            "workflow": workflow_id,
+            "confidence": result.confidence.combined,
+            "confidence_parts": result.confidence,
+            "execution_mode": mode,
+            "review_sample": review,
+            "llm_provider": result.usage.provider,
+            "result": result.proposal,
+        }),
+    );
+    let kind = result.assessment.kind.rsplit('.').next().unwrap_or("done");
+    let domain = event::with(
+        event::envelope(&format!("{}.{kind}", ctx.agent), &task.task_id),
+        json!({"agent": ctx.agent, "kind": result.assessment.kind, "actions": result.proposal.actions, "summary": result.proposal.summary}),
+    );
+    let record = decision_record(ctx, task, workflow_id, result, "execute", &[]);
+    Effect::Execute {
+        mode,
+        events: vec![
+            (topic::COMPLETIONS.to_string(), completion),
+            (domain_topic.to_string(), domain),
+            (topic::DECISIONS.to_string(), record),
+        ],
+    }
+}
+
+/// A pending decision for a person, and the routing record.
+pub(super) fn park(
+    ctx: &QueueContext,
+    task: &Task,
+    workflow_id: &str,
+    workflow: &WorkflowConfig,
+    result: &AgentResult,
+    reasons: Vec<String>,
+    history: Duration,
+) -> Effect {
+    let data = json!({
+        "task": task,
+        "proposal": result.proposal,
+        "missing": result.assessment.missing,
+        "llm_provider": result.usage.provider,
+        "llm_model": result.usage.model,
+    });
+    let record = decision_record(ctx, task, workflow_id, result, "hitl", &reasons);
+    let pending = PendingDecision::new(
+        &task.task_id,
+        workflow_id,
+        &ctx.queue,
+        &ctx.agent,
+        result.confidence,
+        reasons,
+        data,
+        workflow.pending_ttl,
+    );
+    Effect::Park { pending: Box::new(pending), retention: workflow.pending_ttl + history, record }
+}
+
+fn sink_outcome(e: SinkError) -> Outcome {
+    match e {
+        SinkError::Unavailable(reason) => Outcome::Requeue { reason },
+        SinkError::Refused(reason) => Outcome::DeadLetter { code: "event_refused", reason },
+    }
+}
+
+/// What applying needs; cloned into the effect's own task.
+#[derive(Clone)]
+pub(super) struct Effects {
+    pub(super) sink: Arc<dyn EventSink>,
+    pub(super) hitl: HitlHandle,
+    pub(super) ledger: Arc<dyn Ledger>,
+}
+
+impl Effects {
+    /// Applies `effect` on a task of its own and records the outcome when it is durable.
+    pub(super) async fn apply(&self, task_id: &str, effect: Effect) -> Outcome {
+        let (this, task_id) = (self.clone(), task_id.to_string());
+        tokio::spawn(async move { this.apply_here(&task_id, effect).await })
+            .await
+            .unwrap_or_else(|e| Outcome::Requeue { reason: format!("effect task failed: {e}") })
+    }
+
+    async fn apply_here(&self, task_id: &str, effect: Effect) -> Outcome {
+        let (outcome, label) = match effect {
+            Effect::Execute { mode, events } => {
+                let sends = events.iter().map(|(topic, event)| self.sink.publish(topic, task_id, event));
+                if let Some(Err(e)) =
+                    futures_util::future::join_all(sends).await.into_iter().find(Result::is_err)
+                {
+                    return sink_outcome(e);
+                }
+                (Outcome::Done(Done::Executed { mode }), "executed")
+            }
+            Effect::Park { pending, retention, record } => {
+                let parked = match self.hitl.park(*pending, retention).await {
+                    Ok(parked) => parked,
+                    Err(e) => return Outcome::Requeue { reason: e.to_string() },
+                };
+                if let Err(e) = self.sink.publish(topic::DECISIONS, task_id, &record).await {
+                    return sink_outcome(e);
+                }
+                (Outcome::Done(Done::Parked { decision_id: parked.decision_id().to_string() }), "parked")
+            }
+        };
+        // Durable now: record it before the ack, so a redelivery is recognised.
+        if let Err(e) = self.ledger.record(task_id, label, OUTCOME_RETENTION).await {
+            tracing::warn!(task_id, error = %e, "outcome not recorded; a redelivery after its commit lease would repeat it");
+        }
+        outcome
+    }
+}

@@ -1,0 +1,112 @@
+//! Redis and Kafka outages, each on an instance of the test's own (killed by its PID, never the
+//! machine's shared services).
+
+mod common;
+
+use common::kafka_watch::{count, KafkaWatch};
+use common::llm_server::{order_proposal, Reply};
+use common::own;
+use common::runtime::{order, TestEnv};
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+fn completions(seen: &[(String, serde_json::Value)]) -> HashMap<String, usize> {
+    let mut per_task = HashMap::new();
+    for (_, e) in seen.iter().filter(|(t, _)| t == "ai.completions") {
+        *per_task.entry(e["task_id"].as_str().unwrap_or_default().to_string()).or_insert(0) += 1;
+    }
+    per_task
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_decisions_survive_a_redis_kill_and_processing_resumes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut redis = own::redis(dir.path());
+    let redis_url = format!("redis://127.0.0.1:{}/0", redis.port);
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::content(order_proposal(0.95, json!([{"action": "fulfil"}]))));
+    let config = env.config(&[("OVERSEER__CONNECTIONS__REDIS__URL", &redis_url)]);
+    let direct = env.config(&[]);
+    let running = env.start(&config, &["auto_orders"]).await;
+    let watch = KafkaWatch::start(&["hitl.requests", "ai.completions"]);
+
+    let base = format!("ord-{}", uuid::Uuid::new_v4());
+    env.submit(&direct, "auto_orders", &order(&base, Some("payment_processing")), 10).await;
+    let parked: HashSet<String> = (1..=10).map(|i| format!("{base}-{i}")).collect();
+    let seen = watch.collect(&parked, Duration::from_secs(20), |s| count(s, "hitl.requests") >= 10);
+    assert_eq!(count(&seen, "hitl.requests"), 10);
+    let decisions: Vec<String> =
+        seen.iter().filter_map(|(_, e)| e["decision_id"].as_str().map(str::to_string)).collect();
+
+    redis.kill();
+    redis.start();
+
+    for id in &decisions {
+        let stored =
+            env.redis_get_at(&redis_url, &format!("decision:{id}")).unwrap_or_else(|| panic!("{id} lost"));
+        assert!(stored.contains("\"status\":\"pending\""), "{stored}");
+    }
+    // The replica reconnects by itself: new work is processed (and recorded in the ledger).
+    let after = format!("ord-after-{}", uuid::Uuid::new_v4());
+    env.submit(&direct, "auto_orders", &order(&after, None), 5).await;
+    let later: HashSet<String> = (1..=5).map(|i| format!("{after}-{i}")).collect();
+    let seen = watch.collect(&later, Duration::from_secs(30), |s| count(s, "ai.completions") >= 5);
+    running.shutdown().await;
+    assert_eq!(completions(&seen).len(), 5, "processing resumed after the Redis restart");
+    assert_eq!(env.redis_get_at(&redis_url, &format!("outcome:{after}-1")).as_deref(), Some("done:executed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kafka_outage_loses_nothing_and_the_backlog_drains_once_it_is_back() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut kafka = own::tansu(dir.path());
+    let bootstrap = format!("127.0.0.1:{}", kafka.port);
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::Content {
+        content: order_proposal(0.95, json!([{"action": "fulfil"}])),
+        delay: Duration::from_millis(20),
+    });
+    let config = env.config(&[
+        ("OVERSEER__CONNECTIONS__KAFKA__BOOTSTRAP_SERVERS", &bootstrap),
+        // Deliveries that cannot be confirmed within 5 s are requeued (and retried).
+        ("OVERSEER__CONNECTIONS__KAFKA__CLIENT__MESSAGE.TIMEOUT.MS", "5000"),
+    ]);
+    assert!(
+        overseer_supervisor::setup::run(&config, false).await.expect("setup"),
+        "topics on the own broker"
+    );
+    let direct = env.config(&[]);
+    let running = env.start(&config, &["auto_orders"]).await;
+
+    let base = format!("ord-{}", uuid::Uuid::new_v4());
+    env.submit(&direct, "auto_orders", &order(&base, None), 50).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    kafka.kill();
+    // Tasks keep arriving while Kafka is away.
+    let during = format!("{base}-outage");
+    env.submit(&direct, "auto_orders", &order(&during, None), 20).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    kafka.start();
+    let mut expected: HashSet<String> = (1..=50).map(|i| format!("{base}-{i}")).collect();
+    expected.extend((1..=20).map(|i| format!("{during}-{i}")));
+
+    // The broker is the test's own: every completion it holds is from this test.
+    let reader = KafkaWatch::start_at_beginning(&bootstrap, &["ai.completions"]);
+    let mut seen =
+        reader.collect(&expected, Duration::from_secs(60), |s| completions(s).len() >= expected.len());
+    seen.extend(reader.collect(&expected, Duration::from_secs(2), |_| false));
+    running.shutdown().await;
+
+    let done = completions(&seen);
+    let missing: Vec<_> = expected.iter().filter(|id| !done.contains_key(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "lost {} tasks: nothing may be acked before its events are durable",
+        missing.len()
+    );
+    let twice: Vec<_> = done.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "completed twice: {twice:?}");
+    assert_eq!(env.ready("auto_orders").await, 0);
+    assert_eq!(env.ready("auto_orders.dlq").await, 0);
+}
