@@ -68,3 +68,44 @@ fn completions(seen: &[(String, serde_json::Value)]) -> HashMap<String, usize> {
 fn completions_before(seen: &[(String, serde_json::Value)]) -> usize {
     completions(seen).len()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_broker_is_noticed_within_about_two_heartbeats_and_consumption_resumes() {
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::content(order_proposal(0.95, json!([{"action": "fulfil"}]))));
+    let proxy = Proxy::start("127.0.0.1:5672").await;
+    let through_proxy = format!("amqp://guest:guest@127.0.0.1:{}/{}", proxy.port, env.vhost.name);
+    let config = env.config(&[
+        ("OVERSEER__CONNECTIONS__AMQP__URL", &through_proxy),
+        ("OVERSEER__CONNECTIONS__AMQP__HEARTBEAT", "2s"),
+        ("OVERSEER__CONNECTIONS__AMQP__CONNECT_TIMEOUT", "2s"),
+    ]);
+    let direct = env.config(&[]);
+    let running = env.start(&config, &["auto_orders"]).await;
+    let watch = KafkaWatch::start(&["ai.completions"]);
+
+    while running.health.queues().get("auto_orders").is_none_or(|q| q.consumers == 0) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    proxy.freeze();
+    let frozen_at = std::time::Instant::now();
+    let mut noticed = None;
+    while frozen_at.elapsed() < Duration::from_secs(15) {
+        if running.health.queues().get("auto_orders").is_some_and(|q| q.restarts >= 1) {
+            noticed = Some(frozen_at.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let base = format!("ord-{}", uuid::Uuid::new_v4());
+    env.submit(&direct, "auto_orders", &order(&base, None), 10).await;
+    proxy.restore();
+    let all: HashSet<String> = (1..=10).map(|i| format!("{base}-{i}")).collect();
+    let seen = watch.collect(&all, Duration::from_secs(30), |s| completions(s).len() >= 10);
+    running.shutdown().await;
+
+    let noticed = noticed.expect("the frozen broker was never noticed");
+    // AMQP heartbeats: silence for about two intervals closes the connection.
+    assert!(noticed <= Duration::from_secs(7), "noticed after {noticed:?} with 2 s heartbeats");
+    assert_eq!(completions(&seen).len(), 10, "consumption resumed after the broker thawed");
+}

@@ -1,55 +1,92 @@
-//! A TCP proxy in the test process, to cut a client off from a service without touching the
-//! machine's shared service: `cut()` drops every proxied connection and refuses new ones until
-//! `restore()`. To the client this is a broker that went away and came back.
+//! A TCP proxy in the test process, to take a service away from a client without touching the
+//! machine's shared service. `cut()` drops every proxied connection and refuses new ones (a
+//! broker that died); `freeze()` keeps every socket open but lets no byte through (a broker
+//! that hangs: only heartbeats can tell); `restore()` ends either.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
+#[derive(Default)]
+struct State {
+    cut: AtomicBool,
+    frozen: AtomicBool,
+    links: Mutex<Vec<AbortHandle>>,
+}
+
 pub struct Proxy {
     pub port: u16,
-    up: Arc<AtomicBool>,
-    links: Arc<Mutex<Vec<AbortHandle>>>,
+    state: Arc<State>,
+}
+
+/// Copies one direction, holding every byte while frozen.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    state: Arc<State>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while state.frozen.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
 }
 
 impl Proxy {
     pub async fn start(target: &'static str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        let up = Arc::new(AtomicBool::new(true));
-        let links: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
-        let (up2, links2) = (up.clone(), links.clone());
+        let state = Arc::new(State::default());
+        let shared = state.clone();
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !up2.load(Ordering::SeqCst) {
+            while let Ok((client, _)) = listener.accept().await {
+                if shared.cut.load(Ordering::SeqCst) {
                     drop(client);
                     continue;
                 }
+                let state = shared.clone();
                 let task = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
+                    let Ok(server) = TcpStream::connect(target).await else { return };
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    tokio::join!(pump(cr, sw, state.clone()), pump(sr, cw, state));
                 });
-                if let Ok(mut links) = links2.lock() {
+                if let Ok(mut links) = shared.links.lock() {
                     links.push(task.abort_handle());
                 }
             }
         });
-        Self { port, up, links }
+        Self { port, state }
     }
 
     /// Drops every connection and refuses new ones.
     pub fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        if let Ok(mut links) = self.links.lock() {
+        self.state.cut.store(true, Ordering::SeqCst);
+        if let Ok(mut links) = self.state.links.lock() {
             for link in links.drain(..) {
                 link.abort();
             }
         }
     }
 
+    /// Keeps every connection open and lets nothing through, new connections included.
+    pub fn freeze(&self) {
+        self.state.frozen.store(true, Ordering::SeqCst);
+    }
+
     pub fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
+        self.state.cut.store(false, Ordering::SeqCst);
+        self.state.frozen.store(false, Ordering::SeqCst);
     }
 }
