@@ -39,6 +39,7 @@ apt_install() {
 }
 
 command -v curl >/dev/null || apt_install curl
+command -v ss >/dev/null || apt_install iproute2   # the fault tests find their own broker by its port
 
 # --- RabbitMQ -------------------------------------------------------------------------------
 command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server

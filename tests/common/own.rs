@@ -92,3 +92,87 @@ pub fn tansu(dir: &std::path::Path) -> Own {
     ];
     Own::spawn("tansu", args, dir.to_path_buf(), port)
 }
+
+/// A RabbitMQ node of the test's own: own name, AMQP and distribution ports, config and data
+/// directory (owned by the rabbitmq user, as Debian's wrapper runs the VM as that user). It is
+/// found and killed by the PID listening on its port.
+pub struct OwnRabbit {
+    dir: PathBuf,
+    env: Vec<(String, String)>,
+    pub port: u16,
+}
+
+impl OwnRabbit {
+    pub fn new(dir: &std::path::Path) -> Self {
+        let port = super::process::free_port();
+        let dist = super::process::free_port();
+        let node = format!("overseer-test-{}@localhost", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let file = |name: &str, text: String| std::fs::write(dir.join(name), text).expect("write");
+        file("enabled_plugins", "[].\n".into());
+        file("rabbitmq.conf", format!("listeners.tcp.local = 127.0.0.1:{port}\n"));
+        file("env.conf", format!("NODENAME={node}\nERL_EPMD_ADDRESS=127.0.0.1\n"));
+        let owned = Command::new("chown").args(["-R", "rabbitmq:rabbitmq"]).arg(dir).status().expect("chown");
+        assert!(owned.success(), "chown failed");
+        let d = dir.display();
+        let env = [
+            ("RABBITMQ_CONF_ENV_FILE", format!("{d}/env.conf")),
+            ("RABBITMQ_CONFIG_FILE", format!("{d}/rabbitmq.conf")),
+            ("RABBITMQ_NODENAME", node),
+            ("RABBITMQ_DIST_PORT", dist.to_string()),
+            ("RABBITMQ_MNESIA_BASE", format!("{d}/mnesia")),
+            ("RABBITMQ_LOG_BASE", format!("{d}/log")),
+            ("RABBITMQ_ENABLED_PLUGINS_FILE", format!("{d}/enabled_plugins")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let mut rabbit = Self { dir: dir.to_path_buf(), env, port };
+        rabbit.start();
+        rabbit
+    }
+
+    pub fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    }
+
+    /// Starts the node (again) and waits until it accepts AMQP connections.
+    pub fn start(&mut self) {
+        let mut cmd = Command::new("rabbitmq-server");
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd.spawn().expect("rabbitmq-server starts");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.pid().is_none() {
+            assert!(Instant::now() < deadline, "own RabbitMQ did not open port {}", self.port);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The PID listening on the node's AMQP port.
+    fn pid(&self) -> Option<u32> {
+        let out = Command::new("ss").args(["-ltnpH", &format!("sport = :{}", self.port)]).output().ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let at = text.find("pid=")? + 4;
+        text[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    }
+
+    /// kill -9 the node, and wait until its port is closed.
+    pub fn kill(&mut self) {
+        if let Some(pid) = self.pid() {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.pid().is_some() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for OwnRabbit {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

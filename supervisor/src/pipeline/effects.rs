@@ -135,12 +135,27 @@ pub(super) struct Effects {
 }
 
 impl Effects {
-    /// Applies `effect` on a task of its own and records the outcome when it is durable.
-    pub(super) async fn apply(&self, task_id: &str, effect: Effect) -> Outcome {
+    /// On a task of its own, so that no abort of the caller can separate these steps: commits
+    /// the claim (compare-and-set on `token`), applies `effect`, and records the outcome once
+    /// it is durable. A commit that fails means a redelivery took the task over; it produces
+    /// the effects, this delivery none.
+    pub(super) async fn commit_and_apply(
+        &self,
+        task_id: &str,
+        token: String,
+        lease: Duration,
+        effect: Effect,
+    ) -> Outcome {
         let (this, task_id) = (self.clone(), task_id.to_string());
-        tokio::spawn(async move { this.apply_here(&task_id, effect).await })
-            .await
-            .unwrap_or_else(|e| Outcome::Requeue { reason: format!("effect task failed: {e}") })
+        tokio::spawn(async move {
+            match this.ledger.commit(&task_id, &token, lease).await {
+                Ok(true) => this.apply_here(&task_id, effect).await,
+                Ok(false) => Outcome::Duplicate { outcome: "taken over".into() },
+                Err(e) => Outcome::Requeue { reason: e.to_string() },
+            }
+        })
+        .await
+        .unwrap_or_else(|e| Outcome::Requeue { reason: format!("effect task failed: {e}") })
     }
 
     async fn apply_here(&self, task_id: &str, effect: Effect) -> Outcome {

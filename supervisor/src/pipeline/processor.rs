@@ -129,16 +129,10 @@ impl Pipeline {
     }
 
     async fn commit_and_apply(&self, task: &Task, claim: &TaskClaim, effect: Effect) -> Outcome {
-        let token = claim.token.as_deref().unwrap_or_default();
-        match self.ledger.commit(&task.task_id, token, COMMIT_LEASE).await {
-            Ok(true) => {}
-            // A redelivery took the task over; it produces the effects, this delivery none.
-            Ok(false) => return Outcome::Duplicate { outcome: "taken over".into() },
-            Err(e) => return Outcome::Requeue { reason: e.to_string() },
-        }
         let effects =
             Effects { sink: self.sink.clone(), hitl: self.hitl.clone(), ledger: self.ledger.clone() };
-        effects.apply(&task.task_id, effect).await
+        let token = claim.token.clone().unwrap_or_default();
+        effects.commit_and_apply(&task.task_id, token, COMMIT_LEASE, effect).await
     }
 
     /// The agent's result, routed: the effect to apply, or the outcome when there is none.
