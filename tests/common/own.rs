@@ -97,6 +97,8 @@ pub fn tansu(dir: &std::path::Path) -> Own {
 /// directory (owned by the rabbitmq user, as Debian's wrapper runs the VM as that user). It is
 /// found and killed by the PID listening on its port.
 pub struct OwnRabbit {
+    /// The `rabbitmq-server` wrapper; it exits when the VM dies, and is reaped then.
+    wrapper: Option<Child>,
     dir: PathBuf,
     env: Vec<(String, String)>,
     pub port: u16,
@@ -126,7 +128,7 @@ impl OwnRabbit {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        let mut rabbit = Self { dir: dir.to_path_buf(), env, port };
+        let mut rabbit = Self { wrapper: None, dir: dir.to_path_buf(), env, port };
         rabbit.start();
         rabbit
     }
@@ -143,7 +145,7 @@ impl OwnRabbit {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        cmd.spawn().expect("rabbitmq-server starts");
+        self.wrapper = Some(cmd.spawn().expect("rabbitmq-server starts"));
         let deadline = Instant::now() + Duration::from_secs(60);
         while self.pid().is_none() {
             assert!(Instant::now() < deadline, "own RabbitMQ did not open port {}", self.port);
@@ -167,6 +169,10 @@ impl OwnRabbit {
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.pid().is_some() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
+        }
+        if let Some(mut wrapper) = self.wrapper.take() {
+            let _ = wrapper.kill();
+            let _ = wrapper.wait();
         }
     }
 }
