@@ -4,21 +4,13 @@
 
 mod common;
 
-use common::kafka_watch::KafkaWatch;
+use common::kafka_watch::{completions, KafkaWatch};
 use common::llm_server::{order_proposal, Reply};
 use common::own::OwnRabbit;
 use common::runtime::{order, TestEnv};
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
-
-fn completions(seen: &[(String, serde_json::Value)]) -> HashMap<String, usize> {
-    let mut per_task = HashMap::new();
-    for (_, e) in seen.iter().filter(|(t, _)| t == "ai.completions") {
-        *per_task.entry(e["task_id"].as_str().unwrap_or_default().to_string()).or_insert(0) += 1;
-    }
-    per_task
-}
 
 async fn kill_and_restart_under_load(tasks: usize, kills: usize) {
     let dir = tempfile::tempdir().expect("dir");
@@ -44,18 +36,16 @@ async fn kill_and_restart_under_load(tasks: usize, kills: usize) {
     for k in 1..=kills {
         // Kill once a further share of the tasks is done: mid-stream, every time.
         let goal = tasks * k / (kills + 1);
-        seen.extend(
-            watch.collect(&all, Duration::from_secs(120), |s| {
-                completions(s).len() + count_done(&seen) >= goal
-            }),
-        );
+        seen.extend(watch.collect(&all, Duration::from_secs(120), |s| {
+            completions(s).len() + completions(&seen).len() >= goal
+        }));
         rabbit.kill();
         tokio::time::sleep(Duration::from_secs(1)).await;
         rabbit.start();
     }
-    seen.extend(
-        watch.collect(&all, Duration::from_secs(180), |s| completions(s).len() + count_done(&seen) >= tasks),
-    );
+    seen.extend(watch.collect(&all, Duration::from_secs(180), |s| {
+        completions(s).len() + completions(&seen).len() >= tasks
+    }));
     seen.extend(watch.collect(&all, Duration::from_secs(2), |_| false));
     let health = running.health.queues();
     running.shutdown().await;
@@ -68,10 +58,6 @@ async fn kill_and_restart_under_load(tasks: usize, kills: usize) {
     let orders = &health["auto_orders"];
     assert!(orders.restarts >= kills as u64, "{orders:?}");
     assert!(!orders.failed && orders.consumers == 1, "{orders:?}");
-}
-
-fn count_done(seen: &[(String, serde_json::Value)]) -> usize {
-    completions(seen).len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,21 +3,13 @@
 
 mod common;
 
-use common::kafka_watch::{count, KafkaWatch};
+use common::kafka_watch::{completions, count, KafkaWatch};
 use common::llm_server::{order_proposal, Reply};
 use common::own;
 use common::runtime::{order, TestEnv};
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
-
-fn completions(seen: &[(String, serde_json::Value)]) -> HashMap<String, usize> {
-    let mut per_task = HashMap::new();
-    for (_, e) in seen.iter().filter(|(t, _)| t == "ai.completions") {
-        *per_task.entry(e["task_id"].as_str().unwrap_or_default().to_string()).or_insert(0) += 1;
-    }
-    per_task
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_decisions_survive_a_redis_kill_and_processing_resumes() {
@@ -59,6 +51,17 @@ async fn pending_decisions_survive_a_redis_kill_and_processing_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kafka_outage_loses_nothing_and_the_backlog_drains_once_it_is_back() {
+    // Deliveries that cannot be confirmed within 5 s are requeued and retried.
+    kafka_outage(Duration::from_secs(8), Some("5000")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "soak: Kafka away for 30 s with the default producer timeout; run with --ignored (scripts/soak.sh)"]
+async fn a_30_second_kafka_outage_loses_nothing() {
+    kafka_outage(Duration::from_secs(30), None).await;
+}
+
+async fn kafka_outage(outage: Duration, message_timeout_ms: Option<&str>) {
     let dir = tempfile::tempdir().expect("dir");
     let mut kafka = own::tansu(dir.path());
     let bootstrap = format!("127.0.0.1:{}", kafka.port);
@@ -67,11 +70,11 @@ async fn a_kafka_outage_loses_nothing_and_the_backlog_drains_once_it_is_back() {
         content: order_proposal(0.95, json!([{"action": "fulfil"}])),
         delay: Duration::from_millis(20),
     });
-    let config = env.config(&[
-        ("OVERSEER__CONNECTIONS__KAFKA__BOOTSTRAP_SERVERS", &bootstrap),
-        // Deliveries that cannot be confirmed within 5 s are requeued (and retried).
-        ("OVERSEER__CONNECTIONS__KAFKA__CLIENT__MESSAGE.TIMEOUT.MS", "5000"),
-    ]);
+    let mut overrides = vec![("OVERSEER__CONNECTIONS__KAFKA__BOOTSTRAP_SERVERS", bootstrap.as_str())];
+    if let Some(ms) = message_timeout_ms {
+        overrides.push(("OVERSEER__CONNECTIONS__KAFKA__CLIENT__MESSAGE.TIMEOUT.MS", ms));
+    }
+    let config = env.config(&overrides);
     assert!(
         overseer_supervisor::setup::run(&config, false).await.expect("setup"),
         "topics on the own broker"
@@ -86,7 +89,7 @@ async fn a_kafka_outage_loses_nothing_and_the_backlog_drains_once_it_is_back() {
     // Tasks keep arriving while Kafka is away.
     let during = format!("{base}-outage");
     env.submit(&direct, "auto_orders", &order(&during, None), 20).await;
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    tokio::time::sleep(outage).await;
     kafka.start();
     let mut expected: HashSet<String> = (1..=50).map(|i| format!("{base}-{i}")).collect();
     expected.extend((1..=20).map(|i| format!("{during}-{i}")));

@@ -3,12 +3,12 @@
 
 mod common;
 
-use common::kafka_watch::KafkaWatch;
+use common::kafka_watch::{completions, KafkaWatch};
 use common::llm_server::{order_proposal, Reply};
 use common::proxy::Proxy;
 use common::runtime::{order, TestEnv};
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,7 +39,7 @@ async fn consumers_come_back_after_each_broker_outage_and_every_task_completes_o
         proxy.restore();
         let expected = all.len();
         seen.extend(watch.collect(&all, Duration::from_secs(40), |s| {
-            completions(s).len() >= expected - completions_before(&seen)
+            completions(s).len() >= expected - completions(&seen).len()
         }));
     }
     seen.extend(watch.collect(&all, Duration::from_secs(2), |_| false));
@@ -55,18 +55,6 @@ async fn consumers_come_back_after_each_broker_outage_and_every_task_completes_o
     assert!(orders.restarts >= 3, "{orders:?}");
     assert!(!orders.failed, "an outage is not a meltdown: {orders:?}");
     assert_eq!(orders.consumers, 1, "{orders:?}");
-}
-
-fn completions(seen: &[(String, serde_json::Value)]) -> HashMap<String, usize> {
-    let mut per_task = HashMap::new();
-    for (_, e) in seen.iter().filter(|(t, _)| t == "ai.completions") {
-        *per_task.entry(e["task_id"].as_str().unwrap_or_default().to_string()).or_insert(0) += 1;
-    }
-    per_task
-}
-
-fn completions_before(seen: &[(String, serde_json::Value)]) -> usize {
-    completions(seen).len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

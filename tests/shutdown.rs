@@ -3,12 +3,12 @@
 
 mod common;
 
-use common::kafka_watch::KafkaWatch;
+use common::kafka_watch::{completions, KafkaWatch};
 use common::llm_server::{order_proposal, Reply};
 use common::process::{free_port, Replica};
 use common::runtime::{order, TestEnv};
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 const TASKS: usize = 150;
@@ -37,14 +37,6 @@ async fn model_busy(env: &TestEnv, n: usize) {
         assert!(Instant::now() < deadline, "only {} model calls", env.llm.requests().len());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-fn completions(seen: &[(String, serde_json::Value)]) -> HashMap<String, usize> {
-    let mut per_task = HashMap::new();
-    for (_, e) in seen.iter().filter(|(t, _)| t == "ai.completions") {
-        *per_task.entry(e["task_id"].as_str().unwrap_or_default().to_string()).or_insert(0) += 1;
-    }
-    per_task
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 pub struct KafkaWatch {
@@ -83,4 +83,13 @@ impl KafkaWatch {
 /// How many events of `topic` are in `seen`.
 pub fn count(seen: &[Seen], topic: &str) -> usize {
     seen.iter().filter(|(t, _)| t == topic).count()
+}
+
+/// ai.completions events per task_id in `seen`.
+pub fn completions(seen: &[Seen]) -> HashMap<String, usize> {
+    let mut per_task = HashMap::new();
+    for (_, e) in seen.iter().filter(|(t, _)| t == "ai.completions") {
+        *per_task.entry(e["task_id"].as_str().unwrap_or_default().to_string()).or_insert(0) += 1;
+    }
+    per_task
 }
