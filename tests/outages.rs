@@ -61,6 +61,11 @@ async fn a_30_second_kafka_outage_loses_nothing() {
     kafka_outage(Duration::from_secs(30), None).await;
 }
 
+/// tansu 0.6.0 answers an idempotent producer whose messages timed out during an outage with
+/// UNKNOWN_SERVER_ERROR on every produce, and a fresh producer then gets no delivery reports
+/// (seen here, in about one run of four even with an 8 s outage; docs/operations.md). Apache
+/// Kafka keeps idempotence across outages, so these runs turn it off to test overseer rather
+/// than tansu.
 async fn kafka_outage(outage: Duration, message_timeout_ms: Option<&str>) {
     let dir = tempfile::tempdir().expect("dir");
     let mut kafka = own::tansu(dir.path());
@@ -74,6 +79,7 @@ async fn kafka_outage(outage: Duration, message_timeout_ms: Option<&str>) {
     if let Some(ms) = message_timeout_ms {
         overrides.push(("OVERSEER__CONNECTIONS__KAFKA__CLIENT__MESSAGE.TIMEOUT.MS", ms));
     }
+    overrides.push(("OVERSEER__CONNECTIONS__KAFKA__IDEMPOTENCE", "false"));
     let config = env.config(&overrides);
     assert!(
         overseer_supervisor::setup::run(&config, false).await.expect("setup"),

@@ -72,6 +72,15 @@ pub struct KafkaConfig {
     #[serde(default = "default_connect_timeout", with = "humantime_serde")]
     #[schemars(with = "String")]
     pub request_timeout: Duration,
+    /// The idempotent producer: a producer retry never writes an event twice. Leave it on.
+    /// (tansu 0.6.0 refuses an idempotent producer whose messages timed out in an outage of
+    /// tens of seconds, see docs/operations.md; Apache Kafka does not.)
+    #[serde(default = "default_true")]
+    pub idempotence: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// The LLM endpoint. Without `base_url`, the built-in offline stand-in answers instead, so a

@@ -18,7 +18,8 @@ impl KafkaSink {
     pub fn new(config: &KafkaConfig) -> Result<Self, SinkError> {
         let mut client = kafka_client_config(config);
         // Durability settings are not left to the pass-through properties' defaults.
-        client.set("acks", "all").set("enable.idempotence", "true").set("compression.type", "lz4");
+        let idempotence = if config.idempotence { "true" } else { "false" };
+        client.set("acks", "all").set("enable.idempotence", idempotence).set("compression.type", "lz4");
         if !config.client.contains_key("message.timeout.ms") {
             client.set("message.timeout.ms", "30000");
         }
