@@ -104,10 +104,10 @@ async fn the_same_order_under_a_supervised_workflow_waits_for_a_person() {
     let decision_id = request["decision_id"].as_str().expect("decision_id").to_string();
     assert!(decision_id.starts_with("dec_"), "{decision_id}");
     assert_eq!(env.redis_get(&format!("task:{id}:decision")).as_deref(), Some(decision_id.as_str()));
+    let key = format!("decision:{decision_id}");
+    assert_eq!(env.redis_hget(&key, "status").as_deref(), Some("pending"));
     let stored: serde_json::Value =
-        serde_json::from_str(&env.redis_get(&format!("decision:{decision_id}")).expect("decision stored"))
-            .expect("JSON");
-    assert_eq!(stored["status"], "pending");
+        serde_json::from_str(&env.redis_hget(&key, "doc").expect("decision stored")).expect("JSON");
     assert_eq!(stored["workflow_id"], "payment_processing");
     assert_eq!(stored["decision_data"]["task"]["task_id"], id.as_str());
     assert!(stored["reasons"][0].as_str().unwrap_or_default().contains("supervised"), "{stored}");

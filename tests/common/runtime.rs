@@ -122,6 +122,22 @@ impl TestEnv {
         self.redis_get_at("redis://127.0.0.1:6379/0", key)
     }
 
+    /// A field of a hash of this environment in the Redis at `url`.
+    pub fn redis_hget_at(&self, url: &str, key: &str, field: &str) -> Option<String> {
+        let client = redis::Client::open(url).expect("redis url");
+        let mut conn = client.get_connection().expect("Redis");
+        redis::cmd("HGET")
+            .arg(format!("{}{key}", self.redis_prefix))
+            .arg(field)
+            .query(&mut conn)
+            .expect("HGET")
+    }
+
+    /// A field of a hash of this environment in the machine's Redis.
+    pub fn redis_hget(&self, key: &str, field: &str) -> Option<String> {
+        self.redis_hget_at("redis://127.0.0.1:6379/0", key, field)
+    }
+
     /// A key of this environment in the Redis at `url`.
     pub fn redis_get_at(&self, url: &str, key: &str) -> Option<String> {
         let client = redis::Client::open(url).expect("redis url");

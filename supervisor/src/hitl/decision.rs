@@ -27,6 +27,16 @@ pub struct PendingDecision {
     pub payload_hash: String,
     /// The task envelope, the agent's proposal and the model used.
     pub decision_data: serde_json::Value,
+    /// When and by whom it left `pending`, with the approver's feedback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<String>,
+    /// An approver's edited proposal: what executes instead of `decision_data.proposal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited: Option<serde_json::Value>,
 }
 
 /// `dec_YYYYMMDD_HHMMSS_xxxxxx`, as the earlier system formatted them.
@@ -79,6 +89,10 @@ impl PendingDecision {
             expires_at_ms: unix_ms(expires),
             payload_hash,
             decision_data,
+            decided_at: None,
+            decided_by: None,
+            feedback: None,
+            edited: None,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Decisions kept in memory, for unit tests and the embedded demo.
 
-use super::{DecisionStore, Parked, PendingDecision, StoreError};
+use super::{transition, DecisionStore, Parked, PendingDecision, StoreError, Transition, TransitionError};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -32,6 +32,20 @@ impl DecisionStore for MemoryStore {
     async fn get(&self, decision_id: &str) -> Result<Option<PendingDecision>, StoreError> {
         let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
         Ok(inner.decisions.get(decision_id).cloned())
+    }
+
+    async fn transition(
+        &self,
+        decision_id: &str,
+        t: &Transition,
+    ) -> Result<PendingDecision, TransitionError> {
+        let mut inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let decision = inner
+            .decisions
+            .get_mut(decision_id)
+            .ok_or_else(|| TransitionError::NotFound(decision_id.to_string()))?;
+        transition::apply(decision, t)?;
+        Ok(decision.clone())
     }
 
     async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError> {

@@ -5,12 +5,14 @@
 pub mod decision;
 pub mod memory;
 pub mod redis_store;
+pub mod transition;
 
 use async_trait::async_trait;
 pub use decision::PendingDecision;
 use std::time::Duration;
+pub use transition::{Status, Transition, TransitionError};
 
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StoreError {
     #[error("decision store unavailable: {0}")]
     Unavailable(String),
@@ -41,6 +43,9 @@ pub trait DecisionStore: Send + Sync {
     /// unless its task already has a decision. Atomic.
     async fn park(&self, decision: &PendingDecision, retention: Duration) -> Result<Parked, StoreError>;
     async fn get(&self, decision_id: &str) -> Result<Option<PendingDecision>, StoreError>;
+    /// Changes a pending decision's state, atomically; returns it as changed.
+    async fn transition(&self, decision_id: &str, t: &Transition)
+        -> Result<PendingDecision, TransitionError>;
     /// Pending decision ids, soonest deadline first.
     async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;

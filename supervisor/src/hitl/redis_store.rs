@@ -3,27 +3,48 @@
 //! entry in the pending index (a sorted set scored by deadline) are written together, or
 //! not at all when the task already has a decision.
 //!
-//! Keys (with the configured prefix): `decision:<id>` (JSON), `task:<task_id>:decision` (id),
-//! `pending` (sorted set of ids by expires_at_ms).
+//! Keys (with the configured prefix): `decision:<id>` (a hash: `doc`, the decision as JSON when
+//! parked, never rewritten; and the live fields `status`, `expires_at_ms`, `expires_at`,
+//! `payload_hash`, `decided_at`, `decided_by`, `feedback`, `edited`), `task:<task_id>:decision`
+//! (id), `pending` (sorted set of ids by expires_at_ms). State changes are a Lua
+//! compare-and-set on `status` that never re-encodes JSON.
 
-use super::{DecisionStore, Parked, PendingDecision, StoreError};
+use super::{DecisionStore, Parked, PendingDecision, StoreError, Transition, TransitionError};
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
+use std::collections::HashMap;
 use std::time::Duration;
 
 const PARK: &str = r"
 local existing = redis.call('GET', KEYS[1])
 if existing then return {0, existing} end
-redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+redis.call('HSET', KEYS[2], 'doc', ARGV[2], 'status', 'pending', 'expires_at_ms', ARGV[4],
+  'expires_at', ARGV[5], 'payload_hash', ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 return {1, ARGV[1]}
+";
+
+const TRANSITION: &str = r"
+local f = redis.call('HMGET', KEYS[1], 'status', 'expires_at_ms', 'payload_hash', 'expires_at')
+if not f[1] then return {'not_found', ''} end
+if f[1] ~= 'pending' then return {'already', f[1]} end
+local expiring = (ARGV[2] == 'expired' or ARGV[2] == 'escalated')
+if (not expiring) and tonumber(ARGV[8]) >= tonumber(f[2]) then return {'expired', f[4]} end
+if ARGV[5] ~= '' and ARGV[5] ~= f[3] then return {'stale', ''} end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'decided_at', ARGV[7], 'decided_by', ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'feedback', ARGV[4]) end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'edited', ARGV[6]) end
+redis.call('ZREM', KEYS[2], ARGV[1])
+return {'ok', ''}
 ";
 
 pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,
     park: redis::Script,
+    transition: redis::Script,
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
@@ -40,7 +61,12 @@ impl RedisStore {
             .await
             .map_err(|_| StoreError::Unavailable(format!("no answer within {timeout:?}")))?
             .map_err(unavailable)?;
-        Ok(Self { conn, prefix: prefix.to_string(), park: redis::Script::new(PARK) })
+        Ok(Self {
+            conn,
+            prefix: prefix.to_string(),
+            park: redis::Script::new(PARK),
+            transition: redis::Script::new(TRANSITION),
+        })
     }
 
     /// The multiplexed connection (it reconnects by itself), for other Redis users to share.
@@ -67,6 +93,8 @@ impl DecisionStore for RedisStore {
             .arg(json)
             .arg(retention.as_secs().max(1))
             .arg(decision.expires_at_ms)
+            .arg(&decision.expires_at)
+            .arg(&decision.payload_hash)
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -75,12 +103,55 @@ impl DecisionStore for RedisStore {
 
     async fn get(&self, decision_id: &str) -> Result<Option<PendingDecision>, StoreError> {
         let mut conn = self.conn.clone();
-        let json: Option<String> = redis::cmd("GET")
+        let fields: HashMap<String, String> = redis::cmd("HGETALL")
             .arg(self.key(&format!("decision:{decision_id}")))
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+        let Some(doc) = fields.get("doc") else { return Ok(None) };
+        let mut decision: PendingDecision =
+            serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if let Some(status) = fields.get("status") {
+            decision.status = status.clone();
+        }
+        decision.decided_at = fields.get("decided_at").cloned();
+        decision.decided_by = fields.get("decided_by").cloned();
+        decision.feedback = fields.get("feedback").cloned();
+        decision.edited = fields.get("edited").and_then(|e| serde_json::from_str(e).ok());
+        Ok(Some(decision))
+    }
+
+    async fn transition(
+        &self,
+        decision_id: &str,
+        t: &Transition,
+    ) -> Result<PendingDecision, TransitionError> {
+        let mut conn = self.conn.clone();
+        let edited = t.edited.as_ref().map(|e| e.to_string()).unwrap_or_default();
+        let (answer, detail): (String, String) = self
+            .transition
+            .key(self.key(&format!("decision:{decision_id}")))
+            .key(self.key("pending"))
+            .arg(decision_id)
+            .arg(t.to.as_str())
+            .arg(&t.by)
+            .arg(t.feedback.as_deref().unwrap_or_default())
+            .arg(t.seen_hash.as_deref().unwrap_or_default())
+            .arg(edited)
+            .arg(&t.at)
+            .arg(t.now_ms)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        match answer.as_str() {
+            "ok" => {
+                self.get(decision_id).await?.ok_or_else(|| TransitionError::NotFound(decision_id.to_string()))
+            }
+            "not_found" => Err(TransitionError::NotFound(decision_id.to_string())),
+            "already" => Err(TransitionError::AlreadyDecided(detail)),
+            "expired" => Err(TransitionError::Expired(detail)),
+            _ => Err(TransitionError::Stale),
+        }
     }
 
     async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError> {

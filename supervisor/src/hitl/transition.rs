@@ -1,0 +1,146 @@
+//! Deciding a pending decision: one atomic state change, pending → approved | rejected |
+//! expired | escalated. Two approvers racing get one success and one `AlreadyDecided`; a
+//! decision past its deadline cannot be approved (`Expired`); an approval made on a payload
+//! other than the one stored (its hash) is refused (`Stale`).
+
+use serde::{Deserialize, Serialize};
+
+/// A decision's states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+    Escalated,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+            Self::Escalated => "escalated",
+        }
+    }
+}
+
+/// One state change asked for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Transition {
+    pub to: Status,
+    /// Who decided (a user, or `overseer` for the sweeper).
+    pub by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<String>,
+    /// The payload hash the approver saw; checked against the stored one when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seen_hash: Option<String>,
+    /// An edited proposal that is what executes (approvals only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edited: Option<serde_json::Value>,
+    /// Now, RFC 3339, as recorded.
+    pub at: String,
+    /// Now, Unix milliseconds, compared with the deadline.
+    pub now_ms: u64,
+}
+
+/// Why a state change was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("no decision `{0}`")]
+    NotFound(String),
+    #[error("decision already {0}")]
+    AlreadyDecided(String),
+    #[error("decision expired at {0}")]
+    Expired(String),
+    #[error("the payload changed since it was shown")]
+    Stale,
+    #[error(transparent)]
+    Store(#[from] super::StoreError),
+}
+
+impl TransitionError {
+    /// The HTTP status CONTRACT.md gives each refusal.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::NotFound(_) => 404,
+            Self::AlreadyDecided(_) | Self::Stale => 409,
+            Self::Expired(_) => 410,
+            Self::Store(_) => 503,
+        }
+    }
+}
+
+/// The rule, applied to a stored decision (the in-memory store uses it directly; the Redis
+/// store runs the same rule in Lua). Returns the decision as changed.
+pub fn apply(decision: &mut super::PendingDecision, t: &Transition) -> Result<(), TransitionError> {
+    if decision.status != Status::Pending.as_str() {
+        return Err(TransitionError::AlreadyDecided(decision.status.clone()));
+    }
+    let expiring = matches!(t.to, Status::Expired | Status::Escalated);
+    if !expiring && t.now_ms >= decision.expires_at_ms {
+        return Err(TransitionError::Expired(decision.expires_at.clone()));
+    }
+    if t.seen_hash.as_ref().is_some_and(|h| *h != decision.payload_hash) {
+        return Err(TransitionError::Stale);
+    }
+    decision.status = t.to.as_str().to_string();
+    decision.decided_at = Some(t.at.clone());
+    decision.decided_by = Some(t.by.clone());
+    decision.feedback = t.feedback.clone();
+    decision.edited = t.edited.clone();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hitl::PendingDecision;
+    use overseer_agents::confidence::Confidence;
+    use std::time::Duration;
+
+    fn decision() -> PendingDecision {
+        let data = serde_json::json!({"proposal": {"actions": []}});
+        let c = Confidence::combine(1.0, 1.0, None);
+        PendingDecision::new("t", "w", "q", "a", c, vec![], data, Duration::from_secs(60))
+    }
+
+    fn t(to: Status, now_ms: u64, seen_hash: Option<&str>) -> Transition {
+        Transition {
+            to,
+            by: "ada".into(),
+            feedback: None,
+            seen_hash: seen_hash.map(str::to_string),
+            edited: None,
+            at: "now".into(),
+            now_ms,
+        }
+    }
+
+    #[test]
+    fn pending_changes_once_and_only_within_its_deadline_and_on_its_payload() {
+        let mut d = decision();
+        let before = d.expires_at_ms - 1;
+        assert_eq!(
+            apply(&mut d.clone(), &t(Status::Approved, before, Some("x"))),
+            Err(TransitionError::Stale)
+        );
+        assert!(matches!(
+            apply(&mut d.clone(), &t(Status::Approved, d.expires_at_ms, None)),
+            Err(TransitionError::Expired(_))
+        ));
+        assert_eq!(apply(&mut d.clone(), &t(Status::Escalated, d.expires_at_ms + 5, None)), Ok(()));
+        let hash = d.payload_hash.clone();
+        assert_eq!(apply(&mut d, &t(Status::Rejected, before, Some(&hash))), Ok(()));
+        assert_eq!(d.status, "rejected");
+        assert_eq!(d.decided_by.as_deref(), Some("ada"));
+        assert_eq!(
+            apply(&mut d, &t(Status::Approved, before, None)),
+            Err(TransitionError::AlreadyDecided("rejected".into()))
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! The Redis decision store's state changes, against the machine's Redis.
+
+mod common;
+
+use overseer_agents::confidence::Confidence;
+use overseer_supervisor::hitl::decision::unix_ms;
+use overseer_supervisor::hitl::redis_store::RedisStore;
+use overseer_supervisor::hitl::{DecisionStore, PendingDecision, Status, Transition, TransitionError};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+async fn store() -> (Arc<RedisStore>, String) {
+    let prefix = format!("overseer-test-{}:", uuid::Uuid::new_v4());
+    let store = RedisStore::connect("redis://127.0.0.1:6379/0", &prefix, Duration::from_secs(5))
+        .await
+        .expect("Redis");
+    (Arc::new(store), prefix)
+}
+
+async fn parked(store: &RedisStore, ttl: Duration) -> PendingDecision {
+    let data = serde_json::json!({"task": {"task_id": "t"}, "proposal": {"actions": [], "summary": "s"}, "missing": []});
+    let task_id = format!("task-{}", uuid::Uuid::new_v4());
+    let decision = PendingDecision::new(
+        &task_id,
+        "payment_processing",
+        "auto_orders",
+        "order",
+        Confidence::combine(0.5, 0.5, None),
+        vec![],
+        data,
+        ttl,
+    );
+    store.park(&decision, Duration::from_secs(600)).await.expect("park");
+    decision
+}
+
+fn approve(by: &str, seen_hash: Option<String>) -> Transition {
+    Transition {
+        to: Status::Approved,
+        by: by.into(),
+        feedback: Some(format!("ok from {by}")),
+        seen_hash,
+        edited: None,
+        at: "2026-11-21T10:00:00Z".into(),
+        now_ms: unix_ms(SystemTime::now()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_approvals_of_one_decision_give_one_success() {
+    let (store, _) = store().await;
+    let decision = parked(&store, Duration::from_secs(300)).await;
+    let attempts = (0..50).map(|i| {
+        let (store, id, hash) = (store.clone(), decision.decision_id.clone(), decision.payload_hash.clone());
+        tokio::spawn(
+            async move { store.transition(&id, &approve(&format!("approver-{i}"), Some(hash))).await },
+        )
+    });
+    let results: Vec<_> =
+        futures_util::future::join_all(attempts).await.into_iter().map(|r| r.expect("task")).collect();
+    let wins: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(wins.len(), 1);
+    let conflicts = results
+        .iter()
+        .filter(|r| matches!(r, Err(TransitionError::AlreadyDecided(s)) if s == "approved"))
+        .count();
+    assert_eq!(conflicts, 49);
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| e.http_status() == 409));
+
+    let stored = store.get(&decision.decision_id).await.expect("get").expect("stored");
+    assert_eq!(stored.status, "approved");
+    assert_eq!(stored.decided_by, wins[0].decided_by);
+    assert_eq!(stored.feedback, wins[0].feedback);
+    assert_eq!(stored.decision_data, decision.decision_data, "the shown document is never rewritten");
+    assert!(!store.pending_ids(1000).await.expect("ids").contains(&decision.decision_id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_stale_and_unknown_decisions_are_refused_with_their_statuses() {
+    let (store, _) = store().await;
+    let expired = parked(&store, Duration::from_millis(1)).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let err = store.transition(&expired.decision_id, &approve("a", None)).await.expect_err("expired");
+    assert!(matches!(err, TransitionError::Expired(_)) && err.http_status() == 410, "{err:?}");
+    // The sweeper may still escalate it.
+    let escalate = Transition { to: Status::Escalated, by: "overseer".into(), ..approve("overseer", None) };
+    assert_eq!(
+        store.transition(&expired.decision_id, &escalate).await.expect("escalated").status,
+        "escalated"
+    );
+
+    let fresh = parked(&store, Duration::from_secs(300)).await;
+    let err = store
+        .transition(&fresh.decision_id, &approve("a", Some("not-the-hash".into())))
+        .await
+        .expect_err("stale");
+    assert_eq!(err, TransitionError::Stale);
+    assert_eq!(err.http_status(), 409);
+    let err = store.transition("dec_nope", &approve("a", None)).await.expect_err("unknown");
+    assert_eq!(err.http_status(), 404);
+    // An edited approval keeps the edit beside the original.
+    let edited = serde_json::json!({"actions": [{"action": "refund", "amount": 20.0}]});
+    let t = Transition { edited: Some(edited.clone()), ..approve("b", Some(fresh.payload_hash.clone())) };
+    assert_eq!(store.transition(&fresh.decision_id, &t).await.expect("approved").edited, Some(edited));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_changes_survive_a_flushed_script_cache() {
+    let (store, _) = store().await;
+    let decision = parked(&store, Duration::from_secs(300)).await;
+    // What a Redis restart does to loaded scripts; redis-rs must reload on NOSCRIPT.
+    let client = redis::Client::open("redis://127.0.0.1:6379/0").expect("url");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("Redis");
+    redis::cmd("SCRIPT").arg("FLUSH").query_async::<()>(&mut conn).await.expect("flush");
+    let changed = store.transition(&decision.decision_id, &approve("a", None)).await.expect("after NOSCRIPT");
+    assert_eq!(changed.status, "approved");
+}
