@@ -19,6 +19,7 @@
 pub mod agent;
 pub mod confidence;
 pub mod llm;
+pub mod onboarding;
 pub mod policy;
 pub mod proposal;
 pub mod routing;
