@@ -41,7 +41,7 @@ pub enum ExpiryPolicy {
     /// Move it to the `hitl_exceptions` queue for a person to pick up (nothing is lost).
     #[default]
     Escalate,
-    /// Reject it, with "expired" as the feedback.
+    /// Reject it by expiry: it ends `expired`, and its task is not executed.
     AutoReject,
 }
 

@@ -21,6 +21,8 @@ pub const CONFIDENCE: &str = "overseer_confidence";
 pub const TASK_PANICS: &str = "overseer_task_panics_total";
 /// Consumer restarts by their queue supervisor, by `queue`.
 pub const ACTOR_RESTARTS: &str = "overseer_actor_restarts_total";
+/// Pending decisions expired by the sweeper, by `workflow` and `outcome` (escalated, expired).
+pub const HITL_EXPIRIES: &str = "overseer_hitl_expiries_total";
 /// Events handed to the sink, by `topic` and `outcome` (delivered, failed).
 pub const EVENTS: &str = "overseer_events_total";
 

@@ -165,7 +165,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
             max_bytes: config.limits.max_task_bytes,
             max_depth: config.limits.max_json_depth,
         },
-        history: Duration::from_secs(24 * 3600),
+        history: config.hitl.history,
         llm_deadline: c.llm.deadline,
     };
     let root_args = RootArgs {
@@ -178,6 +178,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         health: health.clone(),
         max_restarts: config.runtime.max_restarts,
         restart_window: config.runtime.restart_window,
+        sweep_interval: config.hitl.sweep_interval,
     };
     let (root, root_done) = Actor::spawn(None, RootSupervisor, root_args)
         .await

@@ -4,6 +4,7 @@
 //! RootSupervisor
 //! ├── EventPublisher            — owns the event sink (Kafka producer, delivery reports)
 //! ├── HitlActor                 — parks decisions for a person (Redis) + hitl.requests
+//! ├── ExpirySweeper             — expires pending decisions past their deadline
 //! └── QueueSupervisor(queue) × configured agent queues
 //!     └── ConsumerActor(queue)  — one channel, prefetch, up to `concurrency` tasks in flight
 //! ```
@@ -15,6 +16,7 @@
 
 pub mod consumer;
 pub mod event_publisher;
+pub mod expiry_sweeper;
 pub mod hitl;
 pub mod queue_supervisor;
 pub mod root;

@@ -6,6 +6,7 @@
 
 use super::consumer::ConsumerArgs;
 use super::event_publisher::{EventPublisher, PublisherHandle, PublisherMessage};
+use super::expiry_sweeper::{ExpirySweeper, SweeperArgs, SweeperMessage};
 use super::hitl::{HitlActor, HitlArgs, HitlHandle, HitlMessage};
 use super::queue_supervisor::{QueueSupervisor, QueueSupervisorArgs, QueueSupervisorMessage};
 use crate::events::EventSink;
@@ -45,6 +46,8 @@ pub struct RootArgs {
     pub health: Arc<Health>,
     pub max_restarts: u32,
     pub restart_window: Duration,
+    /// How often the ExpirySweeper looks for expired decisions.
+    pub sweep_interval: Duration,
 }
 
 pub enum RootMessage {
@@ -55,6 +58,7 @@ pub enum RootMessage {
 pub struct RootState {
     publisher: ActorRef<PublisherMessage>,
     hitl: ActorRef<HitlMessage>,
+    sweeper: ActorRef<SweeperMessage>,
     queues: Vec<(QueueSupervisorArgs, ActorRef<QueueSupervisorMessage>)>,
     draining: bool,
 }
@@ -78,6 +82,14 @@ impl Actor for RootSupervisor {
             Arc::new(PublisherHandle { actor: publisher.clone(), timeout: CALL_TIMEOUT });
         let hitl_args = HitlArgs { store: args.store.clone(), sink: handle.clone() };
         let (hitl, _) = Actor::spawn_linked(None, HitlActor, hitl_args, myself.get_cell()).await?;
+        let sweeper_args = SweeperArgs {
+            store: args.store.clone(),
+            sink: handle.clone(),
+            link: args.link.clone(),
+            workflows: args.parts.workflows.clone(),
+            interval: args.sweep_interval,
+        };
+        let (sweeper, _) = Actor::spawn_linked(None, ExpirySweeper, sweeper_args, myself.get_cell()).await?;
         let pipeline = Arc::new(Pipeline {
             parts: args.parts,
             sink: handle.clone(),
@@ -104,7 +116,7 @@ impl Actor for RootSupervisor {
                 Actor::spawn_linked(None, QueueSupervisor, qargs.clone(), myself.get_cell()).await?;
             queues.push((qargs, child));
         }
-        Ok(RootState { publisher, hitl, queues, draining: false })
+        Ok(RootState { publisher, hitl, sweeper, queues, draining: false })
     }
 
     async fn handle(
@@ -133,6 +145,7 @@ impl Actor for RootSupervisor {
                 if !matches!(flush, Ok(ractor::rpc::CallResult::Success(Ok(())))) {
                     tracing::warn!("events may not all be flushed");
                 }
+                state.sweeper.stop(None);
                 state.hitl.stop(None);
                 state.publisher.stop(None);
                 let _ = reply.send(());

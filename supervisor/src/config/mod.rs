@@ -7,6 +7,7 @@
 //! - [`reference`]: docs/configuration.md, generated from these types' doc comments.
 
 pub mod connections;
+pub mod hitl;
 mod problem;
 pub mod reference;
 pub mod service;
@@ -15,6 +16,7 @@ pub mod topology;
 mod validate;
 
 pub use connections::{AmqpConfig, Connections, KafkaConfig, LlmConfig, RedisConfig};
+pub use hitl::HitlConfig;
 pub use overseer_agents::policy::PolicyConfig;
 pub use overseer_agents::spec::AgentSpec;
 pub use overseer_agents::workflow::WorkflowConfig;
@@ -52,6 +54,9 @@ pub struct Config {
     /// Actions that always need a person, whatever the confidence.
     #[serde(default)]
     pub policy: PolicyConfig,
+    /// The human-in-the-loop service: expiry sweeps, history.
+    #[serde(default)]
+    pub hitl: HitlConfig,
     /// Queue priority classes, by name.
     pub classes: BTreeMap<String, QueueClass>,
     /// RabbitMQ work queues, by queue name.
@@ -90,6 +95,7 @@ impl Config {
             retry: x.section("retry", Some(RetryConfig::default())),
             runtime: x.section("runtime", Some(RuntimeConfig::default())),
             policy: x.section("policy", Some(PolicyConfig::default())),
+            hitl: x.section("hitl", Some(HitlConfig::default())),
             classes: x.entries("classes"),
             queues: x.entries("queues"),
             topics: x.entries("topics"),
@@ -107,6 +113,7 @@ impl Config {
             retry: config.retry.unwrap_or_default(),
             runtime: config.runtime.unwrap_or_default(),
             policy: config.policy.unwrap_or_default(),
+            hitl: config.hitl.unwrap_or_default(),
             classes: config.classes,
             queues: config.queues,
             topics: config.topics,
@@ -147,6 +154,7 @@ const SECTIONS: &[&str] = &[
     "retry",
     "runtime",
     "policy",
+    "hitl",
     "classes",
     "queues",
     "topics",
@@ -168,6 +176,7 @@ struct Partial {
     retry: Option<RetryConfig>,
     runtime: Option<RuntimeConfig>,
     policy: Option<PolicyConfig>,
+    hitl: Option<HitlConfig>,
     classes: BTreeMap<String, QueueClass>,
     queues: BTreeMap<String, QueueConfig>,
     topics: BTreeMap<String, TopicConfig>,

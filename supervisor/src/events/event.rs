@@ -9,6 +9,7 @@ pub mod topic {
     pub const DECISIONS: &str = "ai.decisions";
     pub const ERRORS: &str = "ai.errors";
     pub const HITL_REQUESTS: &str = "hitl.requests";
+    pub const HITL_DECISIONS: &str = "hitl.decisions";
 }
 
 /// Now, as RFC 3339 with milliseconds.

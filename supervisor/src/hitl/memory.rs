@@ -48,6 +48,14 @@ impl DecisionStore for MemoryStore {
         Ok(decision.clone())
     }
 
+    async fn due_ids(&self, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+        let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let mut due: Vec<_> =
+            inner.decisions.values().filter(|d| d.status == "pending" && d.expires_at_ms <= now_ms).collect();
+        due.sort_by_key(|d| d.expires_at_ms);
+        Ok(due.into_iter().take(limit).map(|d| d.decision_id.clone()).collect())
+    }
+
     async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError> {
         let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
         let mut pending: Vec<_> = inner.decisions.values().filter(|d| d.status == "pending").collect();

@@ -46,6 +46,8 @@ pub trait DecisionStore: Send + Sync {
     /// Changes a pending decision's state, atomically; returns it as changed.
     async fn transition(&self, decision_id: &str, t: &Transition)
         -> Result<PendingDecision, TransitionError>;
+    /// Pending decisions whose deadline (Unix ms) is at or before `now_ms`, soonest first.
+    async fn due_ids(&self, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError>;
     /// Pending decision ids, soonest deadline first.
     async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;

@@ -28,7 +28,10 @@ return {1, ARGV[1]}
 
 const TRANSITION: &str = r"
 local f = redis.call('HMGET', KEYS[1], 'status', 'expires_at_ms', 'payload_hash', 'expires_at')
-if not f[1] then return {'not_found', ''} end
+if not f[1] then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return {'not_found', ''}
+end
 if f[1] ~= 'pending' then return {'already', f[1]} end
 local expiring = (ARGV[2] == 'expired' or ARGV[2] == 'escalated')
 if (not expiring) and tonumber(ARGV[8]) >= tonumber(f[2]) then return {'expired', f[4]} end
@@ -152,6 +155,20 @@ impl DecisionStore for RedisStore {
             "expired" => Err(TransitionError::Expired(detail)),
             _ => Err(TransitionError::Stale),
         }
+    }
+
+    async fn due_ids(&self, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("ZRANGEBYSCORE")
+            .arg(self.key("pending"))
+            .arg("-inf")
+            .arg(now_ms)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)
     }
 
     async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError> {
