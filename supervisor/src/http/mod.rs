@@ -1,6 +1,9 @@
-//! The HTTP API on one port. For now: `GET /health` (tree, dependencies, LLM) and
-//! `GET /metrics` (Prometheus text). `app(state)` builds the router, so tests drive it with
-//! `oneshot` or on a real port.
+//! The HTTP API on one port: `GET /health` (tree, dependencies, LLM), `GET /metrics`
+//! (Prometheus text), and the HITL decision reads (`decisions`). `app(state)` builds the
+//! router, so tests drive it with `oneshot` or on a real port. Errors: `error::ApiError`.
+
+mod decisions;
+pub mod error;
 
 use crate::health::Health;
 use crate::hitl::DecisionStore;
@@ -23,7 +26,12 @@ pub struct AppState {
 }
 
 pub fn app(state: AppState) -> Router {
-    Router::new().route("/health", get(health)).route("/metrics", get(metrics)).with_state(state)
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/api/brain/hitl/decisions/pending", get(decisions::pending))
+        .route("/api/brain/hitl/decisions/{id}", get(decisions::one))
+        .with_state(state)
 }
 
 /// 200 while every queue has a working supervisor and the dependencies answer; 503 when a
@@ -54,7 +62,11 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     match state.metrics {
-        Some(handle) => (StatusCode::OK, [("content-type", "text/plain; version=0.0.4")], handle.render()).into_response(),
-        None => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "metrics unavailable", "detail": "the metrics recorder could not be installed"}))).into_response(),
+        Some(handle) => {
+            (StatusCode::OK, [("content-type", "text/plain; version=0.0.4")], handle.render()).into_response()
+        }
+        None => {
+            error::ApiError::unavailable("metrics", "the recorder could not be installed").into_response()
+        }
     }
 }

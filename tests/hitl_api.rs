@@ -1,0 +1,65 @@
+//! The seed's decision read endpoints on a running replica (real RabbitMQ, Redis, Kafka).
+
+mod common;
+
+use common::kafka_watch::{count, KafkaWatch};
+use common::llm_server::{order_proposal, Reply};
+use common::runtime::{order, TestEnv};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_decisions_are_listed_and_shown_with_the_seed_field_names() {
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::content(order_proposal(0.99, json!([{"action": "fulfil"}]))));
+    let config = env.config(&[]);
+    let running = env.start(&config, &["auto_orders"]).await;
+    let watch = KafkaWatch::start(&["hitl.requests"]);
+    let base = format!("ord-{}", uuid::Uuid::new_v4());
+    env.submit(&config, "auto_orders", &order(&base, Some("payment_processing")), 3).await;
+    let ids: HashSet<String> = (1..=3).map(|i| format!("{base}-{i}")).collect();
+    let seen = watch.collect(&ids, Duration::from_secs(20), |s| count(s, "hitl.requests") >= 3);
+    let parked: HashSet<String> =
+        seen.iter().filter_map(|(_, e)| e["decision_id"].as_str().map(str::to_string)).collect();
+    assert_eq!(parked.len(), 3);
+
+    let api = format!("http://{}/api/brain/hitl/decisions", running.http_addr);
+    let list: Value = reqwest::get(format!("{api}/pending")).await.expect("list").json().await.expect("JSON");
+    let listed: HashSet<String> = list["decisions"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|d| d["decision_id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(listed, parked, "{list}");
+    for d in list["decisions"].as_array().expect("array") {
+        for field in [
+            "decision_id",
+            "workflow_id",
+            "confidence",
+            "status",
+            "created_at",
+            "expires_at",
+            "decision_data",
+        ] {
+            assert!(d.get(field).is_some_and(|v| !v.is_null()), "{field} missing: {d}");
+        }
+        assert_eq!(d["status"], "pending");
+        assert_eq!(d["workflow_id"], "payment_processing");
+    }
+
+    let id = parked.iter().next().expect("one").clone();
+    let one: Value = reqwest::get(format!("{api}/{id}")).await.expect("get").json().await.expect("JSON");
+    assert_eq!(one["decision_id"], id.as_str());
+    assert!(one["decision_data"]["proposal"]["actions"].is_array(), "{one}");
+
+    let missing = reqwest::get(format!("{api}/dec_nope")).await.expect("get");
+    assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
+    let body: Value = missing.json().await.expect("JSON error");
+    assert_eq!(body["error"], "not_found");
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("dec_nope")), "{body}");
+    let bad = reqwest::get(format!("{api}/pending?limit=0")).await.expect("get");
+    assert_eq!(bad.status(), reqwest::StatusCode::BAD_REQUEST);
+    running.shutdown().await;
+}
