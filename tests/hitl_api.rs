@@ -61,5 +61,35 @@ async fn pending_decisions_are_listed_and_shown_with_the_seed_field_names() {
     assert!(body["detail"].as_str().is_some_and(|d| d.contains("dec_nope")), "{body}");
     let bad = reqwest::get(format!("{api}/pending?limit=0")).await.expect("get");
     assert_eq!(bad.status(), reqwest::StatusCode::BAD_REQUEST);
+
+    // /api/hitl/pending: pages that cover everything once, and filters.
+    let general = format!("http://{}/api/hitl/pending", running.http_addr);
+    let get = |query: String| {
+        let url = format!("{general}?{query}");
+        async move { reqwest::get(url).await.expect("get").json::<Value>().await.expect("JSON") }
+    };
+    let first = get("limit=2".into()).await;
+    assert_eq!(first["count"], 2, "{first}");
+    let cursor = first["next_cursor"].as_str().expect("a next page").to_string();
+    let second = get(format!("limit=2&cursor={cursor}")).await;
+    assert_eq!(second["count"], 1, "{second}");
+    assert!(second["next_cursor"].is_null(), "{second}");
+    let paged: HashSet<String> = [&first, &second]
+        .iter()
+        .flat_map(|p| p["decisions"].as_array().cloned().unwrap_or_default())
+        .filter_map(|d| d["decision_id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(paged, parked);
+    assert_eq!(get("workflow=payment_processing".into()).await["count"], 3);
+    assert_eq!(get("workflow=lead_processing".into()).await["count"], 0);
+    assert_eq!(
+        get("min_confidence=0.99&max_confidence=1".into()).await["count"],
+        3,
+        "confidence is 0.4 + 0.6 × 0.99"
+    );
+    assert_eq!(get("min_confidence=0.999".into()).await["count"], 0);
+    assert_eq!(get("older_than=3600".into()).await["count"], 0);
+    let bad_cursor = reqwest::get(format!("{general}?cursor=garbage")).await.expect("get");
+    assert_eq!(bad_cursor.status(), reqwest::StatusCode::BAD_REQUEST);
     running.shutdown().await;
 }

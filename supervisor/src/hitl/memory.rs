@@ -56,6 +56,27 @@ impl DecisionStore for MemoryStore {
         Ok(due.into_iter().take(limit).map(|d| d.decision_id.clone()).collect())
     }
 
+    async fn pending_page(
+        &self,
+        after: Option<(u64, String)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let mut all: Vec<(u64, String)> = inner
+            .decisions
+            .values()
+            .filter(|d| d.status == "pending")
+            .map(|d| (d.expires_at_ms, d.decision_id.clone()))
+            .collect();
+        all.sort();
+        Ok(all.into_iter().filter(|p| after.as_ref().is_none_or(|a| p > a)).take(limit).collect())
+    }
+
+    async fn get_many(&self, ids: &[String]) -> Result<Vec<PendingDecision>, StoreError> {
+        let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        Ok(ids.iter().filter_map(|id| inner.decisions.get(id).cloned()).collect())
+    }
+
     async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError> {
         let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
         let mut pending: Vec<_> = inner.decisions.values().filter(|d| d.status == "pending").collect();

@@ -48,6 +48,16 @@ pub trait DecisionStore: Send + Sync {
         -> Result<PendingDecision, TransitionError>;
     /// Pending decisions whose deadline (Unix ms) is at or before `now_ms`, soonest first.
     async fn due_ids(&self, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError>;
+    /// Pending decisions after `after` (a (deadline ms, id) position), soonest deadline first,
+    /// with their deadlines: the pages of a cursor that stays stable while decisions come
+    /// and go.
+    async fn pending_page(
+        &self,
+        after: Option<(u64, String)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, StoreError>;
+    /// Several decisions at once (missing ones are left out), in the order asked.
+    async fn get_many(&self, ids: &[String]) -> Result<Vec<PendingDecision>, StoreError>;
     /// Pending decision ids, soonest deadline first.
     async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;

@@ -111,17 +111,48 @@ impl DecisionStore for RedisStore {
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        let Some(doc) = fields.get("doc") else { return Ok(None) };
-        let mut decision: PendingDecision =
-            serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        if let Some(status) = fields.get("status") {
-            decision.status = status.clone();
+        decode(&fields)
+    }
+
+    async fn pending_page(
+        &self,
+        after: Option<(u64, String)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut conn = self.conn.clone();
+        let from = after.as_ref().map_or("-inf".to_string(), |(score, _)| score.to_string());
+        // Entries sharing the cursor's deadline are fetched again and skipped by id: read a
+        // little more than asked so a page is still full after skipping them.
+        let raw: Vec<(String, f64)> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.key("pending"))
+            .arg(from)
+            .arg("+inf")
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit + 64)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let mut page: Vec<(u64, String)> = raw.into_iter().map(|(id, score)| (score as u64, id)).collect();
+        page.sort();
+        Ok(page.into_iter().filter(|p| after.as_ref().is_none_or(|a| p > a)).take(limit).collect())
+    }
+
+    async fn get_many(&self, ids: &[String]) -> Result<Vec<PendingDecision>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HGETALL").arg(self.key(&format!("decision:{id}")));
         }
-        decision.decided_at = fields.get("decided_at").cloned();
-        decision.decided_by = fields.get("decided_by").cloned();
-        decision.feedback = fields.get("feedback").cloned();
-        decision.edited = fields.get("edited").and_then(|e| serde_json::from_str(e).ok());
-        Ok(Some(decision))
+        let all: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        let mut out = Vec::with_capacity(all.len());
+        for fields in &all {
+            if let Some(decision) = decode(fields)? {
+                out.push(decision);
+            }
+        }
+        Ok(out)
     }
 
     async fn transition(
@@ -186,4 +217,19 @@ impl DecisionStore for RedisStore {
         let mut conn = self.conn.clone();
         redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(unavailable)
     }
+}
+
+/// A decision from its hash: the document as parked, with the live fields over it.
+fn decode(fields: &HashMap<String, String>) -> Result<Option<PendingDecision>, StoreError> {
+    let Some(doc) = fields.get("doc") else { return Ok(None) };
+    let mut decision: PendingDecision =
+        serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if let Some(status) = fields.get("status") {
+        decision.status = status.clone();
+    }
+    decision.decided_at = fields.get("decided_at").cloned();
+    decision.decided_by = fields.get("decided_by").cloned();
+    decision.feedback = fields.get("feedback").cloned();
+    decision.edited = fields.get("edited").and_then(|e| serde_json::from_str(e).ok());
+    Ok(Some(decision))
 }

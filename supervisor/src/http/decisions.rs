@@ -1,6 +1,8 @@
-//! The seed's decision read endpoints: `GET /api/brain/hitl/decisions/pending` and
-//! `GET /api/brain/hitl/decisions/{id}`, with its field names (decision_id, workflow_id,
-//! confidence, status, created_at, expires_at, decision_data).
+//! Decision reads: the seed's `GET /api/brain/hitl/decisions/pending` and
+//! `GET /api/brain/hitl/decisions/{id}` with its field names (decision_id, workflow_id,
+//! confidence, status, created_at, expires_at, decision_data), and `GET /api/hitl/pending` with
+//! filters (workflow, confidence range, age) and a cursor that stays stable while decisions
+//! come and go (it is a position in the deadline index: `<deadline ms>:<decision id>`).
 
 use super::error::ApiError;
 use super::AppState;
@@ -41,6 +43,10 @@ fn view(d: &PendingDecision) -> Value {
     })
 }
 
+fn store_down(e: crate::hitl::StoreError) -> ApiError {
+    ApiError::unavailable("the decision store", e)
+}
+
 /// Pending decisions, soonest deadline first.
 pub(super) async fn pending(
     State(state): State<AppState>,
@@ -50,27 +56,109 @@ pub(super) async fn pending(
     if limit == 0 || limit > MAX_LIMIT {
         return Err(ApiError::bad_request(format!("limit must be 1..{MAX_LIMIT}")));
     }
-    let ids =
-        state.store.pending_ids(limit).await.map_err(|e| ApiError::unavailable("the decision store", e))?;
-    let mut decisions = Vec::with_capacity(ids.len());
-    for id in ids {
-        // A decision decided or expired between the two reads is simply left out.
-        if let Some(d) =
-            state.store.get(&id).await.map_err(|e| ApiError::unavailable("the decision store", e))?
-        {
-            if d.status == "pending" {
-                decisions.push(view(&d));
-            }
+    let ids = state.store.pending_ids(limit).await.map_err(store_down)?;
+    // A decision decided or expired between the two reads is simply left out.
+    let decisions: Vec<Value> = state
+        .store
+        .get_many(&ids)
+        .await
+        .map_err(store_down)?
+        .iter()
+        .filter(|d| d.status == "pending")
+        .map(view)
+        .collect();
+    Ok(Json(json!({"count": decisions.len(), "decisions": decisions})))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct FilterQuery {
+    workflow: Option<String>,
+    min_confidence: Option<f64>,
+    max_confidence: Option<f64>,
+    /// Only decisions waiting at least this many seconds.
+    older_than: Option<u64>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+fn parse_cursor(raw: &str) -> Result<(u64, String), ApiError> {
+    let bad = || ApiError::bad_request("cursor must be a next_cursor value from an earlier page");
+    let (ms, id) = raw.split_once(':').ok_or_else(bad)?;
+    Ok((ms.parse().map_err(|_| bad())?, id.to_string()))
+}
+
+fn age_secs(d: &PendingDecision, now: std::time::SystemTime) -> u64 {
+    humantime::parse_rfc3339(&d.created_at)
+        .ok()
+        .and_then(|created| now.duration_since(created).ok())
+        .map_or(0, |age| age.as_secs())
+}
+
+/// `GET /api/hitl/pending`: filtered, paged.
+pub(super) async fn filtered(
+    State(state): State<AppState>,
+    Query(q): Query<FilterQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::bad_request(format!("limit must be 1..{MAX_LIMIT}")));
+    }
+    for c in [q.min_confidence, q.max_confidence].into_iter().flatten() {
+        if !(0.0..=1.0).contains(&c) {
+            return Err(ApiError::bad_request("confidence bounds must be within 0..1"));
         }
     }
-    Ok(Json(json!({"count": decisions.len(), "decisions": decisions})))
+    let mut position = q.cursor.as_deref().map(parse_cursor).transpose()?;
+    let now = std::time::SystemTime::now();
+    let keep = |d: &PendingDecision| {
+        d.status == "pending"
+            && q.workflow.as_ref().is_none_or(|w| *w == d.workflow_id)
+            && q.min_confidence.is_none_or(|m| d.confidence >= m)
+            && q.max_confidence.is_none_or(|m| d.confidence <= m)
+            && q.older_than.is_none_or(|s| age_secs(d, now) >= s)
+    };
+    let mut decisions = Vec::new();
+    let mut exhausted = false;
+    // Bounded work per request: at most ten index pages are scanned for one page of results.
+    for _ in 0..10 {
+        let page = state.store.pending_page(position.clone(), limit).await.map_err(store_down)?;
+        if page.len() < limit {
+            exhausted = true;
+        }
+        let ids: Vec<String> = page.iter().map(|(_, id)| id.clone()).collect();
+        let found = state.store.get_many(&ids).await.map_err(store_down)?;
+        for (entry, d) in page
+            .iter()
+            .filter_map(|entry| found.iter().find(|d| d.decision_id == entry.1).map(|d| (entry, d)))
+        {
+            position = Some(entry.clone());
+            if keep(d) {
+                decisions.push(view(d));
+                if decisions.len() == limit {
+                    break;
+                }
+            }
+        }
+        if let Some(last) = page.last() {
+            if decisions.len() < limit {
+                position = Some(last.clone());
+            }
+        }
+        if exhausted || decisions.len() == limit {
+            break;
+        }
+    }
+    let next = (!exhausted || decisions.len() == limit)
+        .then(|| position.map(|(ms, id)| format!("{ms}:{id}")))
+        .flatten();
+    Ok(Json(json!({"count": decisions.len(), "decisions": decisions, "next_cursor": next})))
 }
 
 pub(super) async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    match state.store.get(&id).await.map_err(|e| ApiError::unavailable("the decision store", e))? {
+    match state.store.get(&id).await.map_err(store_down)? {
         Some(d) => Ok(Json(view(&d))),
         None => Err(ApiError::not_found(format!("no decision `{id}`"))),
     }

@@ -31,6 +31,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/brain/hitl/decisions/pending", get(decisions::pending))
         .route("/api/brain/hitl/decisions/{id}", get(decisions::one))
+        .route("/api/hitl/pending", get(decisions::filtered))
         .with_state(state)
 }
 
