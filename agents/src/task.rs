@@ -84,11 +84,6 @@ impl Task {
         }
         Ok(task)
     }
-
-    /// The kind, or `default` when the task names none.
-    pub fn kind_or<'a>(&'a self, default: &'a str) -> &'a str {
-        self.kind.as_deref().unwrap_or(default)
-    }
 }
 
 /// Deepest bracket nesting in a JSON text, ignoring brackets inside strings.
@@ -128,7 +123,7 @@ mod tests {
         let body = br#"{"task_id":"ord-1","kind":"order.process","priority":5,"payload":{"a":1}}"#;
         let task = Task::decode(body, LIMITS).expect("valid");
         assert_eq!(task.task_id, "ord-1");
-        assert_eq!(task.kind_or("x"), "order.process");
+        assert_eq!(task.kind.as_deref(), Some("order.process"));
     }
 
     #[test]

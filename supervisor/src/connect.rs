@@ -2,7 +2,7 @@
 //! (password masked), and what to do.
 
 use crate::config::{AmqpConfig, KafkaConfig};
-use crate::redact::{is_secret_key, mask_url, scrub};
+use crate::redact::{mask_url, scrub};
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::ClientConfig;
@@ -69,18 +69,6 @@ pub fn kafka_client_config(config: &KafkaConfig) -> ClientConfig {
         client.set(key, value);
     }
     client
-}
-
-/// The pass-through client properties as they may be printed (secret values masked).
-pub fn printable_kafka_settings(config: &KafkaConfig) -> Vec<(String, String)> {
-    config
-        .client
-        .iter()
-        .map(|(k, v)| {
-            let shown = if is_secret_key(k) { crate::redact::MASK.to_string() } else { v.clone() };
-            (k.clone(), shown)
-        })
-        .collect()
 }
 
 /// What the Kafka cluster holds: its broker count and each topic's partition count.
