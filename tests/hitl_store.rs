@@ -76,6 +76,13 @@ async fn fifty_concurrent_approvals_of_one_decision_give_one_success() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_store_lists_nothing_without_error() {
+    let (store, _) = store().await;
+    assert_eq!(store.get_many(&[]).await.expect("empty read"), vec![]);
+    assert_eq!(store.pending_page(None, 10).await.expect("empty page"), vec![]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_stale_and_unknown_decisions_are_refused_with_their_statuses() {
     let (store, _) = store().await;
     let expired = parked(&store, Duration::from_millis(1)).await;

@@ -140,6 +140,10 @@ impl DecisionStore for RedisStore {
     }
 
     async fn get_many(&self, ids: &[String]) -> Result<Vec<PendingDecision>, StoreError> {
+        // redis-rs refuses an empty pipeline ("empty command").
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut conn = self.conn.clone();
         let mut pipe = redis::pipe();
         for id in ids {
