@@ -4,8 +4,8 @@
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 
-/// Tasks finished, by `queue`, `agent`, `outcome` (executed, hitl, retried, dead_lettered,
-/// requeued, duplicate).
+/// Deliveries settled, by `queue`, `agent`, `outcome` (executed, hitl, retried, dead_lettered,
+/// requeued, duplicate, deferred).
 pub const TASKS: &str = "overseer_tasks_total";
 /// Seconds from delivery to ack, by `queue`.
 pub const TASK_SECONDS: &str = "overseer_task_duration_seconds";

@@ -203,6 +203,7 @@ async fn deliveries(
 /// it is retried like a transient error and dead-lettered after `max_attempts`, so a poison
 /// message can neither loop forever nor take the consumer down.
 async fn handle(delivery: lapin::message::Delivery, channel: Channel, args: ConsumerArgs) {
+    let started = std::time::Instant::now();
     let (outcome, claim) = match args.pipeline.admit(&delivery.data, delivery.redelivered).await {
         Admitted::Settled(outcome, claim) => (outcome, claim),
         Admitted::Task(task, claim) => {
@@ -217,6 +218,16 @@ async fn handle(delivery: lapin::message::Delivery, channel: Channel, args: Cons
             (outcome, Some(claim))
         }
     };
+    // Every delivery's outcome is counted here, where they all converge (bad bodies, duplicates
+    // and panics included).
+    let queue = args.ctx.queue.clone();
+    metrics::counter!(
+        crate::metrics::TASKS,
+        "queue" => queue.clone(),
+        "agent" => args.ctx.agent.clone(),
+        "outcome" => outcome.label()
+    )
+    .increment(1);
     let settler = Settler {
         channel: &channel,
         ctx: &args.ctx,
@@ -228,4 +239,6 @@ async fn handle(delivery: lapin::message::Delivery, channel: Channel, args: Cons
         let task_id = claim.as_ref().map_or("?", |c| c.task_id.as_str());
         tracing::warn!(queue = %args.ctx.queue, task_id, error = %e, "could not settle a delivery; the broker redelivers it");
     }
+    metrics::histogram!(crate::metrics::TASK_SECONDS, "queue" => queue)
+        .record(started.elapsed().as_secs_f64());
 }

@@ -12,7 +12,7 @@ use overseer_agents::task::{Task, TaskLimits};
 use overseer_agents::workflow::WorkflowConfig;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a consumer knows about its queue.
 #[derive(Debug, Clone)]
@@ -111,21 +111,10 @@ impl Pipeline {
 
     /// Runs a claimed task: agent, routing, then (after committing the claim) its effects.
     pub async fn run(&self, ctx: &QueueContext, task: &Task, claim: &TaskClaim) -> Outcome {
-        let started = Instant::now();
-        let outcome = match self.decide(ctx, task).await {
+        match self.decide(ctx, task).await {
             Err(outcome) => outcome,
             Ok(effect) => self.commit_and_apply(task, claim, effect).await,
-        };
-        metrics::counter!(
-            crate::metrics::TASKS,
-            "queue" => ctx.queue.clone(),
-            "agent" => ctx.agent.clone(),
-            "outcome" => outcome.label()
-        )
-        .increment(1);
-        metrics::histogram!(crate::metrics::TASK_SECONDS, "queue" => ctx.queue.clone())
-            .record(started.elapsed().as_secs_f64());
-        outcome
+        }
     }
 
     async fn commit_and_apply(&self, task: &Task, claim: &TaskClaim, effect: Effect) -> Outcome {
