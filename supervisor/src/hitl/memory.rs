@@ -77,13 +77,6 @@ impl DecisionStore for MemoryStore {
         Ok(ids.iter().filter_map(|id| inner.decisions.get(id).cloned()).collect())
     }
 
-    async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError> {
-        let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
-        let mut pending: Vec<_> = inner.decisions.values().filter(|d| d.status == "pending").collect();
-        pending.sort_by_key(|d| d.expires_at_ms);
-        Ok(pending.into_iter().take(limit).map(|d| d.decision_id.clone()).collect())
-    }
-
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }

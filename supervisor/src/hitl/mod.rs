@@ -59,6 +59,8 @@ pub trait DecisionStore: Send + Sync {
     /// Several decisions at once (missing ones are left out), in the order asked.
     async fn get_many(&self, ids: &[String]) -> Result<Vec<PendingDecision>, StoreError>;
     /// Pending decision ids, soonest deadline first.
-    async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError>;
+    async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        Ok(self.pending_page(None, limit).await?.into_iter().map(|(_, id)| id).collect())
+    }
     async fn ping(&self) -> Result<(), StoreError>;
 }

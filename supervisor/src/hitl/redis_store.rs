@@ -206,17 +206,6 @@ impl DecisionStore for RedisStore {
             .map_err(unavailable)
     }
 
-    async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.conn.clone();
-        redis::cmd("ZRANGE")
-            .arg(self.key("pending"))
-            .arg(0)
-            .arg(limit.saturating_sub(1) as i64)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)
-    }
-
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(unavailable)
