@@ -10,12 +10,11 @@ use crate::ledger::redis_ledger::RedisLedger;
 use crate::ledger::Ledger;
 use crate::setup::desired::dlq_name;
 use crate::transport::headers;
+use crate::transport::publish::confirmed;
 use lapin::message::BasicGetMessage;
-use lapin::options::{
-    BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
-};
+use lapin::options::{BasicAckOptions, BasicGetOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Confirmation};
+use lapin::{BasicProperties, Channel};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DlqError {
@@ -187,22 +186,11 @@ async fn replay_in(
         ledger.forget(&new_id).await.map_err(|e| DlqError::Ledger(e.to_string()))?;
         let props = BasicProperties::default()
             .with_content_type("application/json".into())
-            .with_delivery_mode(2)
             .with_message_id(new_id.as_str().into());
-        let confirm = session
-            .channel
-            .basic_publish(
-                "".into(),
-                queue.into(),
-                BasicPublishOptions { mandatory: true, ..Default::default() },
-                &body,
-                props,
-            )
-            .await
-            .map_err(|e| amqp(&session.amqp_url, e))?
+        let taken = confirmed(&session.channel, "", queue, &body, props)
             .await
             .map_err(|e| amqp(&session.amqp_url, e))?;
-        if !matches!(confirm, Confirmation::Ack(None)) {
+        if !taken {
             return Err(DlqError::Amqp(format!(
                 "the replay of {id} was not confirmed; it stays dead-lettered"
             )));

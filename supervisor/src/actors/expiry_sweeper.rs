@@ -9,8 +9,9 @@ use crate::events::EventSink;
 use crate::hitl::decision::unix_ms;
 use crate::hitl::{DecisionStore, PendingDecision, Status, Transition, TransitionError};
 use crate::transport::link::AmqpLink;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::{BasicProperties, Confirmation};
+use crate::transport::publish::confirmed;
+use lapin::options::ConfirmSelectOptions;
+use lapin::BasicProperties;
 use overseer_agents::workflow::{ExpiryPolicy, WorkflowConfig};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::json;
@@ -144,23 +145,12 @@ async fn publish_exception(link: &AmqpLink, decision: &PendingDecision) -> Resul
     let body = serde_json::to_vec(decision).map_err(|e| e.to_string())?;
     let props = BasicProperties::default()
         .with_content_type("application/json".into())
-        .with_delivery_mode(2)
         .with_message_id(decision.decision_id.as_str().into());
-    let confirm = channel
-        .basic_publish(
-            "".into(),
-            EXCEPTIONS_QUEUE.into(),
-            BasicPublishOptions { mandatory: true, ..Default::default() },
-            &body,
-            props,
-        )
-        .await
-        .map_err(|e| e.to_string())?
-        .await
-        .map_err(|e| e.to_string())?;
+    let taken = confirmed(&channel, "", EXCEPTIONS_QUEUE, &body, props).await.map_err(|e| e.to_string())?;
     let _ = channel.close(200, "escalated".into()).await;
-    match confirm {
-        Confirmation::Ack(None) => Ok(()),
-        other => Err(format!("not confirmed: {other:?}")),
+    if taken {
+        Ok(())
+    } else {
+        Err("the broker did not take the message".into())
     }
 }

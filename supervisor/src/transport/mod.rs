@@ -3,4 +3,5 @@
 
 pub mod headers;
 pub mod link;
+pub mod publish;
 pub mod settle;

@@ -3,6 +3,7 @@
 //! confirmed by the broker. Anything else is nacked with requeue.
 
 use super::headers::{self, text};
+use super::publish::confirmed;
 use crate::events::event::{self, topic};
 use crate::events::EventSink;
 use crate::ledger::Ledger;
@@ -10,10 +11,9 @@ use crate::pipeline::processor::OUTCOME_RETENTION;
 use crate::pipeline::{Outcome, QueueContext, TaskClaim};
 use crate::setup::desired::{dlq_name, retry_name};
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicNackOptions, BasicPublishOptions};
+use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
-use lapin::Confirmation;
-use lapin::{BasicProperties, Channel};
+use lapin::Channel;
 use std::time::Duration;
 
 /// How a queue retries.
@@ -118,7 +118,7 @@ impl Settler<'_> {
             .properties
             .clone()
             .with_headers(headers::with(delivery.properties.headers().as_ref(), set));
-        if publish(self.channel, &retry_name(delay), &self.ctx.queue, &delivery.data, props).await? {
+        if confirmed(self.channel, &retry_name(delay), &self.ctx.queue, &delivery.data, props).await? {
             delivery.ack(BasicAckOptions::default()).await?;
         } else {
             delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
@@ -145,7 +145,7 @@ impl Settler<'_> {
             .properties
             .clone()
             .with_headers(headers::with(delivery.properties.headers().as_ref(), &set));
-        if !publish(self.channel, "", &dlq_name(queue), &delivery.data, props).await? {
+        if !confirmed(self.channel, "", &dlq_name(queue), &delivery.data, props).await? {
             delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
             return Ok(());
         }
@@ -165,22 +165,6 @@ impl Settler<'_> {
         delivery.ack(BasicAckOptions::default()).await?;
         Ok(())
     }
-}
-
-/// Publishes with a broker confirm; true when the broker took responsibility for the message.
-async fn publish(
-    channel: &Channel,
-    exchange: &str,
-    routing_key: &str,
-    body: &[u8],
-    props: BasicProperties,
-) -> Result<bool, lapin::Error> {
-    let props = props.with_delivery_mode(2);
-    let confirm = channel
-        .basic_publish(exchange.into(), routing_key.into(), BasicPublishOptions::default(), body, props)
-        .await?
-        .await?;
-    Ok(matches!(confirm, Confirmation::Ack(None)))
 }
 
 #[cfg(test)]
