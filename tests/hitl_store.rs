@@ -43,6 +43,7 @@ fn approve(by: &str, seen_hash: Option<String>) -> Transition {
         edited: None,
         at: "2026-11-21T10:00:00Z".into(),
         now_ms: unix_ms(SystemTime::now()),
+        required_approvals: 1,
     }
 }
 

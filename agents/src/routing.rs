@@ -83,6 +83,8 @@ mod tests {
             pending_ttl: Duration::from_secs(60),
             expiry_policy: ExpiryPolicy::Escalate,
             review_sample_rate: 0.5,
+            required_approvals: 1,
+            approvers: vec![],
         }
     }
 

@@ -32,6 +32,25 @@ impl AutonomyLevel {
             Self::Adaptive => 5,
         }
     }
+
+    pub const ALL: [Self; 5] =
+        [Self::Supervised, Self::Assisted, Self::Monitored, Self::Autonomous, Self::Adaptive];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Supervised => "supervised",
+            Self::Assisted => "assisted",
+            Self::Monitored => "monitored",
+            Self::Autonomous => "autonomous",
+            Self::Adaptive => "adaptive",
+        }
+    }
+
+    /// A level by its name (`assisted`) or its number (`2`).
+    pub fn parse(text: &str) -> Option<Self> {
+        let t = text.trim();
+        Self::ALL.into_iter().find(|l| l.name().eq_ignore_ascii_case(t) || l.level().to_string() == t)
+    }
 }
 
 /// What happens to a pending decision nobody decided before it expired.
@@ -73,6 +92,17 @@ pub struct WorkflowConfig {
     /// Fraction (0..1) of executed results queued for after-the-fact review in monitored mode.
     #[serde(default = "default_review_sample_rate")]
     pub review_sample_rate: f64,
+    /// How many distinct people must approve a decision before it executes (M-of-N); one
+    /// rejection rejects it.
+    #[serde(default = "default_required_approvals")]
+    pub required_approvals: u32,
+    /// Who may decide this workflow's decisions (user names); anyone when empty.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+}
+
+fn default_required_approvals() -> u32 {
+    1
 }
 
 /// The earlier system's default: pending decisions expire after five minutes.
@@ -94,6 +124,9 @@ impl WorkflowConfig {
         }
         if !(0.0..=1.0).contains(&self.review_sample_rate) {
             out.push(("review_sample_rate", format!("{} is outside 0..1", self.review_sample_rate)));
+        }
+        if self.required_approvals == 0 {
+            out.push(("required_approvals", "must be at least 1".to_string()));
         }
         if self.pending_ttl.is_zero() {
             out.push(("pending_ttl", "must be longer than zero".to_string()));
@@ -142,5 +175,9 @@ mod tests {
     fn levels_are_numbered_like_the_earlier_system() {
         assert_eq!(AutonomyLevel::Supervised.level(), 1);
         assert_eq!(AutonomyLevel::Adaptive.level(), 5);
+        assert_eq!(AutonomyLevel::parse("2"), Some(AutonomyLevel::Assisted));
+        assert_eq!(AutonomyLevel::parse("Monitored"), Some(AutonomyLevel::Monitored));
+        assert_eq!(AutonomyLevel::parse("6"), None);
+        assert_eq!(AutonomyLevel::parse("yolo"), None);
     }
 }

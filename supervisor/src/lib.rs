@@ -13,6 +13,7 @@
 //! - [`pipeline`]: one task from body to durable outcome (agent, routing, effects).
 //! - [`transport`]: acting on an outcome on RabbitMQ (ack, retry tier, dead letter, requeue).
 //! - [`events`]: the event sink (Kafka, memory); [`hitl`]: the decision store (Redis, memory).
+//! - [`workflows`]: the workflows as they are now (defaults + audited runtime changes).
 //! - [`http`], [`health`], [`metrics`]: /health and /metrics.
 //! - [`connect`], [`redact`]: connections with clear errors; secrets masked before printing.
 
@@ -34,3 +35,4 @@ pub mod runtime;
 pub mod setup;
 pub mod submit;
 pub mod transport;
+pub mod workflows;

@@ -23,6 +23,10 @@ pub const TASK_PANICS: &str = "overseer_task_panics_total";
 pub const ACTOR_RESTARTS: &str = "overseer_actor_restarts_total";
 /// Pending decisions expired by the sweeper, by `workflow` and `outcome` (escalated, expired).
 pub const HITL_EXPIRIES: &str = "overseer_hitl_expiries_total";
+/// Decisions made by people, by `workflow` and `outcome` (approved, rejected).
+pub const HITL_DECISIONS: &str = "overseer_hitl_decisions_total";
+/// Seconds from parking to a person's decision, by `workflow` and `outcome`.
+pub const HITL_TIME_TO_DECISION: &str = "overseer_hitl_time_to_decision_seconds";
 /// Events handed to the sink, by `topic` and `outcome` (delivered, failed).
 pub const EVENTS: &str = "overseer_events_total";
 
@@ -33,9 +37,12 @@ pub fn install() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+            let human =
+                [1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4.0 * 3600.0, 86400.0];
             let unit = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0];
             let recorder = PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)
+                .set_buckets_for_metric(Matcher::Full(HITL_TIME_TO_DECISION.into()), &human)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds))
                 .and_then(|b| b.set_buckets_for_metric(Matcher::Full(CONFIDENCE.into()), &unit))
                 .map(PrometheusBuilder::build_recorder);
             match recorder {

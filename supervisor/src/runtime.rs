@@ -9,6 +9,7 @@ use crate::connect::{self, Unreachable};
 use crate::events::kafka::KafkaSink;
 use crate::events::EventSink;
 use crate::health::{Health, LlmHealth};
+use crate::hitl::outbox::DecisionEffects;
 use crate::hitl::redis_store::RedisStore;
 use crate::hitl::DecisionStore;
 use crate::http::{app, AppState};
@@ -17,6 +18,8 @@ use crate::ledger::Ledger;
 use crate::pipeline::{PipelineParts, QueueContext};
 use crate::transport::link::AmqpLink;
 use crate::transport::settle::RetryPolicy;
+use crate::workflows::redis_workflows::RedisWorkflows;
+use crate::workflows::WorkflowRegistry;
 use overseer_agents::agent;
 use overseer_agents::llm::backoff::Backoff;
 use overseer_agents::llm::offline::OfflineLlm;
@@ -125,6 +128,12 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         .await
         .map_err(|e| Unreachable::new("Redis", &c.redis.url, e))?;
     let ledger: Arc<dyn Ledger> = Arc::new(RedisLedger::new(redis.connection(), &c.redis.key_prefix));
+    let workflow_store = Arc::new(RedisWorkflows::new(redis.connection(), &c.redis.key_prefix));
+    let workflows = Arc::new(
+        WorkflowRegistry::open(config.workflows.clone(), workflow_store)
+            .await
+            .map_err(|e| Unreachable::new("Redis", &c.redis.url, e))?,
+    );
     let store: Arc<dyn DecisionStore> = Arc::new(redis);
     let kafka_url = format!("kafka://{}", c.kafka.bootstrap_servers);
     // Proves the cluster answers before anything is consumed.
@@ -159,7 +168,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
             .map(|(name, spec)| (name.clone(), Arc::from(agent::build(name, spec.clone()))))
             .collect(),
         llm,
-        workflows: config.workflows.clone(),
+        workflows: workflows.clone(),
         policy: config.policy.clone(),
         limits: TaskLimits {
             max_bytes: config.limits.max_task_bytes,
@@ -168,17 +177,27 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         history: config.hitl.history,
         llm_deadline: c.llm.deadline,
     };
+    let effects = Arc::new(DecisionEffects {
+        store: store.clone(),
+        sink: sink.clone(),
+        queues: link.clone(),
+        ledger: ledger.clone(),
+        domain_topics: parts.agents.iter().map(|(n, a)| (n.clone(), a.spec().domain_topic.clone())).collect(),
+    });
+    let agents = parts.agents.clone();
     let root_args = RootArgs {
         parts,
-        sink,
+        sink: sink.clone(),
         store: store.clone(),
         ledger,
+        effects: effects.clone(),
         queues,
         link: link.clone(),
         health: health.clone(),
         max_restarts: config.runtime.max_restarts,
         restart_window: config.runtime.restart_window,
         sweep_interval: config.hitl.sweep_interval,
+        workflow_poll: config.hitl.workflow_poll,
     };
     let (root, root_done) = Actor::spawn(None, RootSupervisor, root_args)
         .await
@@ -189,7 +208,17 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         .await
         .map_err(|e| RuntimeError::Start(format!("cannot listen on {bind}: {e}")))?;
     let http_addr = listener.local_addr().map_err(|e| RuntimeError::Start(e.to_string()))?;
-    let router = app(AppState { health: health.clone(), metrics, store, amqp: Some(link.clone()) });
+    let router = app(AppState {
+        health: health.clone(),
+        metrics,
+        store,
+        amqp: Some(link.clone()),
+        workflows,
+        sink: Some(sink),
+        effects: Some(effects),
+        agents,
+    })
+    .into_make_service_with_connect_info::<SocketAddr>();
     let http_stop = CancellationToken::new();
     let stop = http_stop.clone();
     let http = tokio::spawn(async move {

@@ -2,36 +2,33 @@
 //! range query on the pending index; no keyspace notifications) and applies the workflow's
 //! expiry policy: escalate (the decision goes to the `hitl_exceptions` queue for a person) or
 //! auto-reject (it ends `expired`). Every replica sweeps; the atomic state change lets exactly
-//! one of them act on each decision. A sweep's errors are logged, never fatal.
+//! one of them act on each decision, and its effects run through the outbox
+//! ([`DecisionEffects`]). Each tick also drains the outbox of decisions whose effects did not
+//! all become durable at the first try (by whoever decided them, on any replica). A sweep's
+//! errors are logged, never fatal.
 
-use crate::events::event::{self, topic};
-use crate::events::EventSink;
 use crate::hitl::decision::unix_ms;
-use crate::hitl::{DecisionStore, PendingDecision, Status, Transition, TransitionError};
-use crate::transport::link::AmqpLink;
-use crate::transport::publish::confirmed;
-use lapin::options::ConfirmSelectOptions;
-use lapin::BasicProperties;
-use overseer_agents::workflow::{ExpiryPolicy, WorkflowConfig};
+use crate::hitl::outbox::DecisionEffects;
+use crate::hitl::{DecisionStore, Status, Transition, TransitionError};
+use crate::workflows::WorkflowRegistry;
+use overseer_agents::workflow::ExpiryPolicy;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use serde_json::json;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-/// The queue escalated decisions go to (CONTRACT.md).
-pub const EXCEPTIONS_QUEUE: &str = "hitl_exceptions";
 /// Decisions handled per sweep at most; the rest wait for the next tick.
 const BATCH: usize = 200;
+/// A decision's effects are left to whoever decided it for this long before a sweeper runs
+/// what is missing.
+const OUTBOX_SETTLE: Duration = Duration::from_secs(5);
 
 pub struct ExpirySweeper;
 
 #[derive(Clone)]
 pub struct SweeperArgs {
     pub store: Arc<dyn DecisionStore>,
-    pub sink: Arc<dyn EventSink>,
-    pub link: Arc<AmqpLink>,
-    pub workflows: BTreeMap<String, WorkflowConfig>,
+    pub effects: Arc<DecisionEffects>,
+    pub workflows: Arc<WorkflowRegistry>,
     pub interval: Duration,
 }
 
@@ -89,7 +86,7 @@ async fn sweep(args: &SweeperArgs) -> Result<(), String> {
         let policy = decision
             .as_ref()
             .and_then(|d| args.workflows.get(&d.workflow_id))
-            .map(|w| w.expiry_policy)
+            .map(|w| w.config.expiry_policy)
             .unwrap_or_default();
         let to = match policy {
             ExpiryPolicy::Escalate => Status::Escalated,
@@ -103,54 +100,21 @@ async fn sweep(args: &SweeperArgs) -> Result<(), String> {
             edited: None,
             at: humantime::format_rfc3339_millis(now).to_string(),
             now_ms,
+            required_approvals: 1,
         };
         match args.store.transition(&id, &t).await {
-            Ok(changed) => announce(args, &changed).await,
+            Ok(changed) => {
+                metrics::counter!(crate::metrics::HITL_EXPIRIES, "workflow" => changed.workflow_id.clone(), "outcome" => changed.status.clone())
+                    .increment(1);
+                if let Err(e) = args.effects.run(&id).await {
+                    tracing::warn!(decision_id = %id, error = %e, "expiry effects incomplete; the outbox retries them");
+                }
+            }
             // Another replica acted first, or a person decided meanwhile.
             Err(TransitionError::AlreadyDecided(_) | TransitionError::NotFound(_)) => {}
             Err(e) => tracing::warn!(decision_id = %id, error = %e, "could not expire a decision"),
         }
     }
+    args.effects.drain(OUTBOX_SETTLE, BATCH).await.map_err(|e| e.to_string())?;
     Ok(())
-}
-
-/// Escalations go to `hitl_exceptions`; every expiry is a `hitl.decisions` event and a metric.
-async fn announce(args: &SweeperArgs, decision: &PendingDecision) {
-    if decision.status == Status::Escalated.as_str() {
-        if let Err(e) = publish_exception(&args.link, decision).await {
-            tracing::error!(decision_id = %decision.decision_id, error = %e, "escalated decision not queued to hitl_exceptions; it stays escalated in the store");
-        }
-    }
-    metrics::counter!(crate::metrics::HITL_EXPIRIES, "workflow" => decision.workflow_id.clone(), "outcome" => decision.status.clone())
-        .increment(1);
-    let event = event::with(
-        event::envelope("hitl.decision", &decision.task_id),
-        json!({
-            "decision_id": decision.decision_id,
-            "workflow": decision.workflow_id,
-            "status": decision.status,
-            "decided_by": decision.decided_by,
-            "reason": "expired",
-        }),
-    );
-    if let Err(e) = args.sink.publish(topic::HITL_DECISIONS, &decision.task_id, &event).await {
-        tracing::warn!(decision_id = %decision.decision_id, error = %e, "hitl.decisions event not delivered");
-    }
-}
-
-async fn publish_exception(link: &AmqpLink, decision: &PendingDecision) -> Result<(), String> {
-    let conn = link.connection().await.map_err(|e| e.to_string())?;
-    let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
-    channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(|e| e.to_string())?;
-    let body = serde_json::to_vec(decision).map_err(|e| e.to_string())?;
-    let props = BasicProperties::default()
-        .with_content_type("application/json".into())
-        .with_message_id(decision.decision_id.as_str().into());
-    let taken = confirmed(&channel, "", EXCEPTIONS_QUEUE, &body, props).await.map_err(|e| e.to_string())?;
-    let _ = channel.close(200, "escalated".into()).await;
-    if taken {
-        Ok(())
-    } else {
-        Err("the broker did not take the message".into())
-    }
 }

@@ -5,6 +5,7 @@
 //! ├── EventPublisher            — owns the event sink (Kafka producer, delivery reports)
 //! ├── HitlActor                 — parks decisions for a person (Redis) + hitl.requests
 //! ├── ExpirySweeper             — expires pending decisions past their deadline
+//! ├── WorkflowWatcher           — reloads the workflows when any replica changed one
 //! └── QueueSupervisor(queue) × configured agent queues
 //!     └── ConsumerActor(queue)  — one channel, prefetch, up to `concurrency` tasks in flight
 //! ```
@@ -20,3 +21,4 @@ pub mod expiry_sweeper;
 pub mod hitl;
 pub mod queue_supervisor;
 pub mod root;
+pub mod workflow_watcher;

@@ -9,6 +9,7 @@ use super::event_publisher::{EventPublisher, PublisherHandle, PublisherMessage};
 use super::expiry_sweeper::{ExpirySweeper, SweeperArgs, SweeperMessage};
 use super::hitl::{HitlActor, HitlArgs, HitlHandle, HitlMessage};
 use super::queue_supervisor::{QueueSupervisor, QueueSupervisorArgs, QueueSupervisorMessage};
+use super::workflow_watcher::{WatcherArgs, WatcherMessage, WorkflowWatcher};
 use crate::events::EventSink;
 use crate::health::Health;
 use crate::hitl::DecisionStore;
@@ -46,8 +47,12 @@ pub struct RootArgs {
     pub health: Arc<Health>,
     pub max_restarts: u32,
     pub restart_window: Duration,
+    /// What decided decisions do (run by the sweeper for expiries and the outbox).
+    pub effects: Arc<crate::hitl::outbox::DecisionEffects>,
     /// How often the ExpirySweeper looks for expired decisions.
     pub sweep_interval: Duration,
+    /// How often the WorkflowWatcher checks for workflow changes.
+    pub workflow_poll: Duration,
 }
 
 pub enum RootMessage {
@@ -59,6 +64,7 @@ pub struct RootState {
     publisher: ActorRef<PublisherMessage>,
     hitl: ActorRef<HitlMessage>,
     sweeper: ActorRef<SweeperMessage>,
+    watcher: ActorRef<WatcherMessage>,
     queues: Vec<(QueueSupervisorArgs, ActorRef<QueueSupervisorMessage>)>,
     draining: bool,
 }
@@ -84,12 +90,15 @@ impl Actor for RootSupervisor {
         let (hitl, _) = Actor::spawn_linked(None, HitlActor, hitl_args, myself.get_cell()).await?;
         let sweeper_args = SweeperArgs {
             store: args.store.clone(),
-            sink: handle.clone(),
-            link: args.link.clone(),
+            effects: args.effects.clone(),
             workflows: args.parts.workflows.clone(),
             interval: args.sweep_interval,
         };
         let (sweeper, _) = Actor::spawn_linked(None, ExpirySweeper, sweeper_args, myself.get_cell()).await?;
+        let watcher_args =
+            WatcherArgs { registry: args.parts.workflows.clone(), interval: args.workflow_poll };
+        let (watcher, _) =
+            Actor::spawn_linked(None, WorkflowWatcher, watcher_args, myself.get_cell()).await?;
         let pipeline = Arc::new(Pipeline {
             parts: args.parts,
             sink: handle.clone(),
@@ -116,7 +125,7 @@ impl Actor for RootSupervisor {
                 Actor::spawn_linked(None, QueueSupervisor, qargs.clone(), myself.get_cell()).await?;
             queues.push((qargs, child));
         }
-        Ok(RootState { publisher, hitl, sweeper, queues, draining: false })
+        Ok(RootState { publisher, hitl, sweeper, watcher, queues, draining: false })
     }
 
     async fn handle(
@@ -146,6 +155,7 @@ impl Actor for RootSupervisor {
                     tracing::warn!("events may not all be flushed");
                 }
                 state.sweeper.stop(None);
+                state.watcher.stop(None);
                 state.hitl.stop(None);
                 state.publisher.stop(None);
                 let _ = reply.send(());

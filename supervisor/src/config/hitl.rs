@@ -16,11 +16,20 @@ pub struct HitlConfig {
     #[serde(default = "default_history", with = "humantime_serde")]
     #[schemars(with = "String")]
     pub history: Duration,
+    /// How often each replica checks whether a workflow was changed (on any replica); a change
+    /// reaches every replica within this interval.
+    #[serde(default = "default_workflow_poll", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub workflow_poll: Duration,
 }
 
 impl Default for HitlConfig {
     fn default() -> Self {
-        Self { sweep_interval: default_sweep(), history: default_history() }
+        Self {
+            sweep_interval: default_sweep(),
+            history: default_history(),
+            workflow_poll: default_workflow_poll(),
+        }
     }
 }
 
@@ -29,4 +38,7 @@ fn default_sweep() -> Duration {
 }
 fn default_history() -> Duration {
     Duration::from_secs(24 * 3600)
+}
+fn default_workflow_poll() -> Duration {
+    Duration::from_millis(250)
 }

@@ -10,6 +10,8 @@ pub mod topic {
     pub const ERRORS: &str = "ai.errors";
     pub const HITL_REQUESTS: &str = "hitl.requests";
     pub const HITL_DECISIONS: &str = "hitl.decisions";
+    pub const HITL_FEEDBACK: &str = "hitl.feedback";
+    pub const AUDIT: &str = "audit.trail";
 }
 
 /// Now, as RFC 3339 with milliseconds.
@@ -17,13 +19,19 @@ pub fn now() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
-/// The fields every event has.
+/// The fields every event has, about a task.
 pub fn envelope(event_type: &str, task_id: &str) -> serde_json::Map<String, Value> {
+    envelope_about(event_type, "task_id", task_id)
+}
+
+/// The fields every event has, about something else than a task (`subject` names its id
+/// field, e.g. `workflow_id`).
+pub fn envelope_about(event_type: &str, subject: &str, id: &str) -> serde_json::Map<String, Value> {
     let mut map = serde_json::Map::new();
     map.insert("event_id".into(), uuid::Uuid::new_v4().to_string().into());
     map.insert("event_type".into(), event_type.into());
     map.insert("occurred_at".into(), now().into());
-    map.insert("task_id".into(), task_id.into());
+    map.insert(subject.into(), id.into());
     map
 }
 

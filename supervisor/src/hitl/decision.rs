@@ -37,6 +37,12 @@ pub struct PendingDecision {
     /// An approver's edited proposal: what executes instead of `decision_data.proposal`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edited: Option<serde_json::Value>,
+    /// Who approved so far (M-of-N workflows), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<String>,
+    /// Effects of the decision already durable (the outbox does not repeat them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub effects_done: Vec<String>,
 }
 
 /// `dec_YYYYMMDD_HHMMSS_xxxxxx`, as the earlier system formatted them.
@@ -93,6 +99,8 @@ impl PendingDecision {
             decided_by: None,
             feedback: None,
             edited: None,
+            approvals: Vec::new(),
+            effects_done: Vec::new(),
         }
     }
 }

@@ -15,6 +15,9 @@ pub struct MemoryStore {
 struct Inner {
     decisions: HashMap<String, PendingDecision>,
     by_task: HashMap<String, String>,
+    /// Decided, effects not yet durable: id → decision time (ms).
+    outbox: HashMap<String, u64>,
+    leases: HashMap<String, std::time::Instant>,
 }
 
 #[async_trait]
@@ -45,7 +48,11 @@ impl DecisionStore for MemoryStore {
             .get_mut(decision_id)
             .ok_or_else(|| TransitionError::NotFound(decision_id.to_string()))?;
         transition::apply(decision, t)?;
-        Ok(decision.clone())
+        let changed = decision.clone();
+        if changed.status != super::Status::Pending.as_str() {
+            inner.outbox.insert(decision_id.to_string(), t.now_ms);
+        }
+        Ok(changed)
     }
 
     async fn due_ids(&self, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
@@ -78,6 +85,45 @@ impl DecisionStore for MemoryStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn outbox_due(&self, before_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+        let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let mut due: Vec<(u64, String)> = inner
+            .outbox
+            .iter()
+            .filter(|(_, at)| **at <= before_ms)
+            .map(|(id, at)| (*at, id.clone()))
+            .collect();
+        due.sort();
+        Ok(due.into_iter().take(limit).map(|(_, id)| id).collect())
+    }
+
+    async fn outbox_lease(&self, decision_id: &str, lease: Duration) -> Result<bool, StoreError> {
+        let mut inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let now = std::time::Instant::now();
+        if inner.leases.get(decision_id).is_some_and(|until| *until > now) {
+            return Ok(false);
+        }
+        inner.leases.insert(decision_id.to_string(), now + lease);
+        Ok(true)
+    }
+
+    async fn effect_done(&self, decision_id: &str, effect: &str) -> Result<(), StoreError> {
+        let mut inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        if let Some(d) = inner.decisions.get_mut(decision_id) {
+            if !d.effects_done.iter().any(|e| e == effect) {
+                d.effects_done.push(effect.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    async fn outbox_done(&self, decision_id: &str) -> Result<(), StoreError> {
+        let mut inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        inner.outbox.remove(decision_id);
+        inner.leases.remove(decision_id);
         Ok(())
     }
 }

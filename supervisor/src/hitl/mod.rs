@@ -4,6 +4,7 @@
 
 pub mod decision;
 pub mod memory;
+pub mod outbox;
 pub mod redis_store;
 pub mod transition;
 
@@ -63,4 +64,17 @@ pub trait DecisionStore: Send + Sync {
         Ok(self.pending_page(None, limit).await?.into_iter().map(|(_, id)| id).collect())
     }
     async fn ping(&self) -> Result<(), StoreError>;
+
+    // The outbox: every state change puts its decision there in the same atomic step; it
+    // leaves once all of the change's effects (events, queue messages) are durable.
+
+    /// Decisions in the outbox that changed state at or before `before_ms`, oldest first.
+    async fn outbox_due(&self, before_ms: u64, limit: usize) -> Result<Vec<String>, StoreError>;
+    /// Takes the right to run a decision's effects for `lease`; false when another runner
+    /// holds it.
+    async fn outbox_lease(&self, decision_id: &str, lease: Duration) -> Result<bool, StoreError>;
+    /// Marks one effect of the decision durable, so no later run repeats it.
+    async fn effect_done(&self, decision_id: &str, effect: &str) -> Result<(), StoreError>;
+    /// All effects are durable: the decision leaves the outbox (and its lease is released).
+    async fn outbox_done(&self, decision_id: &str) -> Result<(), StoreError>;
 }

@@ -6,8 +6,12 @@
 //! Keys (with the configured prefix): `decision:<id>` (a hash: `doc`, the decision as JSON when
 //! parked, never rewritten; and the live fields `status`, `expires_at_ms`, `expires_at`,
 //! `payload_hash`, `decided_at`, `decided_by`, `feedback`, `edited`), `task:<task_id>:decision`
-//! (id), `pending` (sorted set of ids by expires_at_ms). State changes are a Lua
-//! compare-and-set on `status` that never re-encodes JSON.
+//! (id), `pending` (sorted set of ids by expires_at_ms), `outbox` (sorted set of decided ids by
+//! decision time, until their effects are durable; `outbox:lease:<id>` guards one run at a
+//! time). State changes are a Lua compare-and-set on `status` that never re-encodes JSON and
+//! puts the decision in the outbox in the same step. Approvals so far (M-of-N) are the
+//! comma-separated `approvals` field (user names cannot contain commas); effects already
+//! durable are `fx:<effect>` fields.
 
 use super::{DecisionStore, Parked, PendingDecision, StoreError, Transition, TransitionError};
 use async_trait::async_trait;
@@ -27,7 +31,7 @@ return {1, ARGV[1]}
 ";
 
 const TRANSITION: &str = r"
-local f = redis.call('HMGET', KEYS[1], 'status', 'expires_at_ms', 'payload_hash', 'expires_at')
+local f = redis.call('HMGET', KEYS[1], 'status', 'expires_at_ms', 'payload_hash', 'expires_at', 'approvals')
 if not f[1] then
   redis.call('ZREM', KEYS[2], ARGV[1])
   return {'not_found', ''}
@@ -36,10 +40,20 @@ if f[1] ~= 'pending' then return {'already', f[1]} end
 local expiring = (ARGV[2] == 'expired' or ARGV[2] == 'escalated')
 if (not expiring) and tonumber(ARGV[8]) >= tonumber(f[2]) then return {'expired', f[4]} end
 if ARGV[5] ~= '' and ARGV[5] ~= f[3] then return {'stale', ''} end
+if ARGV[2] == 'approved' and tonumber(ARGV[9]) > 1 then
+  local list = f[5] or ''
+  if string.find(',' .. list .. ',', ',' .. ARGV[3] .. ',', 1, true) then return {'approver', ARGV[3]} end
+  if list == '' then list = ARGV[3] else list = list .. ',' .. ARGV[3] end
+  redis.call('HSET', KEYS[1], 'approvals', list)
+  local n = 1
+  for _ in string.gmatch(list, ',') do n = n + 1 end
+  if n < tonumber(ARGV[9]) then return {'partial', list} end
+end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'decided_at', ARGV[7], 'decided_by', ARGV[3])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'feedback', ARGV[4]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'edited', ARGV[6]) end
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
 return {'ok', ''}
 ";
 
@@ -170,6 +184,7 @@ impl DecisionStore for RedisStore {
             .transition
             .key(self.key(&format!("decision:{decision_id}")))
             .key(self.key("pending"))
+            .key(self.key("outbox"))
             .arg(decision_id)
             .arg(t.to.as_str())
             .arg(&t.by)
@@ -178,16 +193,18 @@ impl DecisionStore for RedisStore {
             .arg(edited)
             .arg(&t.at)
             .arg(t.now_ms)
+            .arg(t.required_approvals.max(1))
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
         match answer.as_str() {
-            "ok" => {
+            "ok" | "partial" => {
                 self.get(decision_id).await?.ok_or_else(|| TransitionError::NotFound(decision_id.to_string()))
             }
             "not_found" => Err(TransitionError::NotFound(decision_id.to_string())),
             "already" => Err(TransitionError::AlreadyDecided(detail)),
             "expired" => Err(TransitionError::Expired(detail)),
+            "approver" => Err(TransitionError::AlreadyApprovedBy(detail)),
             _ => Err(TransitionError::Stale),
         }
     }
@@ -210,6 +227,61 @@ impl DecisionStore for RedisStore {
         let mut conn = self.conn.clone();
         redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(unavailable)
     }
+
+    async fn outbox_due(&self, before_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("ZRANGEBYSCORE")
+            .arg(self.key("outbox"))
+            .arg("-inf")
+            .arg(before_ms)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn outbox_lease(&self, decision_id: &str, lease: Duration) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.key(&format!("outbox:lease:{decision_id}")))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(lease.as_millis().max(1) as u64)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(set.is_some())
+    }
+
+    async fn effect_done(&self, decision_id: &str, effect: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("HSET")
+            .arg(self.key(&format!("decision:{decision_id}")))
+            .arg(format!("fx:{effect}"))
+            .arg(crate::events::event::now())
+            .query_async::<i64>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn outbox_done(&self, decision_id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .cmd("ZREM")
+            .arg(self.key("outbox"))
+            .arg(decision_id)
+            .ignore()
+            .cmd("DEL")
+            .arg(self.key(&format!("outbox:lease:{decision_id}")))
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
 }
 
 /// A decision from its hash: the document as parked, with the live fields over it.
@@ -224,5 +296,11 @@ fn decode(fields: &HashMap<String, String>) -> Result<Option<PendingDecision>, S
     decision.decided_by = fields.get("decided_by").cloned();
     decision.feedback = fields.get("feedback").cloned();
     decision.edited = fields.get("edited").and_then(|e| serde_json::from_str(e).ok());
+    decision.approvals = fields
+        .get("approvals")
+        .map(|a| a.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default();
+    decision.effects_done = fields.keys().filter_map(|k| k.strip_prefix("fx:")).map(str::to_string).collect();
+    decision.effects_done.sort();
     Ok(Some(decision))
 }

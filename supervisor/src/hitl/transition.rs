@@ -1,7 +1,9 @@
 //! Deciding a pending decision: one atomic state change, pending → approved | rejected |
 //! expired | escalated. Two approvers racing get one success and one `AlreadyDecided`; a
 //! decision past its deadline cannot be approved (`Expired`); an approval made on a payload
-//! other than the one stored (its hash) is refused (`Stale`).
+//! other than the one stored (its hash) is refused (`Stale`). Where a workflow needs M
+//! approvals, each distinct approver is counted once and the decision stays pending until
+//! the M-th; one rejection rejects it.
 
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +48,8 @@ pub struct Transition {
     pub at: String,
     /// Now, Unix milliseconds, compared with the deadline.
     pub now_ms: u64,
+    /// Distinct approvals the workflow needs before an approval takes effect (1 = this one).
+    pub required_approvals: u32,
 }
 
 /// Why a state change was refused.
@@ -59,6 +63,8 @@ pub enum TransitionError {
     Expired(String),
     #[error("the payload changed since it was shown")]
     Stale,
+    #[error("`{0}` already approved this decision; it needs approvals from other people")]
+    AlreadyApprovedBy(String),
     #[error(transparent)]
     Store(#[from] super::StoreError),
 }
@@ -68,7 +74,7 @@ impl TransitionError {
     pub fn http_status(&self) -> u16 {
         match self {
             Self::NotFound(_) => 404,
-            Self::AlreadyDecided(_) | Self::Stale => 409,
+            Self::AlreadyDecided(_) | Self::Stale | Self::AlreadyApprovedBy(_) => 409,
             Self::Expired(_) => 410,
             Self::Store(_) => 503,
         }
@@ -87,6 +93,15 @@ pub fn apply(decision: &mut super::PendingDecision, t: &Transition) -> Result<()
     }
     if t.seen_hash.as_ref().is_some_and(|h| *h != decision.payload_hash) {
         return Err(TransitionError::Stale);
+    }
+    if t.to == Status::Approved && t.required_approvals > 1 {
+        if decision.approvals.contains(&t.by) {
+            return Err(TransitionError::AlreadyApprovedBy(t.by.clone()));
+        }
+        decision.approvals.push(t.by.clone());
+        if (decision.approvals.len() as u32) < t.required_approvals {
+            return Ok(());
+        }
     }
     decision.status = t.to.as_str().to_string();
     decision.decided_at = Some(t.at.clone());
@@ -118,6 +133,7 @@ mod tests {
             edited: None,
             at: "now".into(),
             now_ms,
+            required_approvals: 1,
         }
     }
 
@@ -142,5 +158,22 @@ mod tests {
             apply(&mut d, &t(Status::Approved, before, None)),
             Err(TransitionError::AlreadyDecided("rejected".into()))
         );
+    }
+
+    #[test]
+    fn m_of_n_counts_each_approver_once_and_executes_at_the_mth() {
+        let mut d = decision();
+        let before = d.expires_at_ms - 1;
+        let by = |who: &str| Transition {
+            by: who.into(),
+            required_approvals: 2,
+            ..t(Status::Approved, before, None)
+        };
+        assert_eq!(apply(&mut d, &by("ada")), Ok(()));
+        assert_eq!(d.status, "pending");
+        assert_eq!(apply(&mut d, &by("ada")), Err(TransitionError::AlreadyApprovedBy("ada".into())));
+        assert_eq!(apply(&mut d, &by("bob")), Ok(()));
+        assert_eq!(d.status, "approved");
+        assert_eq!(d.approvals, vec!["ada".to_string(), "bob".to_string()]);
     }
 }

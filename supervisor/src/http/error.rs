@@ -14,6 +14,23 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    pub fn new(status: StatusCode, error: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, error, detail: detail.into() }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The error as the JSON body the API answers with.
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": self.error, "detail": self.detail})
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self { status: StatusCode::NOT_FOUND, error: "not_found", detail: detail.into() }
     }
@@ -35,6 +52,24 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": self.error, "detail": self.detail}))).into_response()
+        let body = self.body();
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// A query string that does not parse is a JSON 400 like every other error.
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        Self::bad_request(e.body_text())
+    }
+}
+
+/// A body that is not the JSON expected: 400 (413 when too large), as JSON.
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.body_text());
+        }
+        Self::bad_request(e.body_text())
     }
 }

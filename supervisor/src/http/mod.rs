@@ -2,19 +2,27 @@
 //! (Prometheus text), and the HITL decision reads (`decisions`). `app(state)` builds the
 //! router, so tests drive it with `oneshot` or on a real port. Errors: `error::ApiError`.
 
+pub mod caller;
+mod decide;
 mod decisions;
 pub mod error;
+mod workflows;
 
+use crate::events::EventSink;
 use crate::health::Health;
+use crate::hitl::outbox::DecisionEffects;
 use crate::hitl::DecisionStore;
 use crate::transport::link::AmqpLink;
+use crate::workflows::WorkflowRegistry;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
+use overseer_agents::agent::Agent;
 use serde_json::json;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -23,6 +31,13 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     pub store: Arc<dyn DecisionStore>,
     pub amqp: Option<Arc<AmqpLink>>,
+    pub workflows: Arc<WorkflowRegistry>,
+    /// Where audit and decision events go (none: not emitted, e.g. in unit tests).
+    pub sink: Option<Arc<dyn EventSink>>,
+    /// Runs approved/rejected decisions' effects (none: decisions are only stored).
+    pub effects: Option<Arc<DecisionEffects>>,
+    /// The agents, to validate an approver's edited proposal against the agent's schema.
+    pub agents: HashMap<String, Arc<dyn Agent>>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -32,6 +47,15 @@ pub fn app(state: AppState) -> Router {
         .route("/api/brain/hitl/decisions/pending", get(decisions::pending))
         .route("/api/brain/hitl/decisions/{id}", get(decisions::one))
         .route("/api/hitl/pending", get(decisions::filtered))
+        .route("/api/brain/hitl/decisions/{id}/approve", post(decide::approve))
+        .route("/api/brain/hitl/decisions/{id}/reject", post(decide::reject))
+        .route("/api/hitl/decision", post(decide::general))
+        .route("/api/brain/hitl/workflows", get(workflows::list))
+        .route("/api/brain/hitl/workflows/{id}", get(workflows::one))
+        .route("/api/brain/hitl/workflows/{id}/toggle", post(workflows::toggle))
+        .route("/api/brain/hitl/workflows/{id}/confidence", put(workflows::confidence))
+        .route("/api/brain/hitl/workflows/{id}/autonomy", put(workflows::autonomy))
+        .route("/api/hitl/audit", get(workflows::audit))
         .with_state(state)
 }
 

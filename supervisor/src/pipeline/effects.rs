@@ -100,6 +100,7 @@ pub(super) fn park(
 ) -> Effect {
     let data = json!({
         "task": task,
+        "kind": result.assessment.kind,
         "proposal": result.proposal,
         "missing": result.assessment.missing,
         "llm_provider": result.usage.provider,

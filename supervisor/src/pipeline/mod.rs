@@ -8,7 +8,7 @@ pub mod outcome;
 pub mod processor;
 
 pub use outcome::{Done, Outcome};
-pub use processor::{Admitted, Pipeline, PipelineParts, QueueContext, TaskClaim};
+pub use processor::{Admitted, Pipeline, PipelineParts, QueueContext, TaskClaim, OUTCOME_RETENTION};
 
 #[cfg(test)]
 mod tests;

@@ -3,14 +3,14 @@ use super::outcome::Outcome;
 use crate::actors::hitl::HitlHandle;
 use crate::events::EventSink;
 use crate::ledger::{Claim, Ledger};
+use crate::workflows::WorkflowRegistry;
 use overseer_agents::agent::runner;
 use overseer_agents::agent::Agent;
 use overseer_agents::llm::LlmClient;
 use overseer_agents::policy::PolicyConfig;
 use overseer_agents::routing::{self, Route};
 use overseer_agents::task::{Task, TaskLimits};
-use overseer_agents::workflow::WorkflowConfig;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +27,8 @@ pub struct QueueContext {
 pub struct PipelineParts {
     pub agents: HashMap<String, Arc<dyn Agent>>,
     pub llm: Arc<dyn LlmClient>,
-    pub workflows: BTreeMap<String, WorkflowConfig>,
+    /// The workflows as they are now (runtime changes included).
+    pub workflows: Arc<WorkflowRegistry>,
     pub policy: PolicyConfig,
     pub limits: TaskLimits,
     /// How long decided history is kept after a decision's TTL.
@@ -127,7 +128,7 @@ impl Pipeline {
     /// The agent's result, routed: the effect to apply, or the outcome when there is none.
     async fn decide(&self, ctx: &QueueContext, task: &Task) -> Result<Effect, Outcome> {
         let workflow_id = task.workflow.as_deref().unwrap_or(&ctx.workflow);
-        let Some(workflow) = self.parts.workflows.get(workflow_id) else {
+        let Some(current) = self.parts.workflows.get(workflow_id) else {
             return Err(Outcome::DeadLetter {
                 code: "unknown_workflow",
                 reason: format!("no workflow `{workflow_id}`"),
@@ -139,6 +140,7 @@ impl Pipeline {
                 reason: format!("no agent `{}`", ctx.agent),
             });
         };
+        let workflow = &current.config;
         #[cfg(feature = "fault-injection")]
         crate::fault::task_hook(task);
         let result =

@@ -29,7 +29,7 @@ async fn pipeline() -> (Pipeline, Arc<MemorySink>, Arc<MemoryStore>) {
             .map(|(n, s)| (n.clone(), Arc::from(agent::build(n, s.clone()))))
             .collect(),
         llm: Arc::new(OfflineLlm),
-        workflows: config.workflows.clone(),
+        workflows: Arc::new(crate::workflows::WorkflowRegistry::in_memory(config.workflows.clone()).await),
         policy: config.policy.clone(),
         limits: TaskLimits { max_bytes: 4096, max_depth: 16 },
         history: Duration::from_secs(60),

@@ -1,0 +1,328 @@
+//! What a decided decision does, run from the outbox. The state change put the decision in the
+//! outbox in the same atomic step, so "approved" can never mean "approved and lost": whoever
+//! decided (the API, the sweeper) runs its effects at once, and every replica's sweeper runs
+//! those left over (a publish failed, the replica died) after a short settle time. A lease lets
+//! one runner at a time work on a decision, and each effect is marked once durable, so a later
+//! run only does what is missing.
+//!
+//! Effects by outcome:
+//! - approved: `ai.completions` (execution_mode `hitl_approved`, the edited proposal when there
+//!   is one), the agent's domain event, `hitl.decisions`, `hitl.feedback`, and a training
+//!   record on the `hitl_training` queue;
+//! - rejected: `hitl.decisions`, `hitl.feedback`, the training record;
+//! - escalated: the decision on the `hitl_exceptions` queue, `hitl.decisions`;
+//! - expired (auto-reject): `hitl.decisions`.
+//!
+//! Then the task's outcome is recorded in the ledger (`hitl_<status>`). The window left: a
+//! runner dying after an effect became durable and before it was marked repeats that one effect.
+
+use super::{DecisionStore, PendingDecision, StoreError};
+use crate::events::event::{self, topic};
+use crate::events::EventSink;
+use crate::ledger::Ledger;
+use crate::pipeline::OUTCOME_RETENTION;
+use crate::transport::publish::QueueOut;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// The queue escalated decisions go to (CONTRACT.md).
+pub const EXCEPTIONS_QUEUE: &str = "hitl_exceptions";
+/// The queue training records go to (CONTRACT.md).
+pub const TRAINING_QUEUE: &str = "hitl_training";
+/// How long one run may hold a decision's effects.
+const LEASE: Duration = Duration::from_secs(60);
+
+/// What running a decision's effects needs.
+pub struct DecisionEffects {
+    pub store: Arc<dyn DecisionStore>,
+    pub sink: Arc<dyn EventSink>,
+    pub queues: Arc<dyn QueueOut>,
+    pub ledger: Arc<dyn Ledger>,
+    /// Each agent's domain topic (where its executed actions are announced).
+    pub domain_topics: HashMap<String, String>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ran {
+    /// Every effect is durable; the decision left the outbox.
+    Done,
+    /// Another runner holds the decision now.
+    Held,
+    /// The decision is gone (its history expired); it left the outbox.
+    Gone,
+}
+
+/// The effects of an outcome, in the order they run.
+fn effects_of(status: &str) -> &'static [&'static str] {
+    match status {
+        "approved" => &["completion", "domain", "decision", "feedback", "training"],
+        "rejected" => &["decision", "feedback", "training"],
+        "escalated" => &["exception", "decision"],
+        "expired" => &["decision"],
+        _ => &[],
+    }
+}
+
+impl DecisionEffects {
+    /// Runs whatever of the decision's effects is not durable yet.
+    pub async fn run(&self, decision_id: &str) -> Result<Ran, String> {
+        if !self.store.outbox_lease(decision_id, LEASE).await.map_err(|e| e.to_string())? {
+            return Ok(Ran::Held);
+        }
+        let Some(d) = self.store.get(decision_id).await.map_err(|e| e.to_string())? else {
+            self.store.outbox_done(decision_id).await.map_err(|e| e.to_string())?;
+            return Ok(Ran::Gone);
+        };
+        for effect in effects_of(&d.status) {
+            if d.effects_done.iter().any(|e| e == effect) {
+                continue;
+            }
+            self.apply(effect, &d).await.map_err(|e| format!("{effect}: {e}"))?;
+            self.store.effect_done(decision_id, effect).await.map_err(|e| e.to_string())?;
+        }
+        let outcome = format!("hitl_{}", d.status);
+        if let Err(e) = self.ledger.record(&d.task_id, &outcome, OUTCOME_RETENTION).await {
+            tracing::warn!(task_id = %d.task_id, error = %e, "decision outcome not recorded in the ledger");
+        }
+        self.store.outbox_done(decision_id).await.map_err(|e| e.to_string())?;
+        Ok(Ran::Done)
+    }
+
+    /// Runs the effects of decisions decided at least `settle` ago and still in the outbox
+    /// (those whose first run failed or whose runner died). Returns how many completed.
+    pub async fn drain(&self, settle: Duration, limit: usize) -> Result<usize, StoreError> {
+        let before = super::decision::unix_ms(SystemTime::now()).saturating_sub(settle.as_millis() as u64);
+        let mut done = 0;
+        for id in self.store.outbox_due(before, limit).await? {
+            match self.run(&id).await {
+                Ok(Ran::Done | Ran::Gone) => done += 1,
+                Ok(Ran::Held) => {}
+                Err(e) => {
+                    tracing::warn!(decision_id = %id, error = %e, "decision effects failed; retried later")
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    async fn apply(&self, effect: &str, d: &PendingDecision) -> Result<(), String> {
+        let publish = |topic: &'static str, event: Value| async move {
+            self.sink.publish(topic, &d.task_id, &event).await.map_err(|e| e.to_string())
+        };
+        match effect {
+            "completion" => publish(topic::COMPLETIONS, completion(d)).await,
+            "domain" => match self.domain_topics.get(&d.agent) {
+                Some(domain_topic) => self
+                    .sink
+                    .publish(domain_topic, &d.task_id, &domain_event(d))
+                    .await
+                    .map_err(|e| e.to_string()),
+                None => Ok(()),
+            },
+            "decision" => publish(topic::HITL_DECISIONS, decision_event(d)).await,
+            "feedback" => publish(topic::HITL_FEEDBACK, feedback_event(d)).await,
+            "training" => {
+                let body = serde_json::to_vec(&training_record(d)).map_err(|e| e.to_string())?;
+                self.queues.send(TRAINING_QUEUE, &body, &d.decision_id).await
+            }
+            "exception" => {
+                let body = serde_json::to_vec(d).map_err(|e| e.to_string())?;
+                self.queues.send(EXCEPTIONS_QUEUE, &body, &d.decision_id).await
+            }
+            other => Err(format!("unknown effect `{other}`")),
+        }
+    }
+}
+
+/// What executes: the approver's edit when there is one, else the agent's proposal.
+pub fn executed(d: &PendingDecision) -> &Value {
+    d.edited.as_ref().unwrap_or(&d.decision_data["proposal"])
+}
+
+fn completion(d: &PendingDecision) -> Value {
+    event::with(
+        event::envelope("ai.completion", &d.task_id),
+        json!({
+            "queue": d.queue,
+            "agent": d.agent,
+            "workflow": d.workflow_id,
+            "confidence": d.confidence,
+            "confidence_parts": d.confidence_parts,
+            "execution_mode": "hitl_approved",
+            "decision_id": d.decision_id,
+            "approved_by": d.decided_by,
+            "approvals": d.approvals,
+            "edited": d.edited.is_some(),
+            "llm_provider": d.decision_data["llm_provider"],
+            "result": executed(d),
+        }),
+    )
+}
+
+fn domain_event(d: &PendingDecision) -> Value {
+    let kind = d.decision_data["kind"].as_str().unwrap_or("approved");
+    let short = kind.rsplit('.').next().unwrap_or("approved");
+    let proposal = executed(d);
+    event::with(
+        event::envelope(&format!("{}.{short}", d.agent), &d.task_id),
+        json!({"agent": d.agent, "kind": kind, "actions": proposal["actions"], "summary": proposal["summary"], "decision_id": d.decision_id}),
+    )
+}
+
+fn decision_event(d: &PendingDecision) -> Value {
+    event::with(
+        event::envelope("hitl.decision", &d.task_id),
+        json!({
+            "decision_id": d.decision_id,
+            "workflow": d.workflow_id,
+            "status": d.status,
+            "decided_by": d.decided_by,
+            "decided_at": d.decided_at,
+            "approvals": d.approvals,
+            "feedback": d.feedback,
+            "edited": d.edited.is_some(),
+            "confidence": d.confidence,
+        }),
+    )
+}
+
+fn feedback_event(d: &PendingDecision) -> Value {
+    event::with(
+        event::envelope("hitl.feedback", &d.task_id),
+        json!({
+            "decision_id": d.decision_id,
+            "workflow": d.workflow_id,
+            "agent": d.agent,
+            "status": d.status,
+            "feedback": d.feedback,
+            "decided_by": d.decided_by,
+            "confidence": d.confidence,
+        }),
+    )
+}
+
+/// The record downstream training jobs learn from: input, model output, the human decision,
+/// the edit as a JSON Patch (RFC 6902) from the model's proposal, and the feedback.
+pub fn training_record(d: &PendingDecision) -> Value {
+    let proposal = &d.decision_data["proposal"];
+    let diff = d.edited.as_ref().map(|edited| json_patch::diff(proposal, edited));
+    json!({
+        "decision_id": d.decision_id,
+        "task_id": d.task_id,
+        "workflow": d.workflow_id,
+        "agent": d.agent,
+        "input": d.decision_data["task"],
+        "model_output": proposal,
+        "model": d.decision_data["llm_model"],
+        "confidence": d.confidence,
+        "human_decision": d.status,
+        "decided_by": d.decided_by,
+        "decided_at": d.decided_at,
+        "edited": d.edited,
+        "edit_diff": diff,
+        "feedback": d.feedback,
+        "recorded_at": event::now(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::memory::MemorySink;
+    use crate::events::SinkError;
+    use crate::hitl::memory::MemoryStore;
+    use crate::hitl::{Status, Transition};
+    use crate::ledger::memory::MemoryLedger;
+    use crate::transport::publish::MemoryQueues;
+    use overseer_agents::confidence::Confidence;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A sink that refuses `hitl.feedback` while `down` is set.
+    #[derive(Default)]
+    struct FlakySink {
+        inner: MemorySink,
+        down: AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl EventSink for FlakySink {
+        async fn publish(&self, topic: &str, key: &str, event: &Value) -> Result<(), SinkError> {
+            if topic == topic::HITL_FEEDBACK && self.down.load(Ordering::SeqCst) {
+                return Err(SinkError::Unavailable("down".into()));
+            }
+            self.inner.publish(topic, key, event).await
+        }
+        async fn flush(&self, _t: Duration) -> Result<(), SinkError> {
+            Ok(())
+        }
+    }
+
+    async fn approved(store: &MemoryStore, edited: Option<Value>) -> PendingDecision {
+        let data = json!({"task": {"task_id": "t1"}, "proposal": {"summary": "s", "actions": [{"action": "refund", "amount": 10}]}});
+        let c = Confidence::combine(0.5, 0.5, None);
+        let d = PendingDecision::new("t1", "w", "q", "order", c, vec![], data, Duration::from_secs(60));
+        store.park(&d, Duration::from_secs(120)).await.expect("parked");
+        let t = Transition {
+            to: Status::Approved,
+            by: "ada".into(),
+            feedback: Some("fine".into()),
+            seen_hash: None,
+            edited,
+            at: event::now(),
+            now_ms: super::super::decision::unix_ms(SystemTime::now()),
+            required_approvals: 1,
+        };
+        store.transition(&d.decision_id, &t).await.expect("approved")
+    }
+
+    #[tokio::test]
+    async fn a_failed_effect_is_retried_without_repeating_the_completion() {
+        let store = Arc::new(MemoryStore::default());
+        let sink = Arc::new(FlakySink::default());
+        let queues = Arc::new(MemoryQueues::default());
+        let ledger = Arc::new(MemoryLedger::default());
+        let edit = json!({"summary": "s", "actions": [{"action": "refund", "amount": 5}]});
+        let d = approved(&store, Some(edit)).await;
+        let fx = DecisionEffects {
+            store: store.clone(),
+            sink: sink.clone(),
+            queues: queues.clone(),
+            ledger: ledger.clone(),
+            domain_topics: [("order".to_string(), "domain.orders".to_string())].into(),
+        };
+        sink.down.store(true, Ordering::SeqCst);
+        assert!(fx.run(&d.decision_id).await.is_err());
+        assert_eq!(store.outbox_due(u64::MAX, 10).await.expect("outbox"), vec![d.decision_id.clone()]);
+        sink.down.store(false, Ordering::SeqCst);
+        // The first run's lease still holds: a second runner must not start.
+        assert_eq!(fx.run(&d.decision_id).await, Ok(Ran::Held));
+        store.outbox_done(&d.decision_id).await.expect("release for the test");
+        // (outbox_done also released the lease; put the entry back as the failed run left it.)
+        let again = store.get(&d.decision_id).await.expect("get").expect("there");
+        assert_eq!(again.effects_done, vec!["completion", "domain", "decision"]);
+        assert_eq!(fx.run(&d.decision_id).await, Ok(Ran::Done));
+
+        let events = sink.inner.events();
+        let count = |t: &str| events.iter().filter(|(topic, _, _)| topic == t).count();
+        assert_eq!(count(topic::COMPLETIONS), 1, "one completion across both runs");
+        assert_eq!(count(topic::HITL_DECISIONS), 1);
+        assert_eq!(count(topic::HITL_FEEDBACK), 1);
+        let completion = &events.iter().find(|(t, _, _)| t == topic::COMPLETIONS).expect("completion").2;
+        assert_eq!(completion["execution_mode"], "hitl_approved");
+        assert_eq!(completion["result"]["actions"][0]["amount"], 5, "the edit executes");
+        let sent = queues.sent.lock().expect("queues").clone();
+        assert_eq!(sent.len(), 1);
+        let record: Value = serde_json::from_slice(&sent[0].1).expect("JSON");
+        assert_eq!(sent[0].0, TRAINING_QUEUE);
+        assert_eq!(record["human_decision"], "approved");
+        assert_eq!(record["edit_diff"][0]["path"], "/actions/0/amount", "{record}");
+        assert!(
+            ledger.claim("t1", Duration::from_secs(1), false).await.expect("ledger")
+                == crate::ledger::Claim::Done("hitl_approved".into())
+        );
+        assert!(store.outbox_due(u64::MAX, 10).await.expect("outbox").is_empty());
+    }
+}

@@ -1,0 +1,282 @@
+//! Deciding: the seed's `POST /api/brain/hitl/decisions/{id}/approve` and `…/reject` (body
+//! `{"feedback": "..."}`, answering decision_id, status, feedback, approved_at/rejected_at,
+//! message) and `POST /api/hitl/decision` (one decision, or `{"decisions": [...]}` for a batch
+//! with a result per item).
+//!
+//! Beyond the seed's body, an approval may carry `edited` (a changed proposal: checked against
+//! the agent's output schema, then it is what executes) and `payload_hash` (the hash of the
+//! proposal the approver saw: a decision whose payload changed since answers 409). Racing
+//! approvers get one success and 409s; a decision past its deadline answers 410; a workflow
+//! with an approver list answers 403 to anyone else; M-of-N workflows stay pending until the
+//! M-th distinct approver. The state change is durable before the answer; its effects
+//! (completion, events, training record) run at once through the outbox, which retries them.
+
+use super::caller::Caller;
+use super::error::ApiError;
+use super::AppState;
+use crate::hitl::decision::unix_ms;
+use crate::hitl::{PendingDecision, Status, Transition, TransitionError};
+use crate::workflows::Actor;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::time::SystemTime;
+
+/// Longest feedback accepted.
+const MAX_FEEDBACK: usize = 4000;
+/// Most decisions in one batch.
+const MAX_BATCH: usize = 200;
+
+/// What a person asks for, with the optional extras.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DecisionBody {
+    #[serde(default)]
+    feedback: Option<String>,
+    #[serde(default)]
+    edited: Option<Value>,
+    #[serde(default)]
+    payload_hash: Option<String>,
+}
+
+/// One item of `POST /api/hitl/decision`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionItem {
+    decision_id: String,
+    /// `approve` or `reject`.
+    action: String,
+    #[serde(default)]
+    feedback: Option<String>,
+    #[serde(default)]
+    edited: Option<Value>,
+    #[serde(default)]
+    payload_hash: Option<String>,
+}
+
+impl DecisionItem {
+    fn body(self) -> (String, String, DecisionBody) {
+        let body =
+            DecisionBody { feedback: self.feedback, edited: self.edited, payload_hash: self.payload_hash };
+        (self.decision_id, self.action, body)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Verdict {
+    Approve,
+    Reject,
+}
+
+fn parse_body<T: serde::de::DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("body is not valid: {e}")))
+}
+
+pub(super) async fn approve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body: DecisionBody = parse_body(&body)?;
+    decide(&state, &id, Verdict::Approve, body, &caller.0).await.map(Json)
+}
+
+pub(super) async fn reject(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body: DecisionBody = parse_body(&body)?;
+    decide(&state, &id, Verdict::Reject, body, &caller.0).await.map(Json)
+}
+
+/// `POST /api/hitl/decision`: one item, or `{"decisions": [items]}`.
+pub(super) async fn general(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let raw: Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
+    let Some(items) = raw.get("decisions") else {
+        let (id, action, body) = item(raw)?.body();
+        let answer = decide(&state, &id, verdict(&action)?, body, &caller.0).await?;
+        return Ok((StatusCode::OK, Json(answer)));
+    };
+    let items = items.as_array().ok_or_else(|| ApiError::bad_request("decisions must be an array"))?;
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(format!("a batch holds 1..{MAX_BATCH} decisions")));
+    }
+    let mut results = Vec::with_capacity(items.len());
+    for raw in items {
+        let id = raw.get("decision_id").and_then(Value::as_str).map(str::to_string);
+        let outcome = match item(raw.clone()).map(DecisionItem::body) {
+            Ok((id, action, body)) => match verdict(&action) {
+                Ok(v) => decide(&state, &id, v, body, &caller.0).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        results.push(match outcome {
+            Ok(answer) => json!({"decision_id": id, "ok": true, "status_code": 200, "result": answer}),
+            Err(e) => {
+                json!({"decision_id": id, "ok": false, "status_code": e.status().as_u16(), "error": e.body()})
+            }
+        });
+    }
+    let succeeded = results.iter().filter(|r| r["ok"] == true).count();
+    // 207-like semantics in a plain 200: each item carries its own status.
+    Ok((StatusCode::OK, Json(json!({"count": results.len(), "succeeded": succeeded, "results": results}))))
+}
+
+fn item(raw: Value) -> Result<DecisionItem, ApiError> {
+    serde_json::from_value(raw).map_err(|e| ApiError::bad_request(format!("decision item is not valid: {e}")))
+}
+
+fn verdict(action: &str) -> Result<Verdict, ApiError> {
+    match action {
+        "approve" | "approved" => Ok(Verdict::Approve),
+        "reject" | "rejected" => Ok(Verdict::Reject),
+        other => Err(ApiError::bad_request(format!("action must be approve or reject, not `{other}`"))),
+    }
+}
+
+fn refused(e: TransitionError) -> ApiError {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::CONFLICT);
+    match e {
+        TransitionError::Store(inner) => ApiError::unavailable("the decision store", inner),
+        TransitionError::NotFound(_) => ApiError::not_found(e.to_string()),
+        TransitionError::Expired(_) => ApiError::new(status, "expired", e.to_string()),
+        _ => ApiError::new(status, "conflict", e.to_string()),
+    }
+}
+
+/// The edited proposal, checked against the agent's output schema and normalised to the
+/// stored shape (summary, model_confidence, actions, details).
+fn checked_edit(state: &AppState, d: &PendingDecision, edited: Value) -> Result<Value, ApiError> {
+    let agent = state
+        .agents
+        .get(&d.agent)
+        .ok_or_else(|| ApiError::bad_request(format!("agent `{}` is not loaded here", d.agent)))?;
+    let Value::Object(mut fields) = edited else {
+        return Err(ApiError::bad_request("edited must be a proposal object"));
+    };
+    let confidence = fields
+        .remove("model_confidence")
+        .or_else(|| fields.remove("confidence"))
+        .unwrap_or_else(|| d.decision_data["proposal"]["model_confidence"].clone());
+    fields.insert("confidence".into(), confidence);
+    let checked = agent.check_output(&Value::Object(fields).to_string()).map_err(|problem| {
+        ApiError::bad_request(format!("edited proposal does not fit the agent's schema: {problem}"))
+    })?;
+    serde_json::to_value(checked).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+async fn decide(
+    state: &AppState,
+    id: &str,
+    verdict: Verdict,
+    body: DecisionBody,
+    by: &Actor,
+) -> Result<Value, ApiError> {
+    if body.feedback.as_ref().is_some_and(|f| f.len() > MAX_FEEDBACK) {
+        return Err(ApiError::bad_request(format!("feedback is longer than {MAX_FEEDBACK} bytes")));
+    }
+    let d = state
+        .store
+        .get(id)
+        .await
+        .map_err(|e| ApiError::unavailable("the decision store", e))?
+        .ok_or_else(|| ApiError::not_found(format!("no decision `{id}`")))?;
+    let workflow = state.workflows.get(&d.workflow_id);
+    let (required, approvers) = workflow
+        .as_ref()
+        .map_or((1, Vec::new()), |w| (w.config.required_approvals, w.config.approvers.clone()));
+    if !approvers.is_empty() && !approvers.contains(&by.user) {
+        return Err(ApiError::forbidden(format!(
+            "`{}` may not decide `{}` decisions",
+            by.user, d.workflow_id
+        )));
+    }
+    let edited = match (verdict, body.edited) {
+        (_, None) => None,
+        (Verdict::Reject, Some(_)) => {
+            return Err(ApiError::bad_request("only an approval can carry an edit"))
+        }
+        (Verdict::Approve, Some(_)) if required > 1 => {
+            return Err(ApiError::bad_request(
+                "this workflow needs several approvers; edits need a single-approver workflow",
+            ))
+        }
+        (Verdict::Approve, Some(e)) => Some(checked_edit(state, &d, e)?),
+    };
+    let now = SystemTime::now();
+    let t = Transition {
+        to: if verdict == Verdict::Approve { Status::Approved } else { Status::Rejected },
+        by: by.user.clone(),
+        feedback: body.feedback.clone(),
+        seen_hash: body.payload_hash,
+        edited,
+        at: humantime::format_rfc3339_millis(now).to_string(),
+        now_ms: unix_ms(now),
+        required_approvals: required,
+    };
+    let changed = state.store.transition(id, &t).await.map_err(refused)?;
+    tracing::info!(decision_id = %id, user = %by.user, from = ?by.from, status = %changed.status, "decision");
+    if changed.status == Status::Pending.as_str() {
+        return Ok(json!({
+            "decision_id": id,
+            "status": "pending",
+            "approvals": changed.approvals,
+            "required_approvals": required,
+            "feedback": body.feedback,
+            "message": format!("approval {} of {required} recorded", changed.approvals.len()),
+        }));
+    }
+    record_metrics(&changed, now);
+    if let Some(effects) = state.effects.clone() {
+        let id = id.to_string();
+        // Durable in the outbox already: if this run fails, the sweepers retry it.
+        tokio::spawn(async move {
+            if let Err(e) = effects.run(&id).await {
+                tracing::warn!(decision_id = %id, error = %e, "decision effects incomplete; the outbox retries them");
+            }
+        });
+    }
+    let at_field = if verdict == Verdict::Approve { "approved_at" } else { "rejected_at" };
+    let message = match verdict {
+        Verdict::Approve if changed.edited.is_some() => {
+            "Decision approved with an edited proposal; it executes"
+        }
+        Verdict::Approve => "Decision approved; it executes",
+        Verdict::Reject => "Decision rejected; the task will not execute",
+    };
+    Ok(json!({
+        "decision_id": id,
+        "status": changed.status,
+        "feedback": changed.feedback,
+        at_field: changed.decided_at,
+        "decided_by": changed.decided_by,
+        "approvals": changed.approvals,
+        "edited": changed.edited.is_some(),
+        "message": message,
+    }))
+}
+
+fn record_metrics(d: &PendingDecision, now: SystemTime) {
+    let labels = [("workflow", d.workflow_id.clone()), ("outcome", d.status.clone())];
+    metrics::counter!(crate::metrics::HITL_DECISIONS, &labels).increment(1);
+    if let Some(waited) =
+        humantime::parse_rfc3339(&d.created_at).ok().and_then(|c| now.duration_since(c).ok())
+    {
+        metrics::histogram!(crate::metrics::HITL_TIME_TO_DECISION, &labels).record(waited.as_secs_f64());
+    }
+}

@@ -1,0 +1,136 @@
+//! The seed's workflow endpoints: `GET /api/brain/hitl/workflows`, `GET …/workflows/{id}`,
+//! `POST …/{id}/toggle?enabled=`, `PUT …/{id}/confidence?threshold=`,
+//! `PUT …/{id}/autonomy?level=` (a name or 1..5), and `GET /api/hitl/audit` (the newest audited
+//! changes). A change persists in Redis, reaches every replica within `hitl.workflow_poll`, and
+//! is audited (who, from where, before, after) in Redis and on `audit.trail`.
+
+use super::caller::Caller;
+use super::error::ApiError;
+use super::AppState;
+use crate::events::event::{self, topic};
+use crate::workflows::{AuditEntry, Change, ChangeError};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use overseer_agents::workflow::AutonomyLevel;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub(super) async fn list(State(state): State<AppState>) -> Json<Value> {
+    let all: Vec<Value> = state.workflows.snapshot().values().map(|w| w.view()).collect();
+    Json(json!({"count": all.len(), "workflows": all}))
+}
+
+pub(super) async fn one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    state.workflows.get(&id).map(|w| Json(w.view())).ok_or_else(|| unknown(&id))
+}
+
+fn unknown(id: &str) -> ApiError {
+    ApiError::not_found(format!("no workflow `{id}`"))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ToggleQuery {
+    enabled: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ThresholdQuery {
+    threshold: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct AutonomyQuery {
+    level: Option<String>,
+}
+
+pub(super) async fn toggle(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    q: Result<Query<ToggleQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let raw = q?.0.enabled.ok_or_else(|| ApiError::bad_request("enabled=true|false is required"))?;
+    let enabled = match raw.to_ascii_lowercase().as_str() {
+        "true" | "1" | "on" => true,
+        "false" | "0" | "off" => false,
+        _ => return Err(ApiError::bad_request(format!("enabled must be true or false, not `{raw}`"))),
+    };
+    apply(&state, &id, Change::Toggle(enabled), caller).await
+}
+
+pub(super) async fn confidence(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    q: Result<Query<ThresholdQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let threshold = q?.0.threshold.ok_or_else(|| ApiError::bad_request("threshold=0..1 is required"))?;
+    apply(&state, &id, Change::Threshold(threshold), caller).await
+}
+
+pub(super) async fn autonomy(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    q: Result<Query<AutonomyQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let raw = q?.0.level.ok_or_else(|| ApiError::bad_request("level is required"))?;
+    let level = AutonomyLevel::parse(&raw).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "level must be one of supervised, assisted, monitored, autonomous, adaptive (or 1..5), not `{raw}`"
+        ))
+    })?;
+    apply(&state, &id, Change::Autonomy(level), caller).await
+}
+
+async fn apply(state: &AppState, id: &str, change: Change, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let (entry, workflow) =
+        state.workflows.change(id, change, caller.0, None).await.map_err(|e| match e {
+            ChangeError::Unknown(_) => unknown(id),
+            ChangeError::Invalid(detail) => ApiError::bad_request(detail),
+            ChangeError::Contended => {
+                ApiError::new(axum::http::StatusCode::CONFLICT, "conflict", e.to_string())
+            }
+            ChangeError::Store(e) => ApiError::unavailable("the workflow store", e),
+        })?;
+    emit_audit(state, &entry).await;
+    let mut body = workflow.view();
+    body["message"] =
+        format!("{} of `{id}` changed from {} to {}", entry.field, entry.before, entry.after).into();
+    body["audit_id"] = entry.audit_id.clone().into();
+    Ok(Json(body))
+}
+
+/// The audit entry on `audit.trail` (the Redis audit log already holds it).
+pub(super) async fn emit_audit(state: &AppState, entry: &AuditEntry) {
+    let Some(sink) = &state.sink else { return };
+    let event = event::with(
+        event::envelope_about("audit.workflow_changed", "workflow_id", &entry.workflow_id),
+        json!({"audit_id": entry.audit_id, "by": entry.by, "field": entry.field, "before": entry.before, "after": entry.after, "reason": entry.reason}),
+    );
+    if let Err(e) = sink.publish(topic::AUDIT, &entry.workflow_id, &event).await {
+        tracing::warn!(audit_id = %entry.audit_id, error = %e, "audit event not delivered; the entry is in the Redis audit log");
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct AuditQuery {
+    limit: Option<usize>,
+}
+
+pub(super) async fn audit(
+    State(state): State<AppState>,
+    q: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q?.0.limit.unwrap_or(100);
+    if limit == 0 || limit > 1000 {
+        return Err(ApiError::bad_request("limit must be 1..1000"));
+    }
+    let entries =
+        state.workflows.audit(limit).await.map_err(|e| ApiError::unavailable("the audit log", e))?;
+    Ok(Json(json!({"count": entries.len(), "entries": entries})))
+}

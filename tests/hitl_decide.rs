@@ -1,0 +1,273 @@
+//! Deciding pending decisions through the API of a running replica (real RabbitMQ, Redis,
+//! Kafka): approve executes once with execution_mode hitl_approved, reject ends the task
+//! rejected, racing approvers get one success, edits are checked and executed, M-of-N waits
+//! for the M-th distinct approver, approver lists are enforced.
+
+mod common;
+
+use common::kafka_watch::{completions, count, KafkaWatch, Seen};
+use common::llm_server::{order_proposal, Reply};
+use common::runtime::{order, TestEnv};
+use overseer_supervisor::runtime::Running;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// Parks `n` orders in the supervised payment_processing workflow; decision id → task id.
+async fn park(env: &TestEnv, running: &Running, n: usize) -> (HashMap<String, String>, KafkaWatch) {
+    let config = env.config(&[]);
+    let watch = KafkaWatch::start(&["hitl.requests", "ai.completions", "hitl.decisions", "hitl.feedback"]);
+    let base = format!("ord-{}", uuid::Uuid::new_v4());
+    env.submit(&config, "auto_orders", &order(&base, Some("payment_processing")), n).await;
+    let ids: HashSet<String> =
+        if n == 1 { [base.clone()].into() } else { (1..=n).map(|i| format!("{base}-{i}")).collect() };
+    let seen = watch.collect(&ids, Duration::from_secs(30), |s| count(s, "hitl.requests") >= n);
+    let parked: HashMap<String, String> = seen
+        .iter()
+        .filter(|(t, _)| t == "hitl.requests")
+        .map(|(_, e)| {
+            (e["decision_id"].as_str().unwrap_or("").into(), e["task_id"].as_str().unwrap_or("").into())
+        })
+        .collect();
+    assert_eq!(parked.len(), n, "parked: {seen:#?}");
+    let _ = running;
+    (parked, watch)
+}
+
+fn api(running: &Running) -> String {
+    format!("http://{}/api", running.http_addr)
+}
+
+async fn post(url: &str, user: &str, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(url)
+        .header("x-overseer-user", user)
+        .json(&body)
+        .send()
+        .await
+        .expect("POST");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn tasks(parked: &HashMap<String, String>) -> HashSet<String> {
+    parked.values().cloned().collect()
+}
+
+fn events_for<'a>(seen: &'a [Seen], topic: &str, task: &str) -> Vec<&'a Value> {
+    seen.iter().filter(|(t, e)| t == topic && e["task_id"] == task).map(|(_, e)| e).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_executes_once_and_reject_ends_the_task_with_its_feedback() {
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::content(order_proposal(0.99, json!([{"action": "fulfil"}]))));
+    let running = env.start(&env.config(&[]), &["auto_orders"]).await;
+    let (parked, watch) = park(&env, &running, 2).await;
+    let mut ids: Vec<&String> = parked.keys().collect();
+    ids.sort();
+    let (approve_id, reject_id) = (ids[0].clone(), ids[1].clone());
+    let base = format!("{}/brain/hitl/decisions", api(&running));
+
+    let (code, body) =
+        post(&format!("{base}/{approve_id}/approve"), "ada", json!({"feedback": "looks right"})).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["status"], "approved");
+    assert_eq!(body["feedback"], "looks right");
+    assert!(body["approved_at"].is_string(), "{body}");
+    assert!(body["message"].is_string());
+    let (code, body) = post(&format!("{base}/{approve_id}/approve"), "bob", json!({})).await;
+    assert_eq!(code, 409, "a second approval conflicts: {body}");
+    assert_eq!(body["error"], "conflict");
+
+    let (code, body) =
+        post(&format!("{base}/{reject_id}/reject"), "ada", json!({"feedback": "wrong address"})).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        (body["status"].as_str(), body["feedback"].as_str()),
+        (Some("rejected"), Some("wrong address"))
+    );
+    assert!(body["rejected_at"].is_string(), "{body}");
+
+    let seen = watch.collect(&tasks(&parked), Duration::from_secs(20), |s| {
+        count(s, "hitl.decisions") >= 2 && count(s, "hitl.feedback") >= 2 && count(s, "ai.completions") >= 1
+    });
+    // Anything late would show up here.
+    let mut seen = seen;
+    seen.extend(watch.collect(&tasks(&parked), Duration::from_secs(2), |_| false));
+    let approved_task = &parked[&approve_id];
+    let rejected_task = &parked[&reject_id];
+    let done = completions(&seen);
+    assert_eq!(done.get(approved_task), Some(&1), "exactly one completion: {seen:#?}");
+    assert_eq!(done.get(rejected_task), None, "a rejected task never completes");
+    let completion = events_for(&seen, "ai.completions", approved_task)[0];
+    assert_eq!(completion["execution_mode"], "hitl_approved");
+    assert_eq!(completion["decision_id"], approve_id.as_str());
+    assert_eq!(completion["approved_by"], "ada");
+    let rejection = events_for(&seen, "hitl.decisions", rejected_task);
+    assert_eq!(rejection.len(), 1);
+    assert_eq!(rejection[0]["status"], "rejected");
+    assert_eq!(rejection[0]["feedback"], "wrong address");
+    assert_eq!(events_for(&seen, "hitl.feedback", rejected_task)[0]["feedback"], "wrong address");
+
+    // Training records: one per decision, with the human decision and the model output.
+    let mut training = HashMap::new();
+    while let Some((_, body)) = env.take("hitl_training").await {
+        let record: Value = serde_json::from_slice(&body).expect("training JSON");
+        training.insert(record["decision_id"].as_str().unwrap_or("").to_string(), record);
+    }
+    assert_eq!(training.len(), 2, "{training:#?}");
+    assert_eq!(training[&approve_id]["human_decision"], "approved");
+    assert_eq!(training[&reject_id]["human_decision"], "rejected");
+    assert_eq!(training[&reject_id]["feedback"], "wrong address");
+    assert!(training[&approve_id]["model_output"]["actions"].is_array());
+    assert_eq!(training[&approve_id]["input"]["task_id"], approved_task.as_str());
+
+    // The decisions show their outcome; the tasks' outcomes are in the ledger.
+    let shown: Value =
+        reqwest::get(format!("{base}/{reject_id}")).await.expect("get").json().await.expect("JSON");
+    assert_eq!(
+        (shown["status"].as_str(), shown["feedback"].as_str()),
+        (Some("rejected"), Some("wrong address"))
+    );
+    assert_eq!(env.redis_get(&format!("outcome:{approved_task}")).as_deref(), Some("done:hitl_approved"));
+    assert_eq!(env.redis_get(&format!("outcome:{rejected_task}")).as_deref(), Some("done:hitl_rejected"));
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_racing_approvers_give_one_success_and_one_completion() {
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::content(order_proposal(0.99, json!([{"action": "fulfil"}]))));
+    let running = env.start(&env.config(&[]), &["auto_orders"]).await;
+    let (parked, watch) = park(&env, &running, 1).await;
+    let id = parked.keys().next().expect("one").clone();
+    let url = format!("{}/brain/hitl/decisions/{id}/approve", api(&running));
+    let racers = (0..50).map(|i| {
+        let url = url.clone();
+        tokio::spawn(async move { post(&url, &format!("approver{i}"), json!({"feedback": "go"})).await.0 })
+    });
+    let codes: Vec<u16> =
+        futures_util::future::join_all(racers).await.into_iter().map(|r| r.expect("join")).collect();
+    assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 409).count(), 49, "{codes:?}");
+    let mut seen = watch.collect(&tasks(&parked), Duration::from_secs(20), |s| {
+        count(s, "ai.completions") >= 1 && count(s, "hitl.decisions") >= 1
+    });
+    seen.extend(watch.collect(&tasks(&parked), Duration::from_secs(3), |_| false));
+    assert_eq!(count(&seen, "ai.completions"), 1, "{seen:#?}");
+    assert_eq!(count(&seen, "hitl.decisions"), 1, "one decision record: {seen:#?}");
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_approval_is_checked_and_what_executes() {
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::content(order_proposal(0.99, json!([{"action": "fulfil"}]))));
+    let running = env.start(&env.config(&[]), &["auto_orders"]).await;
+    let (parked, watch) = park(&env, &running, 1).await;
+    let id = parked.keys().next().expect("one").clone();
+    let base = format!("{}/brain/hitl/decisions/{id}", api(&running));
+    let shown: Value = reqwest::get(&base).await.expect("get").json().await.expect("JSON");
+    let mut edit = shown["decision_data"]["proposal"].clone();
+
+    let (code, body) = post(&format!("{base}/approve"), "ada", json!({"edited": {"summary": "x"}})).await;
+    assert_eq!(code, 400, "an edit missing fields is refused: {body}");
+    let (code, body) = post(
+        &format!("{base}/approve"),
+        "ada",
+        json!({"edited": edit, "payload_hash": "not-what-was-shown"}),
+    )
+    .await;
+    assert_eq!(code, 409, "a stale payload is refused: {body}");
+
+    edit["actions"] = json!([{"action": "fulfil", "note": "ship with the express carrier"}]);
+    let hash = shown["payload_hash"].as_str().expect("hash");
+    let (code, body) =
+        post(&format!("{base}/approve"), "ada", json!({"edited": edit, "payload_hash": hash})).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["edited"], true);
+    let seen = watch.collect(&tasks(&parked), Duration::from_secs(20), |s| count(s, "ai.completions") >= 1);
+    let completion = &seen.iter().find(|(t, _)| t == "ai.completions").expect("completion").1;
+    assert_eq!(completion["edited"], true);
+    assert_eq!(completion["result"]["actions"][0]["note"], "ship with the express carrier");
+    let (_, record) = env.take("hitl_training").await.expect("training record");
+    let record: Value = serde_json::from_slice(&record).expect("JSON");
+    assert!(record["edit_diff"].as_array().is_some_and(|d| !d.is_empty()), "{record}");
+    let stored: Value = reqwest::get(&base).await.expect("get").json().await.expect("JSON");
+    assert_eq!(stored["edited"]["actions"][0]["note"], "ship with the express carrier");
+    assert_eq!(
+        stored["decision_data"]["proposal"]["actions"][0].get("note"),
+        Some(&Value::Null),
+        "original kept"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m_of_n_executes_at_the_mth_distinct_approver_and_approver_lists_hold() {
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::content(order_proposal(0.99, json!([{"action": "fulfil"}]))));
+    let config = env.config(&[
+        ("OVERSEER__WORKFLOWS__PAYMENT_PROCESSING__REQUIRED_APPROVALS", "3"),
+        ("OVERSEER__WORKFLOWS__PAYMENT_PROCESSING__APPROVERS", "[\"ada\", \"bob\", \"cy\"]"),
+    ]);
+    let running = env.start(&config, &["auto_orders"]).await;
+    let (parked, watch) = park(&env, &running, 1).await;
+    let id = parked.keys().next().expect("one").clone();
+    let url = format!("{}/brain/hitl/decisions/{id}/approve", api(&running));
+
+    let (code, body) = post(&url, "mallory", json!({})).await;
+    assert_eq!(code, 403, "not on the approver list: {body}");
+    let (code, body) = post(&url, "ada", json!({})).await;
+    assert_eq!((code, body["status"].as_str()), (200, Some("pending")), "{body}");
+    let (code, body) = post(&url, "ada", json!({})).await;
+    assert_eq!(code, 409, "each approver counts once: {body}");
+    let (code, body) = post(&url, "bob", json!({})).await;
+    assert_eq!((code, body["status"].as_str()), (200, Some("pending")), "{body}");
+    let early = watch.collect(&tasks(&parked), Duration::from_secs(2), |s| count(s, "ai.completions") >= 1);
+    assert_eq!(count(&early, "ai.completions"), 0, "nothing executes before the third approval");
+    let (code, body) = post(&url, "cy", json!({"feedback": "three of three"})).await;
+    assert_eq!((code, body["status"].as_str()), (200, Some("approved")), "{body}");
+    assert_eq!(body["approvals"], json!(["ada", "bob", "cy"]));
+    let seen = watch.collect(&tasks(&parked), Duration::from_secs(20), |s| count(s, "ai.completions") >= 1);
+    assert_eq!(count(&seen, "ai.completions"), 1);
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_decisions_answer_per_item() {
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::content(order_proposal(0.99, json!([{"action": "fulfil"}]))));
+    let running = env.start(&env.config(&[]), &["auto_orders"]).await;
+    let (parked, _watch) = park(&env, &running, 2).await;
+    let mut ids: Vec<&String> = parked.keys().collect();
+    ids.sort();
+    let url = format!("{}/hitl/decision", api(&running));
+    let (code, body) = post(
+        &url,
+        "ada",
+        json!({"decisions": [
+            {"decision_id": ids[0], "action": "approve"},
+            {"decision_id": ids[1], "action": "reject", "feedback": "no"},
+            {"decision_id": ids[0], "action": "reject"},
+            {"decision_id": "dec_nope", "action": "approve"},
+            {"decision_id": ids[1], "action": "maybe"},
+        ]}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let codes: Vec<u64> = body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["status_code"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(codes, vec![200, 200, 409, 404, 400], "{body}");
+    assert_eq!(body["succeeded"], 2);
+    let (code, single) = post(&url, "ada", json!({"decision_id": ids[0], "action": "approve"})).await;
+    assert_eq!((code, single["error"].as_str()), (409, Some("conflict")), "{single}");
+    let (code, bad) = post(&url, "ada", json!({"decisions": []})).await;
+    assert_eq!(code, 400, "{bad}");
+    running.shutdown().await;
+}
