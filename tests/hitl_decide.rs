@@ -130,6 +130,34 @@ async fn approve_executes_once_and_reject_ends_the_task_with_its_feedback() {
         (shown["status"].as_str(), shown["feedback"].as_str()),
         (Some("rejected"), Some("wrong address"))
     );
+    let history: Value =
+        reqwest::get(format!("{base}/history")).await.expect("history").json().await.expect("JSON");
+    let order: Vec<&str> = history["decisions"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|d| d["decision_id"].as_str())
+        .collect();
+    assert_eq!(order, vec![reject_id.as_str(), approve_id.as_str()], "newest first: {history}");
+    let rejected: Value = reqwest::get(format!("{base}/history?status=rejected&workflow=payment_processing"))
+        .await
+        .expect("history")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(rejected["count"], 1, "{rejected}");
+    let bad = reqwest::get(format!("{base}/history?status=pending")).await.expect("history");
+    assert_eq!(bad.status().as_u16(), 400);
+    let paged: Value =
+        reqwest::get(format!("{base}/history?limit=1")).await.expect("h").json().await.expect("J");
+    let cursor = paged["next_cursor"].as_str().expect("a second page");
+    let second: Value = reqwest::get(format!("{base}/history?limit=1&cursor={cursor}"))
+        .await
+        .expect("h")
+        .json()
+        .await
+        .expect("J");
+    assert_eq!(second["decisions"][0]["decision_id"], approve_id.as_str(), "{second}");
     assert_eq!(env.redis_get(&format!("outcome:{approved_task}")).as_deref(), Some("done:hitl_approved"));
     assert_eq!(env.redis_get(&format!("outcome:{rejected_task}")).as_deref(), Some("done:hitl_rejected"));
     running.shutdown().await;

@@ -123,3 +123,44 @@ async fn state_changes_survive_a_flushed_script_cache() {
     let changed = store.transition(&decision.decision_id, &approve("a", None)).await.expect("after NOSCRIPT");
     assert_eq!(changed.status, "approved");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decided_decision_waits_in_the_outbox_until_its_effects_are_done() {
+    let (store, _) = store().await;
+    let decision = parked(&store, Duration::from_secs(300)).await;
+    let id = decision.decision_id.clone();
+    assert!(store.outbox_due(u64::MAX, 10).await.expect("outbox").is_empty(), "pending is not in the outbox");
+    store.transition(&id, &approve("ada", None)).await.expect("approved");
+    assert_eq!(store.outbox_due(u64::MAX, 10).await.expect("outbox"), vec![id.clone()]);
+    assert!(store.outbox_due(1, 10).await.expect("outbox").is_empty(), "not due before its decision time");
+    assert!(store.outbox_lease(&id, Duration::from_secs(30)).await.expect("lease"));
+    assert!(!store.outbox_lease(&id, Duration::from_secs(30)).await.expect("lease"), "one runner at a time");
+    store.effect_done(&id, "completion").await.expect("mark");
+    store.effect_done(&id, "decision").await.expect("mark");
+    let marked = store.get(&id).await.expect("get").expect("there");
+    assert_eq!(marked.effects_done, vec!["completion".to_string(), "decision".to_string()]);
+    let history = store.history_page(None, 10).await.expect("history");
+    assert_eq!(history.iter().map(|(_, i)| i.clone()).collect::<Vec<_>>(), vec![id.clone()]);
+    store.outbox_done(&id).await.expect("done");
+    assert!(store.outbox_due(u64::MAX, 10).await.expect("outbox").is_empty());
+    assert!(store.outbox_lease(&id, Duration::from_secs(30)).await.expect("lease"), "lease released");
+    store.trim_history(u64::MAX).await.expect("trim");
+    assert!(store.history_page(None, 10).await.expect("history").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m_of_n_in_redis_counts_each_approver_once() {
+    let (store, _) = store().await;
+    let decision = parked(&store, Duration::from_secs(300)).await;
+    let id = decision.decision_id.clone();
+    let two = |by: &str| Transition { required_approvals: 2, ..approve(by, None) };
+    assert_eq!(store.transition(&id, &two("ada")).await.expect("first").status, "pending");
+    assert_eq!(
+        store.transition(&id, &two("ada")).await.expect_err("again"),
+        TransitionError::AlreadyApprovedBy("ada".into())
+    );
+    assert!(store.outbox_due(u64::MAX, 10).await.expect("outbox").is_empty(), "nothing to run yet");
+    let done = store.transition(&id, &two("bob")).await.expect("second");
+    assert_eq!(done.status, "approved");
+    assert_eq!(done.approvals, vec!["ada".to_string(), "bob".to_string()]);
+}

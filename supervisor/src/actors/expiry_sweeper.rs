@@ -30,6 +30,8 @@ pub struct SweeperArgs {
     pub effects: Arc<DecisionEffects>,
     pub workflows: Arc<WorkflowRegistry>,
     pub interval: Duration,
+    /// How long decided decisions stay in the history index.
+    pub history: Duration,
 }
 
 pub enum SweeperMessage {
@@ -116,5 +118,7 @@ async fn sweep(args: &SweeperArgs) -> Result<(), String> {
         }
     }
     args.effects.drain(OUTBOX_SETTLE, BATCH).await.map_err(|e| e.to_string())?;
+    let history_start = now_ms.saturating_sub(args.history.as_millis() as u64);
+    args.store.trim_history(history_start).await.map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -93,6 +93,7 @@ impl Actor for RootSupervisor {
             effects: args.effects.clone(),
             workflows: args.parts.workflows.clone(),
             interval: args.sweep_interval,
+            history: args.parts.history,
         };
         let (sweeper, _) = Actor::spawn_linked(None, ExpirySweeper, sweeper_args, myself.get_cell()).await?;
         let watcher_args =

@@ -18,6 +18,8 @@ struct Inner {
     /// Decided, effects not yet durable: id → decision time (ms).
     outbox: HashMap<String, u64>,
     leases: HashMap<String, std::time::Instant>,
+    /// Decided: (decision time ms, id).
+    history: Vec<(u64, String)>,
 }
 
 #[async_trait]
@@ -51,6 +53,7 @@ impl DecisionStore for MemoryStore {
         let changed = decision.clone();
         if changed.status != super::Status::Pending.as_str() {
             inner.outbox.insert(decision_id.to_string(), t.now_ms);
+            inner.history.push((t.now_ms, decision_id.to_string()));
         }
         Ok(changed)
     }
@@ -77,6 +80,23 @@ impl DecisionStore for MemoryStore {
             .collect();
         all.sort();
         Ok(all.into_iter().filter(|p| after.as_ref().is_none_or(|a| p > a)).take(limit).collect())
+    }
+
+    async fn history_page(
+        &self,
+        before: Option<(u64, String)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let mut all = inner.history.clone();
+        all.sort_by(|a, b| b.cmp(a));
+        Ok(all.into_iter().filter(|p| before.as_ref().is_none_or(|b| p < b)).take(limit).collect())
+    }
+
+    async fn trim_history(&self, before_ms: u64) -> Result<(), StoreError> {
+        let mut inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        inner.history.retain(|(at, _)| *at >= before_ms);
+        Ok(())
     }
 
     async fn get_many(&self, ids: &[String]) -> Result<Vec<PendingDecision>, StoreError> {

@@ -57,6 +57,15 @@ pub trait DecisionStore: Send + Sync {
         after: Option<(u64, String)>,
         limit: usize,
     ) -> Result<Vec<(u64, String)>, StoreError>;
+    /// Decided decisions before `before` (a (decision ms, id) position), newest first, with
+    /// their decision times: the pages of the history.
+    async fn history_page(
+        &self,
+        before: Option<(u64, String)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, StoreError>;
+    /// Drops history entries decided before `before_ms` (their decisions expire by TTL).
+    async fn trim_history(&self, before_ms: u64) -> Result<(), StoreError>;
     /// Several decisions at once (missing ones are left out), in the order asked.
     async fn get_many(&self, ids: &[String]) -> Result<Vec<PendingDecision>, StoreError>;
     /// Pending decision ids, soonest deadline first.

@@ -6,7 +6,8 @@
 //! Keys (with the configured prefix): `decision:<id>` (a hash: `doc`, the decision as JSON when
 //! parked, never rewritten; and the live fields `status`, `expires_at_ms`, `expires_at`,
 //! `payload_hash`, `decided_at`, `decided_by`, `feedback`, `edited`), `task:<task_id>:decision`
-//! (id), `pending` (sorted set of ids by expires_at_ms), `outbox` (sorted set of decided ids by
+//! (id), `pending` (sorted set of ids by expires_at_ms), `history` (sorted set of decided ids by
+//! decision time, trimmed to `hitl.history`), `outbox` (sorted set of decided ids by
 //! decision time, until their effects are durable; `outbox:lease:<id>` guards one run at a
 //! time). State changes are a Lua compare-and-set on `status` that never re-encodes JSON and
 //! puts the decision in the outbox in the same step. Approvals so far (M-of-N) are the
@@ -54,6 +55,7 @@ if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'feedback', ARGV[4]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'edited', ARGV[6]) end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[8], ARGV[1])
 return {'ok', ''}
 ";
 
@@ -153,6 +155,42 @@ impl DecisionStore for RedisStore {
         Ok(page.into_iter().filter(|p| after.as_ref().is_none_or(|a| p > a)).take(limit).collect())
     }
 
+    async fn history_page(
+        &self,
+        before: Option<(u64, String)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut conn = self.conn.clone();
+        let from = before.as_ref().map_or("+inf".to_string(), |(score, _)| score.to_string());
+        // As in pending_page: entries sharing the cursor's time are read again and skipped.
+        let raw: Vec<(String, f64)> = redis::cmd("ZREVRANGEBYSCORE")
+            .arg(self.key("history"))
+            .arg(from)
+            .arg("-inf")
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit + 64)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let mut page: Vec<(u64, String)> = raw.into_iter().map(|(id, score)| (score as u64, id)).collect();
+        page.sort_by(|a, b| b.cmp(a));
+        Ok(page.into_iter().filter(|p| before.as_ref().is_none_or(|b| p < b)).take(limit).collect())
+    }
+
+    async fn trim_history(&self, before_ms: u64) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("ZREMRANGEBYSCORE")
+            .arg(self.key("history"))
+            .arg("-inf")
+            .arg(format!("({before_ms}"))
+            .query_async::<i64>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
     async fn get_many(&self, ids: &[String]) -> Result<Vec<PendingDecision>, StoreError> {
         // redis-rs refuses an empty pipeline ("empty command").
         if ids.is_empty() {
@@ -185,6 +223,7 @@ impl DecisionStore for RedisStore {
             .key(self.key(&format!("decision:{decision_id}")))
             .key(self.key("pending"))
             .key(self.key("outbox"))
+            .key(self.key("history"))
             .arg(decision_id)
             .arg(t.to.as_str())
             .arg(&t.by)

@@ -7,6 +7,7 @@
 use super::error::ApiError;
 use super::AppState;
 use crate::hitl::PendingDecision;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
@@ -40,6 +41,7 @@ fn view(d: &PendingDecision) -> Value {
         "decided_by": d.decided_by,
         "feedback": d.feedback,
         "edited": d.edited,
+        "approvals": d.approvals,
     })
 }
 
@@ -73,9 +75,11 @@ pub(super) async fn pending(
 #[derive(Debug, Deserialize)]
 pub(super) struct FilterQuery {
     workflow: Option<String>,
+    /// History only: approved, rejected, expired, escalated.
+    status: Option<String>,
     min_confidence: Option<f64>,
     max_confidence: Option<f64>,
-    /// Only decisions waiting at least this many seconds.
+    /// Pending only: decisions waiting at least this many seconds.
     older_than: Option<u64>,
     cursor: Option<String>,
     limit: Option<usize>,
@@ -94,11 +98,33 @@ fn age_secs(d: &PendingDecision, now: std::time::SystemTime) -> u64 {
         .map_or(0, |age| age.as_secs())
 }
 
-/// `GET /api/hitl/pending`: filtered, paged.
+/// Which index a listing walks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Index {
+    /// Pending decisions, soonest deadline first.
+    Pending,
+    /// Decided decisions, newest decision first.
+    History,
+}
+
+/// `GET /api/hitl/pending`: pending decisions, filtered, paged.
 pub(super) async fn filtered(
     State(state): State<AppState>,
-    Query(q): Query<FilterQuery>,
+    q: Result<Query<FilterQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    list(&state, Index::Pending, q?.0).await
+}
+
+/// `GET /api/brain/hitl/decisions/history`: decided decisions (kept `hitl.history`), newest
+/// first, filtered by workflow, status and confidence, paged.
+pub(super) async fn history(
+    State(state): State<AppState>,
+    q: Result<Query<FilterQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    list(&state, Index::History, q?.0).await
+}
+
+async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_LIMIT {
         return Err(ApiError::bad_request(format!("limit must be 1..{MAX_LIMIT}")));
@@ -108,11 +134,25 @@ pub(super) async fn filtered(
             return Err(ApiError::bad_request("confidence bounds must be within 0..1"));
         }
     }
+    let decided = ["approved", "rejected", "expired", "escalated"];
+    if let Some(status) = &q.status {
+        if index == Index::Pending || !decided.contains(&status.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "status filters the history: one of {}",
+                decided.join(", ")
+            )));
+        }
+    }
     let mut position = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let now = std::time::SystemTime::now();
     let keep = |d: &PendingDecision| {
-        d.status == "pending"
+        let in_index = match index {
+            Index::Pending => d.status == "pending",
+            Index::History => d.status != "pending",
+        };
+        in_index
             && q.workflow.as_ref().is_none_or(|w| *w == d.workflow_id)
+            && q.status.as_ref().is_none_or(|s| *s == d.status)
             && q.min_confidence.is_none_or(|m| d.confidence >= m)
             && q.max_confidence.is_none_or(|m| d.confidence <= m)
             && q.older_than.is_none_or(|s| age_secs(d, now) >= s)
@@ -121,7 +161,11 @@ pub(super) async fn filtered(
     let mut exhausted = false;
     // Bounded work per request: at most ten index pages are scanned for one page of results.
     for _ in 0..10 {
-        let page = state.store.pending_page(position.clone(), limit).await.map_err(store_down)?;
+        let page = match index {
+            Index::Pending => state.store.pending_page(position.clone(), limit).await,
+            Index::History => state.store.history_page(position.clone(), limit).await,
+        }
+        .map_err(store_down)?;
         if page.len() < limit {
             exhausted = true;
         }

@@ -45,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/brain/hitl/decisions/pending", get(decisions::pending))
+        .route("/api/brain/hitl/decisions/history", get(decisions::history))
         .route("/api/brain/hitl/decisions/{id}", get(decisions::one))
         .route("/api/hitl/pending", get(decisions::filtered))
         .route("/api/brain/hitl/decisions/{id}/approve", post(decide::approve))
