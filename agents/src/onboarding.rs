@@ -71,6 +71,43 @@ pub fn score(request: &OnboardingRequest) -> f64 {
     (total.min(1.0) * 100.0).round() / 100.0
 }
 
+/// What the intake proposes for a lead: derived from the request only, deterministic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnboardingPlan {
+    pub recommendations: Vec<String>,
+    /// What happens once the plan is accepted.
+    pub next_steps: Vec<String>,
+    pub estimated_timeline: String,
+}
+
+/// The plan for a lead: one recommendation per requested service and per challenge (a
+/// discovery call when the profile says neither), a timeline by the number of services.
+pub fn plan(request: &OnboardingRequest) -> OnboardingPlan {
+    let b = &request.business_data;
+    let mut recommendations: Vec<String> =
+        request.requested_services.iter().map(|s| format!("Start the {s} service")).collect();
+    recommendations.extend(b.current_challenges.iter().map(|c| format!("Address the challenge: {c}")));
+    if recommendations.is_empty() {
+        recommendations.push("Schedule a discovery call to complete the business profile".into());
+    }
+    let estimated_timeline = match request.requested_services.len() {
+        0 | 1 => "1-2 weeks",
+        2 | 3 => "2-4 weeks",
+        _ => "4-8 weeks",
+    }
+    .to_string();
+    let contact = b.contact_info.email.clone().unwrap_or_else(|| "the contact on file".into());
+    OnboardingPlan {
+        recommendations,
+        next_steps: vec![
+            "An account manager is assigned".into(),
+            format!("A kick-off call is scheduled with {contact}"),
+            "The first deliverables are planned".into(),
+        ],
+        estimated_timeline,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +132,16 @@ mod tests {
         assert_eq!(score(&empty), 0.55);
         let low = OnboardingRequest { priority_level: "low".into(), ..empty };
         assert_eq!(score(&low), 0.5);
+    }
+
+    #[test]
+    fn the_plan_follows_the_request() {
+        let p = plan(&complete());
+        assert_eq!(p.recommendations, vec!["Start the seo service", "Address the challenge: churn"]);
+        assert_eq!(p.estimated_timeline, "1-2 weeks");
+        assert!(p.next_steps[1].contains("a@acme.test"));
+        let empty: OnboardingRequest = serde_json::from_value(serde_json::json!({})).expect("empty");
+        assert!(plan(&empty).recommendations[0].contains("discovery call"));
     }
 
     #[test]

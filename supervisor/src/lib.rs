@@ -14,6 +14,7 @@
 //! - [`transport`]: acting on an outcome on RabbitMQ (ack, retry tier, dead letter, requeue).
 //! - [`events`]: the event sink (Kafka, memory); [`hitl`]: the decision store (Redis, memory).
 //! - [`workflows`]: the workflows as they are now (defaults + audited runtime changes).
+//! - [`onboarding`]: the seed's lead intake, routed by the lead_processing workflow.
 //! - [`http`], [`health`], [`metrics`]: /health and /metrics.
 //! - [`connect`], [`redact`]: connections with clear errors; secrets masked before printing.
 
@@ -29,6 +30,7 @@ pub mod hitl;
 pub mod http;
 pub mod ledger;
 pub mod metrics;
+pub mod onboarding;
 pub mod pipeline;
 pub mod redact;
 pub mod runtime;

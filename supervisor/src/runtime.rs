@@ -15,6 +15,8 @@ use crate::hitl::DecisionStore;
 use crate::http::{app, AppState};
 use crate::ledger::redis_ledger::RedisLedger;
 use crate::ledger::Ledger;
+use crate::onboarding::sessions::RedisSessions;
+use crate::onboarding::{self, Onboarding};
 use crate::pipeline::{PipelineParts, QueueContext};
 use crate::transport::link::AmqpLink;
 use crate::transport::settle::RetryPolicy;
@@ -128,6 +130,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         .await
         .map_err(|e| Unreachable::new("Redis", &c.redis.url, e))?;
     let ledger: Arc<dyn Ledger> = Arc::new(RedisLedger::new(redis.connection(), &c.redis.key_prefix));
+    let redis_conn = redis.connection();
     let workflow_store = Arc::new(RedisWorkflows::new(redis.connection(), &c.redis.key_prefix));
     let workflows = Arc::new(
         WorkflowRegistry::open(config.workflows.clone(), workflow_store)
@@ -182,9 +185,21 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         sink: sink.clone(),
         queues: link.clone(),
         ledger: ledger.clone(),
-        domain_topics: parts.agents.iter().map(|(n, a)| (n.clone(), a.spec().domain_topic.clone())).collect(),
+        domain_topics: parts
+            .agents
+            .iter()
+            .map(|(n, a)| (n.clone(), a.spec().domain_topic.clone()))
+            .chain([(onboarding::SOURCE.to_string(), onboarding::LEADS_TOPIC.to_string())])
+            .collect(),
     });
     let agents = parts.agents.clone();
+    let onboarding = Arc::new(Onboarding {
+        sessions: Arc::new(RedisSessions::new(redis_conn, &c.redis.key_prefix)),
+        decisions: store.clone(),
+        sink: sink.clone(),
+        workflows: workflows.clone(),
+        history: config.hitl.history,
+    });
     let root_args = RootArgs {
         parts,
         sink: sink.clone(),
@@ -217,6 +232,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         sink: Some(sink),
         effects: Some(effects),
         agents,
+        onboarding: Some(onboarding),
     })
     .into_make_service_with_connect_info::<SocketAddr>();
     let http_stop = CancellationToken::new();

@@ -54,18 +54,23 @@ impl Actor for HitlActor {
         let HitlMessage::Park { decision, retention, reply } = message;
         let state = state.clone();
         tokio::spawn(async move {
-            let _ = reply.send(park(&state, &decision, retention).await);
+            let parked =
+                park_and_announce(state.store.as_ref(), state.sink.as_ref(), &decision, retention).await;
+            let _ = reply.send(parked);
         });
         Ok(())
     }
 }
 
-async fn park(
-    state: &HitlArgs,
+/// Parks `decision` (kept `retention`) and announces it on `hitl.requests`; what the actor
+/// does for the workers, and what other intakes (onboarding) call directly.
+pub async fn park_and_announce(
+    store: &dyn DecisionStore,
+    sink: &dyn EventSink,
     decision: &PendingDecision,
     retention: Duration,
 ) -> Result<Parked, HitlError> {
-    let parked = state.store.park(decision, retention).await.map_err(|e| HitlError(e.to_string()))?;
+    let parked = store.park(decision, retention).await.map_err(|e| HitlError(e.to_string()))?;
     let request = event::with(
         event::envelope("hitl.request", &decision.task_id),
         json!({
@@ -78,9 +83,7 @@ async fn park(
             "expires_at": decision.expires_at,
         }),
     );
-    state
-        .sink
-        .publish(topic::HITL_REQUESTS, &decision.task_id, &request)
+    sink.publish(topic::HITL_REQUESTS, &decision.task_id, &request)
         .await
         .map_err(|e| HitlError(e.to_string()))?;
     Ok(parked)

@@ -6,6 +6,7 @@ pub mod caller;
 mod decide;
 mod decisions;
 pub mod error;
+mod onboarding;
 mod workflows;
 
 use crate::events::EventSink;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub effects: Option<Arc<DecisionEffects>>,
     /// The agents, to validate an approver's edited proposal against the agent's schema.
     pub agents: HashMap<String, Arc<dyn Agent>>,
+    /// The lead intake (none: its endpoints answer 503).
+    pub onboarding: Option<Arc<crate::onboarding::Onboarding>>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -57,6 +60,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/brain/hitl/workflows/{id}/confidence", put(workflows::confidence))
         .route("/api/brain/hitl/workflows/{id}/autonomy", put(workflows::autonomy))
         .route("/api/hitl/audit", get(workflows::audit))
+        .route("/onboarding/start", post(onboarding::start))
+        .route("/onboarding/status/{id}", get(onboarding::status))
         .with_state(state)
 }
 

@@ -1,0 +1,234 @@
+//! The seed's lead intake (`POST /onboarding/start`, `GET /onboarding/status/{session_id}`):
+//! a lead is scored by the old rule set (agents/src/onboarding.rs), routed by the
+//! `lead_processing` workflow as it is now, and either completes at once (an `ai.completions`
+//! event with execution_mode autonomous or monitored, and `lead.qualified` on domain.leads) or
+//! is parked as a pending decision for a person (`pending_approval`). Approving that decision
+//! completes the session (`hitl_approved`, through the decision outbox like any approval);
+//! rejecting it rejects the session with the feedback.
+
+pub mod sessions;
+
+use crate::actors::hitl::park_and_announce;
+use crate::events::event::{self, topic};
+use crate::events::EventSink;
+use crate::hitl::{DecisionStore, PendingDecision, StoreError};
+use crate::workflows::WorkflowRegistry;
+use overseer_agents::confidence::Confidence;
+use overseer_agents::onboarding::{self, OnboardingRequest};
+use overseer_agents::routing::{self, Route};
+use serde_json::{json, Value};
+use sessions::{Session, SessionStore};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The workflow leads are routed by.
+pub const WORKFLOW: &str = "lead_processing";
+/// The queue and agent names onboarding decisions and events carry.
+pub const SOURCE: &str = "onboarding";
+/// Where qualified leads are announced.
+pub const LEADS_TOPIC: &str = "domain.leads";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OnboardingError {
+    #[error("the workflow `{WORKFLOW}` is not configured")]
+    NoWorkflow,
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for OnboardingError {
+    fn from(e: StoreError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+pub struct Onboarding {
+    pub sessions: Arc<dyn SessionStore>,
+    pub decisions: Arc<dyn DecisionStore>,
+    pub sink: Arc<dyn EventSink>,
+    pub workflows: Arc<WorkflowRegistry>,
+    /// How long decided history is kept (sessions live as long as their decisions).
+    pub history: Duration,
+}
+
+impl Onboarding {
+    /// Scores, routes and records a lead; returns the session as the API shows it.
+    pub async fn start(&self, request: OnboardingRequest) -> Result<Value, OnboardingError> {
+        let workflow = self.workflows.get(WORKFLOW).ok_or(OnboardingError::NoWorkflow)?;
+        let confidence = onboarding::score(&request);
+        let plan = onboarding::plan(&request);
+        let session_id = format!("onb_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+        let route =
+            routing::route(&workflow.config, confidence, Vec::new(), |rate| rand::random::<f64>() < rate);
+        let proposal = json!({
+            "summary": format!("Onboard the lead ({} recommendations, {})", plan.recommendations.len(), plan.estimated_timeline),
+            "model_confidence": confidence,
+            "actions": [{"action": "onboard_lead", "amount": null, "quantity": null, "note": plan.estimated_timeline}],
+            "details": plan,
+        });
+        let mut session = Session {
+            session_id: session_id.clone(),
+            status: String::new(),
+            confidence,
+            recommendations: plan.recommendations.clone(),
+            next_steps: plan.next_steps.clone(),
+            estimated_timeline: plan.estimated_timeline.clone(),
+            execution_mode: None,
+            hitl_decision_id: None,
+            created_at: event::now(),
+            request: request.clone(),
+        };
+        let keep = workflow.config.pending_ttl + self.history;
+        match route {
+            Route::Execute { mode, review } => {
+                let completion = event::with(
+                    event::envelope("ai.completion", &session_id),
+                    json!({
+                        "queue": SOURCE, "agent": SOURCE, "workflow": WORKFLOW, "confidence": confidence,
+                        "execution_mode": mode.as_str(), "review_sample": review, "result": proposal,
+                    }),
+                );
+                let lead = event::with(
+                    event::envelope("lead.qualified", &session_id),
+                    json!({"confidence": confidence, "company_name": request.business_data.company_name, "plan": plan}),
+                );
+                self.publish(topic::COMPLETIONS, &session_id, &completion).await?;
+                self.publish(LEADS_TOPIC, &session_id, &lead).await?;
+                session.status = "completed".into();
+                session.execution_mode = Some(mode.as_str().into());
+            }
+            Route::Hitl { reasons } => {
+                let parts = Confidence {
+                    completeness: confidence,
+                    model: confidence,
+                    logprob: None,
+                    combined: confidence,
+                };
+                let data = json!({
+                    "task": {"task_id": session_id, "kind": "lead.onboard", "workflow": WORKFLOW, "payload": request},
+                    "kind": "lead.onboard",
+                    "proposal": proposal,
+                    "llm_provider": "rules",
+                });
+                let decision = PendingDecision::new(
+                    &session_id,
+                    WORKFLOW,
+                    SOURCE,
+                    SOURCE,
+                    parts,
+                    reasons,
+                    data,
+                    workflow.config.pending_ttl,
+                );
+                let parked = park_and_announce(self.decisions.as_ref(), self.sink.as_ref(), &decision, keep)
+                    .await
+                    .map_err(|e| OnboardingError::Unavailable(e.to_string()))?;
+                session.status = "pending_approval".into();
+                session.hitl_decision_id = Some(parked.decision_id().to_string());
+            }
+        }
+        self.sessions.put(&session, keep).await?;
+        Ok(view(&session, None))
+    }
+
+    /// The session as it is now (a pending one follows its decision); `None` when unknown.
+    pub async fn status(&self, session_id: &str) -> Result<Option<Value>, OnboardingError> {
+        let Some(session) = self.sessions.get(session_id).await? else { return Ok(None) };
+        let decision = match &session.hitl_decision_id {
+            Some(id) => self.decisions.get(id).await?,
+            None => None,
+        };
+        Ok(Some(view(&session, decision.as_ref())))
+    }
+
+    async fn publish(&self, topic: &str, key: &str, event: &Value) -> Result<(), OnboardingError> {
+        self.sink.publish(topic, key, event).await.map_err(|e| OnboardingError::Unavailable(e.to_string()))
+    }
+}
+
+/// The seed's response: session_id, status, recommendations, next_steps, estimated_timeline,
+/// confidence, and hitl_decision_id when a person decides; a decided session adds
+/// execution_mode (approved) or feedback.
+fn view(session: &Session, decision: Option<&PendingDecision>) -> Value {
+    let (status, mode, feedback, decided_at) = match decision {
+        Some(d) => match d.status.as_str() {
+            "approved" => {
+                ("completed", Some("hitl_approved".to_string()), d.feedback.clone(), d.decided_at.clone())
+            }
+            "pending" => ("pending_approval", None, None, None),
+            other => (other, None, d.feedback.clone(), d.decided_at.clone()),
+        },
+        None => (session.status.as_str(), session.execution_mode.clone(), None, None),
+    };
+    json!({
+        "session_id": session.session_id,
+        "status": status,
+        "confidence": session.confidence,
+        "recommendations": session.recommendations,
+        "next_steps": session.next_steps,
+        "estimated_timeline": session.estimated_timeline,
+        "execution_mode": mode,
+        "hitl_decision_id": session.hitl_decision_id,
+        "feedback": feedback,
+        "decided_at": decided_at,
+        "created_at": session.created_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::memory::MemorySink;
+    use crate::hitl::memory::MemoryStore;
+
+    async fn service() -> (Onboarding, Arc<MemorySink>) {
+        let config = crate::config::Config::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../config"
+        )))
+        .expect("config");
+        let sink = Arc::new(MemorySink::default());
+        let service = Onboarding {
+            sessions: Arc::new(sessions::MemorySessions::default()),
+            decisions: Arc::new(MemoryStore::default()),
+            sink: sink.clone(),
+            workflows: Arc::new(WorkflowRegistry::in_memory(config.workflows).await),
+            history: Duration::from_secs(60),
+        };
+        (service, sink)
+    }
+
+    #[tokio::test]
+    async fn a_complete_lead_completes_and_an_empty_one_waits_for_a_person() {
+        let (service, sink) = service().await;
+        let complete: OnboardingRequest = serde_json::from_value(json!({
+            "business_data": {"company_name": "Acme", "industry": "retail", "business_goals": ["a", "b"],
+                "current_challenges": ["churn"], "budget_range": "$50k+", "contact_info": {"email": "x@acme.test"}},
+            "requested_services": ["seo"], "priority_level": "high"
+        }))
+        .expect("request");
+        let done = service.start(complete).await.expect("started");
+        assert_eq!(
+            (done["status"].as_str(), done["execution_mode"].as_str()),
+            (Some("completed"), Some("autonomous"))
+        );
+        assert_eq!(done["confidence"], 1.0);
+        assert!(done["hitl_decision_id"].is_null());
+        let events = sink.events();
+        assert_eq!(events.iter().filter(|(t, _, _)| t == topic::COMPLETIONS).count(), 1);
+
+        let empty: OnboardingRequest = serde_json::from_value(json!({})).expect("request");
+        let waiting = service.start(empty).await.expect("started");
+        assert_eq!(waiting["status"], "pending_approval");
+        assert_eq!(waiting["confidence"], 0.55);
+        let id = waiting["hitl_decision_id"].as_str().expect("decision id");
+        assert_eq!(service.decisions.get(id).await.expect("get").expect("parked").workflow_id, WORKFLOW);
+        let session = waiting["session_id"].as_str().expect("session");
+        assert_eq!(
+            service.status(session).await.expect("status").expect("known")["status"],
+            "pending_approval"
+        );
+        assert!(service.status("onb_nope").await.expect("status").is_none());
+        assert_eq!(sink.events().iter().filter(|(t, _, _)| t == topic::COMPLETIONS).count(), 1, "none yet");
+    }
+}
