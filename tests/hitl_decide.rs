@@ -299,3 +299,65 @@ async fn batch_decisions_answer_per_item() {
     assert_eq!(code, 400, "{bad}");
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hitl_metrics_count_pending_decided_and_expired() {
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::content(order_proposal(0.99, json!([{"action": "fulfil"}]))));
+    let config = env.config(&[
+        ("OVERSEER__WORKFLOWS__PAYMENT_PROCESSING__PENDING_TTL", "4s"),
+        ("OVERSEER__HITL__SWEEP_INTERVAL", "300ms"),
+    ]);
+    let running = env.start(&config, &["auto_orders"]).await;
+    let (parked, _watch) = park(&env, &running, 3).await;
+    let url = format!("{}/hitl/metrics", api(&running));
+    let before: Value = reqwest::get(&url).await.expect("metrics").json().await.expect("JSON");
+    let wf = &before["workflows"]["payment_processing"];
+    assert_eq!(wf["pending"], 3, "{before}");
+    assert!(wf["oldest_pending_seconds"].as_f64().is_some_and(|s| (0.0..4.0).contains(&s)), "{wf}");
+    assert_eq!(before["totals"]["pending"], 3);
+
+    let mut ids: Vec<&String> = parked.keys().collect();
+    ids.sort();
+    let base = format!("{}/brain/hitl/decisions", api(&running));
+    assert_eq!(post(&format!("{base}/{}/approve", ids[0]), "ada", json!({})).await.0, 200);
+    assert_eq!(post(&format!("{base}/{}/reject", ids[1]), "ada", json!({})).await.0, 200);
+    // The third expires (TTL 4 s) and is escalated.
+    let started = std::time::Instant::now();
+    let after = loop {
+        let now: Value = reqwest::get(&url).await.expect("metrics").json().await.expect("JSON");
+        if now["workflows"]["payment_processing"]["decided"]["escalated"] == 1
+            || started.elapsed() > Duration::from_secs(15)
+        {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let wf = &after["workflows"]["payment_processing"];
+    assert_eq!(wf["pending"], 0, "{after}");
+    assert_eq!(wf["decided"], json!({"approved": 1, "rejected": 1, "escalated": 1}), "{after}");
+    assert_eq!(wf["approval_rate"], 0.5);
+    assert_eq!(wf["expiries"], 1);
+    assert_eq!(wf["time_to_decision_seconds"]["samples"], 2);
+    assert!(wf["time_to_decision_seconds"]["p95"].as_f64().is_some_and(|s| (0.0..10.0).contains(&s)), "{wf}");
+    assert_eq!(wf["autonomy_level"], "supervised");
+    assert_eq!(after["workflows"]["lead_processing"]["pending"], 0);
+
+    let text = reqwest::get(format!("http://{}/metrics", running.http_addr))
+        .await
+        .expect("m")
+        .text()
+        .await
+        .expect("t");
+    for name in [
+        "overseer_hitl_pending{workflow=\"payment_processing\"}",
+        "overseer_hitl_oldest_pending_age_seconds",
+        "overseer_hitl_confidence_threshold{workflow=\"payment_processing\"} 0.95",
+        "overseer_hitl_decisions_total",
+        "overseer_hitl_time_to_decision_seconds_bucket",
+        "overseer_hitl_expiries_total",
+    ] {
+        assert!(text.contains(name), "{name} missing from /metrics");
+    }
+    running.shutdown().await;
+}

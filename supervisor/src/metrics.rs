@@ -27,6 +27,12 @@ pub const HITL_EXPIRIES: &str = "overseer_hitl_expiries_total";
 pub const HITL_DECISIONS: &str = "overseer_hitl_decisions_total";
 /// Seconds from parking to a person's decision, by `workflow` and `outcome`.
 pub const HITL_TIME_TO_DECISION: &str = "overseer_hitl_time_to_decision_seconds";
+/// Pending decisions, by `workflow` (from the shared store: every replica reports the same).
+pub const HITL_PENDING: &str = "overseer_hitl_pending";
+/// Age in seconds of the oldest pending decision, by `workflow` (0 when none).
+pub const HITL_OLDEST_PENDING: &str = "overseer_hitl_oldest_pending_age_seconds";
+/// The confidence threshold in force, by `workflow`.
+pub const HITL_THRESHOLD: &str = "overseer_hitl_confidence_threshold";
 /// Events handed to the sink, by `topic` and `outcome` (delivered, failed).
 pub const EVENTS: &str = "overseer_events_total";
 

@@ -120,5 +120,22 @@ async fn sweep(args: &SweeperArgs) -> Result<(), String> {
     args.effects.drain(OUTBOX_SETTLE, BATCH).await.map_err(|e| e.to_string())?;
     let history_start = now_ms.saturating_sub(args.history.as_millis() as u64);
     args.store.trim_history(history_start).await.map_err(|e| e.to_string())?;
+    report_gauges(args, now_ms).await
+}
+
+/// The HITL gauges, from the shared store and the workflows in force.
+async fn report_gauges(args: &SweeperArgs, now_ms: u64) -> Result<(), String> {
+    let workflows = args.workflows.snapshot();
+    let ids: Vec<String> = workflows.keys().cloned().collect();
+    let stats = args.store.stats(&ids, false).await.map_err(|e| e.to_string())?;
+    for (id, s) in stats {
+        let age = s.oldest_pending_ms.map_or(0.0, |ms| now_ms.saturating_sub(ms) as f64 / 1000.0);
+        metrics::gauge!(crate::metrics::HITL_PENDING, "workflow" => id.clone()).set(s.pending as f64);
+        metrics::gauge!(crate::metrics::HITL_OLDEST_PENDING, "workflow" => id.clone()).set(age);
+        if let Some(w) = workflows.get(&id) {
+            metrics::gauge!(crate::metrics::HITL_THRESHOLD, "workflow" => id)
+                .set(w.config.confidence_threshold);
+        }
+    }
     Ok(())
 }

@@ -108,6 +108,39 @@ impl DecisionStore for MemoryStore {
         Ok(())
     }
 
+    async fn stats(
+        &self,
+        workflows: &[String],
+        samples: bool,
+    ) -> Result<std::collections::BTreeMap<String, super::WorkflowStats>, StoreError> {
+        let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let ms = |at: &str| humantime::parse_rfc3339(at).map(super::decision::unix_ms).ok();
+        let mut out = std::collections::BTreeMap::new();
+        for w in workflows {
+            let mut s = super::WorkflowStats::default();
+            for d in inner.decisions.values().filter(|d| &d.workflow_id == w) {
+                if d.status == "pending" {
+                    s.pending += 1;
+                    let created = ms(&d.created_at);
+                    s.oldest_pending_ms = match (s.oldest_pending_ms, created) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    continue;
+                }
+                *s.decided.entry(d.status.clone()).or_insert(0) += 1;
+                let human = d.status == "approved" || d.status == "rejected";
+                if let (true, true, Some(c), Some(at)) =
+                    (samples, human, ms(&d.created_at), d.decided_at.as_deref().and_then(ms))
+                {
+                    s.decision_seconds.push(at.saturating_sub(c) as f64 / 1000.0);
+                }
+            }
+            out.insert(w.clone(), s);
+        }
+        Ok(out)
+    }
+
     async fn outbox_due(&self, before_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
         let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
         let mut due: Vec<(u64, String)> = inner

@@ -21,6 +21,18 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// One workflow's decision figures (for `/api/hitl/metrics` and the HITL gauges).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct WorkflowStats {
+    pub pending: u64,
+    /// Creation time (Unix ms) of the oldest pending decision.
+    pub oldest_pending_ms: Option<u64>,
+    /// Decisions by final status (approved, rejected, expired, escalated), all time.
+    pub decided: std::collections::BTreeMap<String, u64>,
+    /// Seconds from parking to a person's decision, of the latest (up to 1000) decisions.
+    pub decision_seconds: Vec<f64>,
+}
+
 /// What parking did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parked {
@@ -73,6 +85,12 @@ pub trait DecisionStore: Send + Sync {
         Ok(self.pending_page(None, limit).await?.into_iter().map(|(_, id)| id).collect())
     }
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Figures per workflow; `samples` adds the time-to-decision samples.
+    async fn stats(
+        &self,
+        workflows: &[String],
+        samples: bool,
+    ) -> Result<std::collections::BTreeMap<String, WorkflowStats>, StoreError>;
 
     // The outbox: every state change puts its decision there in the same atomic step; it
     // leaves once all of the change's effects (events, queue messages) are durable.

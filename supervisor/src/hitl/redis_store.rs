@@ -14,20 +14,21 @@
 //! comma-separated `approvals` field (user names cannot contain commas); effects already
 //! durable are `fx:<effect>` fields.
 
-use super::{DecisionStore, Parked, PendingDecision, StoreError, Transition, TransitionError};
+use super::{DecisionStore, Parked, PendingDecision, StoreError, Transition, TransitionError, WorkflowStats};
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 const PARK: &str = r"
 local existing = redis.call('GET', KEYS[1])
 if existing then return {0, existing} end
 redis.call('HSET', KEYS[2], 'doc', ARGV[2], 'status', 'pending', 'expires_at_ms', ARGV[4],
-  'expires_at', ARGV[5], 'payload_hash', ARGV[6])
+  'expires_at', ARGV[5], 'payload_hash', ARGV[6], 'workflow', ARGV[7], 'created_ms', ARGV[8])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[8], ARGV[1])
 return {1, ARGV[1]}
 ";
 
@@ -35,6 +36,7 @@ const TRANSITION: &str = r"
 local f = redis.call('HMGET', KEYS[1], 'status', 'expires_at_ms', 'payload_hash', 'expires_at', 'approvals')
 if not f[1] then
   redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[5], ARGV[1])
   return {'not_found', ''}
 end
 if f[1] ~= 'pending' then return {'already', f[1]} end
@@ -56,6 +58,15 @@ if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'edited', ARGV[6]) end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[8], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('HINCRBY', KEYS[6], ARGV[2], 1)
+if ARGV[2] == 'approved' or ARGV[2] == 'rejected' then
+  local created = redis.call('HGET', KEYS[1], 'created_ms')
+  if created then
+    redis.call('LPUSH', KEYS[7], tonumber(ARGV[8]) - tonumber(created))
+    redis.call('LTRIM', KEYS[7], 0, 999)
+  end
+end
 return {'ok', ''}
 ";
 
@@ -96,6 +107,34 @@ impl RedisStore {
     fn key(&self, rest: &str) -> String {
         format!("{}{rest}", self.prefix)
     }
+
+    /// The decision's workflow (its per-workflow keys are named in the state change's script).
+    async fn workflow_of(&self, decision_id: &str) -> Result<String, TransitionError> {
+        let mut conn = self.conn.clone();
+        let workflow: Option<String> = redis::cmd("HGET")
+            .arg(self.key(&format!("decision:{decision_id}")))
+            .arg("workflow")
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        match workflow {
+            Some(w) => Ok(w),
+            // Parked before the field existed: read it from the document.
+            None => match self.get(decision_id).await? {
+                Some(d) => Ok(d.workflow_id),
+                None => {
+                    // Gone (its history expired): drop it from the deadline index too.
+                    redis::cmd("ZREM")
+                        .arg(self.key("pending"))
+                        .arg(decision_id)
+                        .query_async::<i64>(&mut conn)
+                        .await
+                        .map_err(unavailable)?;
+                    Err(TransitionError::NotFound(decision_id.to_string()))
+                }
+            },
+        }
+    }
 }
 
 #[async_trait]
@@ -108,12 +147,15 @@ impl DecisionStore for RedisStore {
             .key(self.key(&format!("task:{}:decision", decision.task_id)))
             .key(self.key(&format!("decision:{}", decision.decision_id)))
             .key(self.key("pending"))
+            .key(self.key(&format!("pending:wf:{}", decision.workflow_id)))
             .arg(&decision.decision_id)
             .arg(json)
             .arg(retention.as_secs().max(1))
             .arg(decision.expires_at_ms)
             .arg(&decision.expires_at)
             .arg(&decision.payload_hash)
+            .arg(&decision.workflow_id)
+            .arg(created_ms(decision))
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -218,12 +260,16 @@ impl DecisionStore for RedisStore {
     ) -> Result<PendingDecision, TransitionError> {
         let mut conn = self.conn.clone();
         let edited = t.edited.as_ref().map(|e| e.to_string()).unwrap_or_default();
+        let workflow = self.workflow_of(decision_id).await?;
         let (answer, detail): (String, String) = self
             .transition
             .key(self.key(&format!("decision:{decision_id}")))
             .key(self.key("pending"))
             .key(self.key("outbox"))
             .key(self.key("history"))
+            .key(self.key(&format!("pending:wf:{workflow}")))
+            .key(self.key(&format!("stats:{workflow}")))
+            .key(self.key(&format!("ttd:{workflow}")))
             .arg(decision_id)
             .arg(t.to.as_str())
             .arg(&t.by)
@@ -265,6 +311,61 @@ impl DecisionStore for RedisStore {
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(unavailable)
+    }
+
+    async fn stats(
+        &self,
+        workflows: &[String],
+        samples: bool,
+    ) -> Result<BTreeMap<String, WorkflowStats>, StoreError> {
+        if workflows.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        for w in workflows {
+            pipe.cmd("ZCARD").arg(self.key(&format!("pending:wf:{w}")));
+            pipe.cmd("ZRANGE").arg(self.key(&format!("pending:wf:{w}"))).arg(0).arg(0).arg("WITHSCORES");
+            pipe.cmd("HGETALL").arg(self.key(&format!("stats:{w}")));
+            // Without samples the range is empty (start after stop).
+            let (start, stop) = if samples { (0, -1) } else { (1, 0) };
+            pipe.cmd("LRANGE").arg(self.key(&format!("ttd:{w}"))).arg(start).arg(stop);
+        }
+        type Row = (u64, Vec<(String, f64)>, HashMap<String, u64>, Vec<f64>);
+        let rows: Vec<Row> = {
+            let flat: Vec<redis::Value> = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            flat.chunks(4)
+                .map(|c| {
+                    let parse = || -> redis::RedisResult<Row> {
+                        Ok((
+                            redis::from_redis_value_ref(&c[0])?,
+                            redis::from_redis_value_ref(&c[1])?,
+                            redis::from_redis_value_ref(&c[2])?,
+                            redis::from_redis_value_ref(&c[3])?,
+                        ))
+                    };
+                    parse()
+                })
+                .collect::<redis::RedisResult<_>>()
+                .map_err(unavailable)?
+        };
+        Ok(workflows
+            .iter()
+            .zip(rows)
+            .map(|(w, (pending, oldest, decided, ttd))| {
+                let stats = WorkflowStats {
+                    pending,
+                    oldest_pending_ms: oldest.first().map(|(_, ms)| *ms as u64),
+                    decided: decided.into_iter().collect(),
+                    decision_seconds: if samples {
+                        ttd.into_iter().map(|ms| ms / 1000.0).collect()
+                    } else {
+                        Vec::new()
+                    },
+                };
+                (w.clone(), stats)
+            })
+            .collect())
     }
 
     async fn outbox_due(&self, before_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
@@ -321,6 +422,11 @@ impl DecisionStore for RedisStore {
             .await
             .map_err(unavailable)
     }
+}
+
+/// When the decision was created, in Unix ms (the per-workflow index's score).
+fn created_ms(d: &PendingDecision) -> u64 {
+    humantime::parse_rfc3339(&d.created_at).map(super::decision::unix_ms).unwrap_or(0)
 }
 
 /// A decision from its hash: the document as parked, with the live fields over it.

@@ -6,6 +6,7 @@ pub mod caller;
 mod decide;
 mod decisions;
 pub mod error;
+mod hitl_metrics;
 mod onboarding;
 mod workflows;
 
@@ -60,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/brain/hitl/workflows/{id}/confidence", put(workflows::confidence))
         .route("/api/brain/hitl/workflows/{id}/autonomy", put(workflows::autonomy))
         .route("/api/hitl/audit", get(workflows::audit))
+        .route("/api/hitl/metrics", get(hitl_metrics::metrics))
         .route("/onboarding/start", post(onboarding::start))
         .route("/onboarding/status/{id}", get(onboarding::status))
         .with_state(state)
