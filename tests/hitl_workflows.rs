@@ -153,3 +153,65 @@ async fn changes_through_one_replica_route_the_next_task_on_another() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_adaptive_level_moves_the_threshold_with_the_approval_rate_audited() {
+    let env = TestEnv::new().await;
+    // Combined confidence 0.4 + 0.6 × 0.5 = 0.7: below the threshold, so every task is parked.
+    env.llm.set_default(Reply::content(order_proposal(0.5, json!([{"action": "fulfil"}]))));
+    let config = env.config(&[
+        ("OVERSEER__WORKFLOWS__PAYMENT_PROCESSING__AUTONOMY_LEVEL", "adaptive"),
+        ("OVERSEER__WORKFLOWS__PAYMENT_PROCESSING__ADAPTIVE__WINDOW", "2"),
+        ("OVERSEER__WORKFLOWS__PAYMENT_PROCESSING__ADAPTIVE__MIN_SAMPLES", "2"),
+        ("OVERSEER__WORKFLOWS__PAYMENT_PROCESSING__ADAPTIVE__STEP", "0.05"),
+    ]);
+    let running = env.start(&config, &["auto_orders"]).await;
+    let watch = KafkaWatch::start(&["hitl.requests"]);
+    let base = format!("ord-{}", uuid::Uuid::new_v4());
+    env.submit(&config, "auto_orders", &order(&base, Some(WF)), 4).await;
+    let ids: HashSet<String> = (1..=4).map(|i| format!("{base}-{i}")).collect();
+    let seen = watch.collect(&ids, Duration::from_secs(30), |s| s.len() >= 4);
+    let mut decisions: Vec<String> =
+        seen.iter().filter_map(|(_, e)| e["decision_id"].as_str().map(str::to_string)).collect();
+    decisions.sort();
+    assert_eq!(decisions.len(), 4, "{seen:#?}");
+    let api = format!("http://{}/api/brain/hitl/decisions", running.http_addr);
+    let decide = |id: &str, verdict: &str| {
+        let url = format!("{api}/{id}/{verdict}");
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .header("x-overseer-user", "ada")
+                .json(&json!({}))
+                .send()
+                .await;
+            r.expect("decide").status().as_u16()
+        }
+    };
+    assert_eq!(decide(&decisions[0], "approve").await, 200);
+    assert_eq!(decide(&decisions[1], "approve").await, 200);
+    seen_by(&running, "confidence_threshold", &json!(0.9)).await;
+    assert_eq!(decide(&decisions[2], "reject").await, 200);
+    assert_eq!(decide(&decisions[3], "reject").await, 200);
+    seen_by(&running, "confidence_threshold", &json!(0.95)).await;
+
+    let audit: Value = reqwest::get(format!("http://{}/api/hitl/audit", running.http_addr))
+        .await
+        .expect("audit")
+        .json()
+        .await
+        .expect("JSON");
+    let moves: Vec<(Value, Value)> = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["by"]["user"] == "overseer-adaptive")
+        .map(|e| (e["before"].clone(), e["after"].clone()))
+        .collect();
+    assert_eq!(moves, vec![(json!(0.9), json!(0.95)), (json!(0.95), json!(0.9))], "{audit}");
+    assert!(
+        audit["entries"][0]["reason"].as_str().is_some_and(|r| r.contains("approval rate 0.00")),
+        "{audit}"
+    );
+    running.shutdown().await;
+}

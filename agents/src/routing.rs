@@ -85,6 +85,7 @@ mod tests {
             review_sample_rate: 0.5,
             required_approvals: 1,
             approvers: vec![],
+            adaptive: Default::default(),
         }
     }
 

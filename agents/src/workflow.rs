@@ -99,6 +99,90 @@ pub struct WorkflowConfig {
     /// Who may decide this workflow's decisions (user names); anyone when empty.
     #[serde(default)]
     pub approvers: Vec<String>,
+    /// How the adaptive level moves the threshold.
+    #[serde(default)]
+    pub adaptive: AdaptiveConfig,
+}
+
+/// The adaptive level's rule: after every `window` human decisions (at least `min_samples`),
+/// an approval rate at or above `lower_above` lowers the threshold by `step` (people agree with
+/// the agent: give it more room); a rate below `raise_below` raises it by `step`; always within
+/// `min_threshold..=max_threshold`. Each move is audited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdaptiveConfig {
+    /// Decisions the approval rate is measured over.
+    pub window: u32,
+    /// Decisions needed before the threshold may move.
+    pub min_samples: u32,
+    /// Approval rate at or above which the threshold goes down.
+    pub lower_above: f64,
+    /// Approval rate below which the threshold goes up.
+    pub raise_below: f64,
+    /// How far one move goes.
+    pub step: f64,
+    pub min_threshold: f64,
+    pub max_threshold: f64,
+}
+
+impl Default for AdaptiveConfig {
+    fn default() -> Self {
+        Self {
+            window: 20,
+            min_samples: 20,
+            lower_above: 0.9,
+            raise_below: 0.7,
+            step: 0.02,
+            min_threshold: 0.6,
+            max_threshold: 0.99,
+        }
+    }
+}
+
+impl AdaptiveConfig {
+    /// The new threshold and the measured approval rate, when `approvals` (true = approved)
+    /// call for a move from `threshold`.
+    pub fn next_threshold(&self, threshold: f64, approvals: &[bool]) -> Option<(f64, f64)> {
+        if approvals.is_empty() || (approvals.len() as u32) < self.min_samples.max(1) {
+            return None;
+        }
+        let rate = approvals.iter().filter(|a| **a).count() as f64 / approvals.len() as f64;
+        let target = if rate >= self.lower_above {
+            threshold - self.step
+        } else if rate < self.raise_below {
+            threshold + self.step
+        } else {
+            return None;
+        };
+        // Rounded to 1e-6 so repeated steps do not drift.
+        let next = (target.clamp(self.min_threshold, self.max_threshold) * 1e6).round() / 1e6;
+        (next != threshold).then_some((next, rate))
+    }
+
+    fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let unit = |x: f64| (0.0..=1.0).contains(&x);
+        if !(unit(self.min_threshold) && unit(self.max_threshold) && self.min_threshold <= self.max_threshold)
+        {
+            out.push((
+                "adaptive",
+                "min_threshold..max_threshold must be an interval within 0..1".to_string(),
+            ));
+        }
+        if !(unit(self.lower_above) && unit(self.raise_below) && self.raise_below <= self.lower_above) {
+            out.push((
+                "adaptive",
+                "raise_below and lower_above must be rates with raise_below <= lower_above".to_string(),
+            ));
+        }
+        if !(self.step > 0.0 && self.step <= 0.5) || self.window == 0 || self.min_samples > self.window {
+            out.push((
+                "adaptive",
+                "step must be in (0, 0.5], window > 0 and min_samples <= window".to_string(),
+            ));
+        }
+        out
+    }
 }
 
 fn default_required_approvals() -> u32 {
@@ -125,6 +209,7 @@ impl WorkflowConfig {
         if !(0.0..=1.0).contains(&self.review_sample_rate) {
             out.push(("review_sample_rate", format!("{} is outside 0..1", self.review_sample_rate)));
         }
+        out.extend(self.adaptive.problems());
         if self.required_approvals == 0 {
             out.push(("required_approvals", "must be at least 1".to_string()));
         }
@@ -169,6 +254,18 @@ mod tests {
         )
         .is_err());
         assert!(parse("hitl_enabled = true\nconfidence_threshold = 0.9\nautonomy_level = \"yolo\"").is_err());
+    }
+
+    #[test]
+    fn the_adaptive_threshold_moves_by_the_approval_rate_within_bounds() {
+        let a = AdaptiveConfig { min_samples: 4, window: 4, step: 0.05, ..AdaptiveConfig::default() };
+        assert_eq!(a.next_threshold(0.85, &[true, true, true]), None, "too few samples");
+        assert_eq!(a.next_threshold(0.85, &[true; 4]), Some((0.8, 1.0)));
+        assert_eq!(a.next_threshold(0.85, &[false, false, true, false]), Some((0.9, 0.25)));
+        assert_eq!(a.next_threshold(0.85, &[true, true, true, false]), None, "0.75 is in the dead band");
+        assert_eq!(a.next_threshold(0.97, &[false; 4]), Some((0.99, 0.0)), "capped at the maximum");
+        assert_eq!(a.next_threshold(0.99, &[false; 4]), None, "already at the maximum");
+        assert_eq!(a.next_threshold(0.62, &[true; 4]), Some((0.6, 1.0)));
     }
 
     #[test]

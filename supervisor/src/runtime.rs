@@ -191,6 +191,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
             .map(|(n, a)| (n.clone(), a.spec().domain_topic.clone()))
             .chain([(onboarding::SOURCE.to_string(), onboarding::LEADS_TOPIC.to_string())])
             .collect(),
+        workflows: workflows.clone(),
     });
     let agents = parts.agents.clone();
     let onboarding = Arc::new(Onboarding {

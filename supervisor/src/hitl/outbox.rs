@@ -6,6 +6,7 @@
 //! run only does what is missing.
 //!
 //! Effects by outcome:
+//! - approved and rejected also count toward the adaptive level's rolling approval rate;
 //! - approved: `ai.completions` (execution_mode `hitl_approved`, the edited proposal when there
 //!   is one), the agent's domain event, `hitl.decisions`, `hitl.feedback`, and a training
 //!   record on the `hitl_training` queue;
@@ -22,6 +23,7 @@ use crate::events::EventSink;
 use crate::ledger::Ledger;
 use crate::pipeline::OUTCOME_RETENTION;
 use crate::transport::publish::QueueOut;
+use crate::workflows::{audit_event, WorkflowRegistry};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,6 +44,8 @@ pub struct DecisionEffects {
     pub ledger: Arc<dyn Ledger>,
     /// Each agent's domain topic (where its executed actions are announced).
     pub domain_topics: HashMap<String, String>,
+    /// For the adaptive level: every human decision counts toward its workflow's threshold.
+    pub workflows: Arc<WorkflowRegistry>,
 }
 
 /// What a run did.
@@ -58,8 +62,8 @@ pub enum Ran {
 /// The effects of an outcome, in the order they run.
 fn effects_of(status: &str) -> &'static [&'static str] {
     match status {
-        "approved" => &["completion", "domain", "decision", "feedback", "training"],
-        "rejected" => &["decision", "feedback", "training"],
+        "approved" => &["completion", "domain", "decision", "feedback", "training", "adaptive"],
+        "rejected" => &["decision", "feedback", "training", "adaptive"],
         "escalated" => &["exception", "decision"],
         "expired" => &["decision"],
         _ => &[],
@@ -131,6 +135,22 @@ impl DecisionEffects {
             "exception" => {
                 let body = serde_json::to_vec(d).map_err(|e| e.to_string())?;
                 self.queues.send(EXCEPTIONS_QUEUE, &body, &d.decision_id).await
+            }
+            "adaptive" => {
+                let approved = d.status == "approved";
+                match self.workflows.record_human_decision(&d.workflow_id, approved).await {
+                    Ok(Some(entry)) => {
+                        tracing::info!(workflow = %d.workflow_id, before = %entry.before, after = %entry.after, "adaptive threshold moved");
+                        if let Err(e) =
+                            self.sink.publish(topic::AUDIT, &entry.workflow_id, &audit_event(&entry)).await
+                        {
+                            tracing::warn!(error = %e, "audit event not delivered; the entry is in the Redis audit log");
+                        }
+                        Ok(())
+                    }
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                }
             }
             other => Err(format!("unknown effect `{other}`")),
         }
@@ -292,6 +312,7 @@ mod tests {
             queues: queues.clone(),
             ledger: ledger.clone(),
             domain_topics: [("order".to_string(), "domain.orders".to_string())].into(),
+            workflows: Arc::new(WorkflowRegistry::in_memory(Default::default()).await),
         };
         sink.down.store(true, Ordering::SeqCst);
         assert!(fx.run(&d.decision_id).await.is_err());

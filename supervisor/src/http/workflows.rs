@@ -7,8 +7,8 @@
 use super::caller::Caller;
 use super::error::ApiError;
 use super::AppState;
-use crate::events::event::{self, topic};
-use crate::workflows::{AuditEntry, Change, ChangeError};
+use crate::events::event::topic;
+use crate::workflows::{audit_event, AuditEntry, Change, ChangeError};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
@@ -92,7 +92,7 @@ async fn apply(state: &AppState, id: &str, change: Change, caller: Caller) -> Re
         state.workflows.change(id, change, caller.0, None).await.map_err(|e| match e {
             ChangeError::Unknown(_) => unknown(id),
             ChangeError::Invalid(detail) => ApiError::bad_request(detail),
-            ChangeError::Contended => {
+            ChangeError::Contended | ChangeError::Moved => {
                 ApiError::new(axum::http::StatusCode::CONFLICT, "conflict", e.to_string())
             }
             ChangeError::Store(e) => ApiError::unavailable("the workflow store", e),
@@ -108,11 +108,7 @@ async fn apply(state: &AppState, id: &str, change: Change, caller: Caller) -> Re
 /// The audit entry on `audit.trail` (the Redis audit log already holds it).
 pub(super) async fn emit_audit(state: &AppState, entry: &AuditEntry) {
     let Some(sink) = &state.sink else { return };
-    let event = event::with(
-        event::envelope_about("audit.workflow_changed", "workflow_id", &entry.workflow_id),
-        json!({"audit_id": entry.audit_id, "by": entry.by, "field": entry.field, "before": entry.before, "after": entry.after, "reason": entry.reason}),
-    );
-    if let Err(e) = sink.publish(topic::AUDIT, &entry.workflow_id, &event).await {
+    if let Err(e) = sink.publish(topic::AUDIT, &entry.workflow_id, &audit_event(entry)).await {
         tracing::warn!(audit_id = %entry.audit_id, error = %e, "audit event not delivered; the entry is in the Redis audit log");
     }
 }

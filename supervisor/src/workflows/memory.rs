@@ -16,6 +16,7 @@ struct Inner {
     records: BTreeMap<String, String>,
     version: u64,
     audit: Vec<String>,
+    outcomes: BTreeMap<String, Vec<bool>>,
 }
 
 impl MemoryWorkflows {
@@ -56,5 +57,18 @@ impl WorkflowStore for MemoryWorkflows {
 
     async fn audit(&self, limit: usize) -> Result<Vec<String>, StoreError> {
         Ok(self.lock()?.audit.iter().rev().take(limit).cloned().collect())
+    }
+
+    async fn push_outcome(&self, id: &str, approved: bool, window: u32) -> Result<Vec<bool>, StoreError> {
+        let mut inner = self.lock()?;
+        let list = inner.outcomes.entry(id.to_string()).or_default();
+        list.insert(0, approved);
+        list.truncate(window as usize);
+        Ok(list.clone())
+    }
+
+    async fn clear_outcomes(&self, id: &str) -> Result<(), StoreError> {
+        self.lock()?.outcomes.remove(id);
+        Ok(())
     }
 }

@@ -124,6 +124,8 @@ pub enum ChangeError {
     Invalid(String),
     #[error("the workflow changed concurrently too often; try again")]
     Contended,
+    #[error("the threshold moved meanwhile")]
+    Moved,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -142,6 +144,22 @@ pub trait WorkflowStore: Send + Sync {
     async fn replace(&self, id: &str, before: &str, after: &str, audit: &str) -> Result<bool, StoreError>;
     /// The newest audit entries (JSON), newest first.
     async fn audit(&self, limit: usize) -> Result<Vec<String>, StoreError>;
+    /// Adds one human decision (true = approved) to the workflow's rolling window of `window`
+    /// decisions; returns the window, newest first.
+    async fn push_outcome(&self, id: &str, approved: bool, window: u32) -> Result<Vec<bool>, StoreError>;
+    /// Empties the workflow's window (after the threshold moved).
+    async fn clear_outcomes(&self, id: &str) -> Result<(), StoreError>;
+}
+
+/// Who the adaptive level's moves are audited as.
+pub const ADAPTIVE_ACTOR: &str = "overseer-adaptive";
+
+/// An audit entry as the `audit.trail` event.
+pub fn audit_event(entry: &AuditEntry) -> Value {
+    crate::events::event::with(
+        crate::events::event::envelope_about("audit.workflow_changed", "workflow_id", &entry.workflow_id),
+        json!({"audit_id": entry.audit_id, "by": entry.by, "field": entry.field, "before": entry.before, "after": entry.after, "reason": entry.reason}),
+    )
 }
 
 /// The live view of the workflows, shared by the pipeline, the sweeper and the API.
@@ -242,6 +260,18 @@ impl WorkflowRegistry {
         by: Actor,
         reason: Option<String>,
     ) -> Result<(AuditEntry, Workflow), ChangeError> {
+        self.change_from(id, change, by, reason, None).await
+    }
+
+    /// [`change`](Self::change), refused with `Moved` unless the threshold is still `expected`.
+    async fn change_from(
+        &self,
+        id: &str,
+        change: Change,
+        by: Actor,
+        reason: Option<String>,
+        expected: Option<f64>,
+    ) -> Result<(AuditEntry, Workflow), ChangeError> {
         let defaults = self.defaults.get(id).ok_or_else(|| ChangeError::Unknown(id.to_string()))?;
         if let Change::Threshold(t) = change {
             if !(0.0..=1.0).contains(&t) || !t.is_finite() {
@@ -257,6 +287,9 @@ impl WorkflowRegistry {
                 serde_json::from_str(&raw_before).map_err(corrupt)?
             };
             let old = Workflow::from_parts(id, defaults, &before);
+            if expected.is_some_and(|t| t != old.config.confidence_threshold) {
+                return Err(ChangeError::Moved);
+            }
             let now = crate::events::event::now();
             let mut after = before.clone();
             if after.created_at.is_empty() {
@@ -296,6 +329,34 @@ impl WorkflowRegistry {
             }
         }
         Err(ChangeError::Contended)
+    }
+
+    /// Counts a person's decision for an adaptive workflow and moves its threshold when the
+    /// rolling approval rate calls for it (one replica wins a move; the window then starts
+    /// afresh). Returns the move's audit entry; nothing for other levels.
+    pub async fn record_human_decision(
+        &self,
+        id: &str,
+        approved: bool,
+    ) -> Result<Option<AuditEntry>, ChangeError> {
+        let Some(current) = self.get(id) else { return Ok(None) };
+        if current.config.autonomy_level != AutonomyLevel::Adaptive {
+            return Ok(None);
+        }
+        let rule = &current.config.adaptive;
+        let window = self.store.push_outcome(id, approved, rule.window).await?;
+        let threshold = current.config.confidence_threshold;
+        let Some((next, rate)) = rule.next_threshold(threshold, &window) else { return Ok(None) };
+        let reason = format!("approval rate {rate:.2} over the last {} decisions", window.len());
+        let by = Actor { user: ADAPTIVE_ACTOR.into(), from: None };
+        match self.change_from(id, Change::Threshold(next), by, Some(reason), Some(threshold)).await {
+            Ok((entry, _)) => {
+                self.store.clear_outcomes(id).await?;
+                Ok(Some(entry))
+            }
+            Err(ChangeError::Moved) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The newest audited changes, newest first.
@@ -341,6 +402,34 @@ mod tests {
         assert_eq!(log.len(), 2);
         assert_eq!(log[0].field, "hitl_enabled");
         assert_eq!(log[0].by, ada());
+    }
+
+    #[tokio::test]
+    async fn an_adaptive_workflow_moves_its_threshold_with_the_approval_rate() {
+        let r = registry().await;
+        assert_eq!(
+            r.record_human_decision("lead_processing", true).await.expect("ok"),
+            None,
+            "assisted: no move"
+        );
+        r.change("lead_processing", Change::Autonomy(AutonomyLevel::Adaptive), ada(), None)
+            .await
+            .expect("ok");
+        let window = r.get("lead_processing").expect("there").config.adaptive.min_samples;
+        let mut moved = None;
+        for _ in 0..window {
+            moved = r.record_human_decision("lead_processing", true).await.expect("ok");
+        }
+        let entry = moved.expect("the last approval moved the threshold");
+        assert_eq!(entry.by.user, ADAPTIVE_ACTOR);
+        assert_eq!((entry.before.clone(), entry.after.clone()), (json!(0.85), json!(0.83)));
+        assert!(entry.reason.as_deref().is_some_and(|r| r.contains("approval rate 1.00")), "{entry:?}");
+        assert_eq!(r.get("lead_processing").expect("there").config.confidence_threshold, 0.83);
+        assert_eq!(
+            r.record_human_decision("lead_processing", true).await.expect("ok"),
+            None,
+            "a fresh window"
+        );
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! Workflow changes in Redis. Keys (with the configured prefix): `workflows` (a hash: workflow
 //! id → JSON of its runtime changes), `workflows:version` (a counter every change moves; the
-//! replicas poll it), `audit` (a list of audit entries, newest first, capped). A change is one
+//! replicas poll it), `adaptive:<id>` (the adaptive level's rolling window of human decisions,
+//! 1 = approved, newest first), `audit` (a list of audit entries, newest first, capped). A change is one
 //! Lua compare-and-set that also appends the audit entry and moves the version, so a change
 //! without its audit entry cannot exist.
 
@@ -105,6 +106,40 @@ impl WorkflowStore for RedisWorkflows {
             .await
             .map_err(unavailable)?;
         Ok(done == 1)
+    }
+
+    async fn push_outcome(&self, id: &str, approved: bool, window: u32) -> Result<Vec<bool>, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(&format!("adaptive:{id}"));
+        let (list,): (Vec<String>,) = redis::pipe()
+            .atomic()
+            .cmd("LPUSH")
+            .arg(&key)
+            .arg(u8::from(approved))
+            .ignore()
+            .cmd("LTRIM")
+            .arg(&key)
+            .arg(0)
+            .arg(window.max(1) - 1)
+            .ignore()
+            .cmd("LRANGE")
+            .arg(&key)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(list.into_iter().map(|v| v == "1").collect())
+    }
+
+    async fn clear_outcomes(&self, id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("DEL")
+            .arg(self.key(&format!("adaptive:{id}")))
+            .query_async::<i64>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
     }
 
     async fn audit(&self, limit: usize) -> Result<Vec<String>, StoreError> {
