@@ -17,6 +17,7 @@ use crate::ledger::redis_ledger::RedisLedger;
 use crate::ledger::Ledger;
 use crate::onboarding::sessions::RedisSessions;
 use crate::onboarding::{self, Onboarding};
+use crate::pipeline::intake::INTAKE_AGENT;
 use crate::pipeline::{PipelineParts, QueueContext};
 use crate::transport::link::AmqpLink;
 use crate::transport::settle::RetryPolicy;
@@ -43,7 +44,8 @@ pub enum RuntimeError {
     Start(String),
 }
 
-/// Which queues this replica consumes (`--queues`); all agent queues when empty.
+/// Which queues this replica consumes (`--queues`); all agent queues and the HITL intake when
+/// empty.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub queues: Vec<String>,
@@ -91,9 +93,9 @@ pub fn llm_client(config: &Config) -> Result<Arc<dyn LlmClient>, RuntimeError> {
 fn consumed_queues(config: &Config, options: &RunOptions) -> Result<Vec<QueueContext>, RuntimeError> {
     for wanted in &options.queues {
         match config.queues.get(wanted) {
-            Some(q) if q.consumer == ConsumerRole::Agent => {}
+            Some(q) if matches!(q.consumer, ConsumerRole::Agent | ConsumerRole::HitlIntake) => {}
             Some(_) => {
-                return Err(RuntimeError::Start(format!("queue `{wanted}` is not consumed by an agent")))
+                return Err(RuntimeError::Start(format!("queue `{wanted}` is not consumed by overseer")))
             }
             None => return Err(RuntimeError::Start(format!("queue `{wanted}` is not configured"))),
         }
@@ -106,6 +108,12 @@ fn consumed_queues(config: &Config, options: &RunOptions) -> Result<Vec<QueueCon
             (ConsumerRole::Agent, Some(agent), Some(workflow)) => {
                 Some(QueueContext { queue: name.clone(), agent: agent.clone(), workflow: workflow.clone() })
             }
+            // Approval requests name their workflow; there is no default.
+            (ConsumerRole::HitlIntake, _, _) => Some(QueueContext {
+                queue: name.clone(),
+                agent: INTAKE_AGENT.into(),
+                workflow: String::new(),
+            }),
             _ => None,
         })
         .collect())

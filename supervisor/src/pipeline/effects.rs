@@ -10,6 +10,7 @@ use crate::events::{EventSink, SinkError};
 use crate::hitl::PendingDecision;
 use crate::ledger::Ledger;
 use overseer_agents::agent::runner::AgentResult;
+use overseer_agents::confidence::Confidence;
 use overseer_agents::task::Task;
 use overseer_agents::workflow::WorkflowConfig;
 use serde_json::{json, Value};
@@ -107,12 +108,47 @@ pub(super) fn park(
         "llm_model": result.usage.model,
     });
     let record = decision_record(ctx, task, workflow_id, result, "hitl", &reasons);
+    park_with(ctx, task, workflow_id, workflow, result.confidence, reasons, data, record, history)
+}
+
+/// A pending decision for a request that did not come from an agent (the HITL intake), and
+/// its routing record.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn park_request(
+    ctx: &QueueContext,
+    task: &Task,
+    workflow_id: &str,
+    workflow: &WorkflowConfig,
+    confidence: Confidence,
+    reasons: Vec<String>,
+    data: Value,
+    history: Duration,
+) -> Effect {
+    let record = event::with(
+        event::envelope("ai.decision", &task.task_id),
+        json!({"queue": ctx.queue, "agent": ctx.agent, "workflow": workflow_id, "route": "hitl", "reasons": reasons, "confidence": confidence}),
+    );
+    park_with(ctx, task, workflow_id, workflow, confidence, reasons, data, record, history)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn park_with(
+    ctx: &QueueContext,
+    task: &Task,
+    workflow_id: &str,
+    workflow: &WorkflowConfig,
+    confidence: Confidence,
+    reasons: Vec<String>,
+    data: Value,
+    record: Value,
+    history: Duration,
+) -> Effect {
     let pending = PendingDecision::new(
         &task.task_id,
         workflow_id,
         &ctx.queue,
         &ctx.agent,
-        result.confidence,
+        confidence,
         reasons,
         data,
         workflow.pending_ttl,

@@ -4,6 +4,7 @@
 //! delayed retry, a dead letter or a requeue.
 
 mod effects;
+pub mod intake;
 pub mod outcome;
 pub mod processor;
 

@@ -127,6 +127,12 @@ impl Pipeline {
 
     /// The agent's result, routed: the effect to apply, or the outcome when there is none.
     async fn decide(&self, ctx: &QueueContext, task: &Task) -> Result<Effect, Outcome> {
+        if ctx.agent == super::intake::INTAKE_AGENT && task.workflow.is_none() {
+            return Err(Outcome::DeadLetter {
+                code: "workflow_required",
+                reason: "an approval request must name its workflow".into(),
+            });
+        }
         let workflow_id = task.workflow.as_deref().unwrap_or(&ctx.workflow);
         let Some(current) = self.parts.workflows.get(workflow_id) else {
             return Err(Outcome::DeadLetter {
@@ -134,13 +140,16 @@ impl Pipeline {
                 reason: format!("no workflow `{workflow_id}`"),
             });
         };
+        let workflow = &current.config;
+        if ctx.agent == super::intake::INTAKE_AGENT {
+            return super::intake::approval_request(ctx, task, workflow_id, workflow, self.parts.history);
+        }
         let Some(agent) = self.parts.agents.get(&ctx.agent) else {
             return Err(Outcome::DeadLetter {
                 code: "unknown_agent",
                 reason: format!("no agent `{}`", ctx.agent),
             });
         };
-        let workflow = &current.config;
         #[cfg(feature = "fault-injection")]
         crate::fault::task_hook(task);
         let result =
