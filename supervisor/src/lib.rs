@@ -30,6 +30,7 @@ pub mod hitl;
 pub mod http;
 pub mod ledger;
 pub mod metrics;
+pub mod notify;
 pub mod onboarding;
 pub mod pipeline;
 pub mod redact;

@@ -33,6 +33,8 @@ pub const HITL_PENDING: &str = "overseer_hitl_pending";
 pub const HITL_OLDEST_PENDING: &str = "overseer_hitl_oldest_pending_age_seconds";
 /// The confidence threshold in force, by `workflow`.
 pub const HITL_THRESHOLD: &str = "overseer_hitl_confidence_threshold";
+/// Notifications, by `kind` (webhook, telegram) and `outcome` (sent, failed, dropped).
+pub const NOTIFICATIONS: &str = "overseer_notifications_total";
 /// Events handed to the sink, by `topic` and `outcome` (delivered, failed).
 pub const EVENTS: &str = "overseer_events_total";
 

@@ -15,6 +15,7 @@ use crate::hitl::DecisionStore;
 use crate::http::{app, AppState};
 use crate::ledger::redis_ledger::RedisLedger;
 use crate::ledger::Ledger;
+use crate::notify::{Notifier, NotifierTask};
 use crate::onboarding::sessions::RedisSessions;
 use crate::onboarding::{self, Onboarding};
 use crate::pipeline::intake::INTAKE_AGENT;
@@ -62,6 +63,7 @@ pub struct Running {
     link: Arc<AmqpLink>,
     http_stop: CancellationToken,
     http: JoinHandle<()>,
+    notifier: Option<NotifierTask>,
     grace: Duration,
 }
 
@@ -188,6 +190,8 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         history: config.hitl.history,
         llm_deadline: c.llm.deadline,
     };
+    let (notifier, notifier_task) =
+        Notifier::start(config.hitl.notifications.clone(), config.hitl.notify_attempts);
     let effects = Arc::new(DecisionEffects {
         store: store.clone(),
         sink: sink.clone(),
@@ -200,6 +204,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
             .chain([(onboarding::SOURCE.to_string(), onboarding::LEADS_TOPIC.to_string())])
             .collect(),
         workflows: workflows.clone(),
+        notifier: notifier.clone(),
     });
     let agents = parts.agents.clone();
     let onboarding = Arc::new(Onboarding {
@@ -208,6 +213,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         sink: sink.clone(),
         workflows: workflows.clone(),
         history: config.hitl.history,
+        notifier: notifier.clone(),
     });
     let root_args = RootArgs {
         parts,
@@ -222,6 +228,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         restart_window: config.runtime.restart_window,
         sweep_interval: config.hitl.sweep_interval,
         workflow_poll: config.hitl.workflow_poll,
+        notifier,
     };
     let (root, root_done) = Actor::spawn(None, RootSupervisor, root_args)
         .await
@@ -260,6 +267,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         link,
         http_stop,
         http,
+        notifier: notifier_task,
         grace: config.runtime.shutdown_grace,
     })
 }
@@ -298,6 +306,10 @@ impl Running {
         self.link.close().await;
         self.http_stop.cancel();
         let _ = self.http.await;
+        if let Some(task) = self.notifier {
+            task.stop.cancel();
+            let _ = task.done.await;
+        }
         tracing::info!("stopped");
     }
 }

@@ -3,9 +3,11 @@
 //! once both are durable, so the consumer acks after them. The full HITL service (decisions,
 //! expiry, notifications) grows from here.
 
+use crate::config::hitl::NotifyEvent;
 use crate::events::event::{self, topic};
 use crate::events::EventSink;
 use crate::hitl::{DecisionStore, Parked, PendingDecision};
+use crate::notify::{Notification, Notifier};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde_json::json;
 use std::sync::Arc;
@@ -17,6 +19,8 @@ pub struct HitlActor;
 pub struct HitlArgs {
     pub store: Arc<dyn DecisionStore>,
     pub sink: Arc<dyn EventSink>,
+    /// Tells people about each new pending decision.
+    pub notifier: Notifier,
 }
 
 /// Why a decision could not be parked; the task is requeued.
@@ -54,8 +58,14 @@ impl Actor for HitlActor {
         let HitlMessage::Park { decision, retention, reply } = message;
         let state = state.clone();
         tokio::spawn(async move {
-            let parked =
-                park_and_announce(state.store.as_ref(), state.sink.as_ref(), &decision, retention).await;
+            let parked = park_and_announce(
+                state.store.as_ref(),
+                state.sink.as_ref(),
+                &state.notifier,
+                &decision,
+                retention,
+            )
+            .await;
             let _ = reply.send(parked);
         });
         Ok(())
@@ -67,6 +77,7 @@ impl Actor for HitlActor {
 pub async fn park_and_announce(
     store: &dyn DecisionStore,
     sink: &dyn EventSink,
+    notifier: &Notifier,
     decision: &PendingDecision,
     retention: Duration,
 ) -> Result<Parked, HitlError> {
@@ -86,6 +97,9 @@ pub async fn park_and_announce(
     sink.publish(topic::HITL_REQUESTS, &decision.task_id, &request)
         .await
         .map_err(|e| HitlError(e.to_string()))?;
+    if matches!(parked, Parked::New(_)) {
+        notifier.notify(Notification::about(NotifyEvent::Pending, decision));
+    }
     Ok(parked)
 }
 

@@ -51,6 +51,8 @@ pub struct RootArgs {
     pub effects: Arc<crate::hitl::outbox::DecisionEffects>,
     /// How often the ExpirySweeper looks for expired decisions.
     pub sweep_interval: Duration,
+    /// Tells people about new pending decisions.
+    pub notifier: crate::notify::Notifier,
     /// How often the WorkflowWatcher checks for workflow changes.
     pub workflow_poll: Duration,
 }
@@ -86,7 +88,8 @@ impl Actor for RootSupervisor {
             Actor::spawn_linked(None, EventPublisher, args.sink.clone(), myself.get_cell()).await?;
         let handle: Arc<dyn EventSink> =
             Arc::new(PublisherHandle { actor: publisher.clone(), timeout: CALL_TIMEOUT });
-        let hitl_args = HitlArgs { store: args.store.clone(), sink: handle.clone() };
+        let hitl_args =
+            HitlArgs { store: args.store.clone(), sink: handle.clone(), notifier: args.notifier.clone() };
         let (hitl, _) = Actor::spawn_linked(None, HitlActor, hitl_args, myself.get_cell()).await?;
         let sweeper_args = SweeperArgs {
             store: args.store.clone(),

@@ -21,6 +21,91 @@ pub struct HitlConfig {
     #[serde(default = "default_workflow_poll", with = "humantime_serde")]
     #[schemars(with = "String")]
     pub workflow_poll: Duration,
+    /// Where people are told about new pending decisions and escalations.
+    #[serde(default)]
+    pub notifications: Vec<NotificationTarget>,
+    /// Attempts per notification (retried with backoff on network errors, 429 and 5xx).
+    #[serde(default = "default_notify_attempts")]
+    pub notify_attempts: u32,
+}
+
+/// What is notified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    /// A decision was parked for a person.
+    Pending,
+    /// A decision expired and was escalated to `hitl_exceptions`.
+    Escalated,
+}
+
+/// How a target is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyKind {
+    /// JSON POST to `url`, signed with HMAC-SHA256 when `secret_env` names a variable.
+    Webhook,
+    /// A message through the Telegram Bot API to `chat_id`.
+    Telegram,
+}
+
+/// One notification target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationTarget {
+    pub kind: NotifyKind,
+    /// Webhook: where to POST.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Webhook: the environment variable holding the HMAC key (the key never sits in config).
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// Telegram: the chat to write to.
+    #[serde(default)]
+    pub chat_id: Option<String>,
+    /// Telegram: the environment variable holding the bot token.
+    #[serde(default = "default_token_env")]
+    pub bot_token_env: String,
+    /// Telegram: the Bot API base URL.
+    #[serde(default = "default_telegram_api")]
+    pub api_base: String,
+    /// Which events go to this target.
+    #[serde(default = "all_events")]
+    pub events: Vec<NotifyEvent>,
+}
+
+impl NotificationTarget {
+    /// Problems with this target, as messages; empty when valid.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let http = |u: &str| u.starts_with("http://") || u.starts_with("https://");
+        match self.kind {
+            NotifyKind::Webhook if !self.url.as_deref().is_some_and(http) => {
+                out.push("a webhook needs an http(s) `url`".to_string())
+            }
+            NotifyKind::Telegram if self.chat_id.as_deref().is_none_or(|c| c.trim().is_empty()) => {
+                out.push("a telegram target needs a `chat_id`".to_string())
+            }
+            NotifyKind::Telegram if !http(&self.api_base) => {
+                out.push("`api_base` must be an http(s) URL".into())
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+fn default_token_env() -> String {
+    "OVERSEER_TELEGRAM_BOT_TOKEN".into()
+}
+fn default_telegram_api() -> String {
+    "https://api.telegram.org".into()
+}
+fn all_events() -> Vec<NotifyEvent> {
+    vec![NotifyEvent::Pending, NotifyEvent::Escalated]
+}
+fn default_notify_attempts() -> u32 {
+    5
 }
 
 impl Default for HitlConfig {
@@ -29,6 +114,8 @@ impl Default for HitlConfig {
             sweep_interval: default_sweep(),
             history: default_history(),
             workflow_poll: default_workflow_poll(),
+            notifications: Vec::new(),
+            notify_attempts: default_notify_attempts(),
         }
     }
 }

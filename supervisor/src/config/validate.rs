@@ -16,6 +16,14 @@ pub(super) fn problems(config: &Config) -> Problems {
             out.push((format!("workflows.{id}.{key}"), message));
         }
     }
+    for (i, target) in config.hitl.notifications.iter().enumerate() {
+        for message in target.problems() {
+            out.push((format!("hitl.notifications[{i}]"), message));
+        }
+    }
+    if config.hitl.notify_attempts == 0 {
+        out.push(("hitl.notify_attempts".into(), "must be at least 1".into()));
+    }
     for (name, agent) in &config.agents {
         for (key, message) in agent.problems() {
             out.push((format!("agents.{name}.{key}"), message));

@@ -18,9 +18,11 @@
 //! runner dying after an effect became durable and before it was marked repeats that one effect.
 
 use super::{DecisionStore, PendingDecision, StoreError};
+use crate::config::hitl::NotifyEvent;
 use crate::events::event::{self, topic};
 use crate::events::EventSink;
 use crate::ledger::Ledger;
+use crate::notify::{Notification, Notifier};
 use crate::pipeline::OUTCOME_RETENTION;
 use crate::transport::publish::QueueOut;
 use crate::workflows::{audit_event, WorkflowRegistry};
@@ -46,6 +48,8 @@ pub struct DecisionEffects {
     pub domain_topics: HashMap<String, String>,
     /// For the adaptive level: every human decision counts toward its workflow's threshold.
     pub workflows: Arc<WorkflowRegistry>,
+    /// Tells people about escalations.
+    pub notifier: Notifier,
 }
 
 /// What a run did.
@@ -134,7 +138,9 @@ impl DecisionEffects {
             }
             "exception" => {
                 let body = serde_json::to_vec(d).map_err(|e| e.to_string())?;
-                self.queues.send(EXCEPTIONS_QUEUE, &body, &d.decision_id).await
+                self.queues.send(EXCEPTIONS_QUEUE, &body, &d.decision_id).await?;
+                self.notifier.notify(Notification::about(NotifyEvent::Escalated, d));
+                Ok(())
             }
             "adaptive" => {
                 let approved = d.status == "approved";
@@ -313,6 +319,7 @@ mod tests {
             ledger: ledger.clone(),
             domain_topics: [("order".to_string(), "domain.orders".to_string())].into(),
             workflows: Arc::new(WorkflowRegistry::in_memory(Default::default()).await),
+            notifier: Notifier::disabled(),
         };
         sink.down.store(true, Ordering::SeqCst);
         assert!(fx.run(&d.decision_id).await.is_err());

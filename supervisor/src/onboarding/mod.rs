@@ -12,6 +12,7 @@ use crate::actors::hitl::park_and_announce;
 use crate::events::event::{self, topic};
 use crate::events::EventSink;
 use crate::hitl::{DecisionStore, PendingDecision, StoreError};
+use crate::notify::Notifier;
 use crate::workflows::WorkflowRegistry;
 use overseer_agents::confidence::Confidence;
 use overseer_agents::onboarding::{self, OnboardingRequest};
@@ -49,6 +50,7 @@ pub struct Onboarding {
     pub workflows: Arc<WorkflowRegistry>,
     /// How long decided history is kept (sessions live as long as their decisions).
     pub history: Duration,
+    pub notifier: Notifier,
 }
 
 impl Onboarding {
@@ -120,9 +122,15 @@ impl Onboarding {
                     data,
                     workflow.config.pending_ttl,
                 );
-                let parked = park_and_announce(self.decisions.as_ref(), self.sink.as_ref(), &decision, keep)
-                    .await
-                    .map_err(|e| OnboardingError::Unavailable(e.to_string()))?;
+                let parked = park_and_announce(
+                    self.decisions.as_ref(),
+                    self.sink.as_ref(),
+                    &self.notifier,
+                    &decision,
+                    keep,
+                )
+                .await
+                .map_err(|e| OnboardingError::Unavailable(e.to_string()))?;
                 session.status = "pending_approval".into();
                 session.hitl_decision_id = Some(parked.decision_id().to_string());
             }
@@ -194,6 +202,7 @@ mod tests {
             sink: sink.clone(),
             workflows: Arc::new(WorkflowRegistry::in_memory(config.workflows).await),
             history: Duration::from_secs(60),
+            notifier: Notifier::disabled(),
         };
         (service, sink)
     }

@@ -20,7 +20,8 @@ async fn pipeline() -> (Pipeline, Arc<MemorySink>, Arc<MemoryStore>) {
     let config = Config::load_with_env(dir, Vec::new()).expect("config");
     let sink = Arc::new(MemorySink::default());
     let store = Arc::new(MemoryStore::default());
-    let args = HitlArgs { store: store.clone(), sink: sink.clone() };
+    let args =
+        HitlArgs { store: store.clone(), sink: sink.clone(), notifier: crate::notify::Notifier::disabled() };
     let (hitl, _) = Actor::spawn(None, HitlActor, args).await.expect("hitl actor");
     let parts = PipelineParts {
         agents: config
