@@ -45,6 +45,17 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: DlqAction,
     },
+    /// Pending decisions and workflows, through a running replica's HITL API.
+    Hitl {
+        /// The API's base URL (any replica).
+        #[arg(long, env = "OVERSEER_API", default_value = "http://127.0.0.1:8001")]
+        api: String,
+        /// Who you are (recorded as the decider and in audit entries).
+        #[arg(long, env = "OVERSEER_USER", default_value = "cli")]
+        user: String,
+        #[command(subcommand)]
+        action: HitlAction,
+    },
     /// Declare the RabbitMQ exchanges and queues and create the Kafka topics. Idempotent.
     Setup {
         /// Inspect the brokers and print what would be created, without changing anything.
@@ -89,5 +100,48 @@ pub(crate) enum DlqAction {
         /// Replace the body with this edited task (one task_id only).
         #[arg(long)]
         file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum HitlAction {
+    /// List pending decisions, soonest deadline first.
+    Pending {
+        #[arg(long)]
+        workflow: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Print one decision in full.
+    Show { decision_id: String },
+    /// Approve a decision; it executes.
+    Approve {
+        decision_id: String,
+        #[arg(long)]
+        feedback: Option<String>,
+        /// A file with the edited proposal (JSON) to execute instead of the agent's.
+        #[arg(long)]
+        edited: Option<PathBuf>,
+    },
+    /// Reject a decision; its task does not execute.
+    Reject {
+        decision_id: String,
+        #[arg(long)]
+        feedback: String,
+    },
+    /// List the workflows, or change one.
+    Workflows {
+        /// The workflow to change (all are listed without it).
+        workflow: Option<String>,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+        /// The confidence threshold, 0..1.
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// supervised, assisted, monitored, autonomous, adaptive (or 1..5).
+        #[arg(long)]
+        autonomy: Option<String>,
     },
 }

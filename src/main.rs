@@ -5,7 +5,7 @@ mod cli;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::{Cli, Command, ConfigAction, DlqAction};
+use cli::{Cli, Command, ConfigAction, DlqAction, HitlAction};
 use overseer_supervisor::config::{self, Config};
 use std::process::ExitCode;
 
@@ -77,6 +77,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime.block_on(dlq(&config, action))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Hitl { api, user, action } => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            print!("{}", runtime.block_on(hitl(&api, &user, action))?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Setup { dry_run } => {
             let config = load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;
@@ -141,4 +146,42 @@ async fn dlq(config: &Config, action: DlqAction) -> Result<()> {
         }
     }
     Ok(())
+}
+
+async fn hitl(api: &str, user: &str, action: HitlAction) -> Result<String> {
+    use overseer_supervisor::hitl_cli::{HitlClient, WorkflowChanges};
+    let client = HitlClient::new(api, user);
+    Ok(match action {
+        HitlAction::Pending { workflow, limit } => client.pending(workflow.as_deref(), limit).await?,
+        HitlAction::Show { decision_id } => client.show(&decision_id).await?,
+        HitlAction::Approve { decision_id, feedback, edited } => {
+            let edited = match edited {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    Some(
+                        serde_json::from_str(&text)
+                            .with_context(|| format!("{} is not JSON", path.display()))?,
+                    )
+                }
+                None => None,
+            };
+            client.approve(&decision_id, feedback.as_deref(), edited).await?
+        }
+        HitlAction::Reject { decision_id, feedback } => client.reject(&decision_id, &feedback).await?,
+        HitlAction::Workflows { workflow, enable, disable, threshold, autonomy } => {
+            let enabled = match (enable, disable) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            let changes = WorkflowChanges { enabled, threshold, autonomy };
+            let changing =
+                changes.enabled.is_some() || changes.threshold.is_some() || changes.autonomy.is_some();
+            if changing && workflow.is_none() {
+                anyhow::bail!("name the workflow to change");
+            }
+            client.workflows(workflow.as_deref(), &changes).await?
+        }
+    })
 }

@@ -27,6 +27,7 @@ pub mod events;
 mod fault;
 pub mod health;
 pub mod hitl;
+pub mod hitl_cli;
 pub mod http;
 pub mod ledger;
 pub mod metrics;
