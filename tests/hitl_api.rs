@@ -91,5 +91,23 @@ async fn pending_decisions_are_listed_and_shown_with_the_seed_field_names() {
     assert_eq!(get("older_than=3600".into()).await["count"], 0);
     let bad_cursor = reqwest::get(format!("{general}?cursor=garbage")).await.expect("get");
     assert_eq!(bad_cursor.status(), reqwest::StatusCode::BAD_REQUEST);
+
+    // The OpenAPI document and the dashboard are served.
+    let doc: Value = reqwest::get(format!("http://{}/api/openapi.json", running.http_addr))
+        .await
+        .expect("openapi")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(doc["paths"]["/api/brain/hitl/decisions/{id}/approve"]["post"].is_object(), "{doc}");
+    let page =
+        reqwest::get(format!("http://{}/api/hitl/dashboard", running.http_addr)).await.expect("dashboard");
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+    assert!(page.headers().get("content-security-policy").is_some());
+    let html = page.text().await.expect("text");
+    assert!(
+        html.contains("/api/hitl/pending") && !html.contains("innerHTML"),
+        "values are shown as text only"
+    );
     running.shutdown().await;
 }

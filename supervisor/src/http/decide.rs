@@ -12,7 +12,7 @@
 //! (completion, events, training record) run at once through the outbox, which retries them.
 
 use super::caller::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::hitl::decision::unix_ms;
 use crate::hitl::{PendingDecision, Status, Transition, TransitionError};
@@ -31,7 +31,7 @@ const MAX_FEEDBACK: usize = 4000;
 const MAX_BATCH: usize = 200;
 
 /// What a person asks for, with the optional extras.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DecisionBody {
     #[serde(default)]
@@ -43,9 +43,9 @@ pub(super) struct DecisionBody {
 }
 
 /// One item of `POST /api/hitl/decision`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DecisionItem {
+pub(super) struct DecisionItem {
     decision_id: String,
     /// `approve` or `reject`.
     action: String,
@@ -78,6 +78,9 @@ fn parse_body<T: serde::de::DeserializeOwned + Default>(bytes: &Bytes) -> Result
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("body is not valid: {e}")))
 }
 
+#[utoipa::path(post, path = "/api/brain/hitl/decisions/{id}/approve", tag = "decisions", operation_id = "approve_decision",
+    params(("id" = String, Path)), request_body(content = DecisionBody, description = "Optional; an empty body approves as shown"),
+    responses((status = 200, description = "decision_id, status, feedback, approved_at, message"), (status = 403, description = "Not on the workflow's approver list", body = ErrorBody), (status = 404, description = "Unknown id", body = ErrorBody), (status = 409, description = "Already decided, payload changed, or this approver already approved", body = ErrorBody), (status = 410, description = "Expired", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn approve(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -88,6 +91,9 @@ pub(super) async fn approve(
     decide(&state, &id, Verdict::Approve, body, &caller.0).await.map(Json)
 }
 
+#[utoipa::path(post, path = "/api/brain/hitl/decisions/{id}/reject", tag = "decisions", operation_id = "reject_decision",
+    params(("id" = String, Path)), request_body(content = DecisionBody, description = "{\"feedback\": \"...\"}"),
+    responses((status = 200, description = "decision_id, status, feedback, rejected_at, message"), (status = 403, description = "Not on the workflow's approver list", body = ErrorBody), (status = 404, description = "Unknown id", body = ErrorBody), (status = 409, description = "Already decided, payload changed, or this approver already approved", body = ErrorBody), (status = 410, description = "Expired", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn reject(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -99,6 +105,9 @@ pub(super) async fn reject(
 }
 
 /// `POST /api/hitl/decision`: one item, or `{"decisions": [items]}`.
+#[utoipa::path(post, path = "/api/hitl/decision", tag = "decisions", operation_id = "decide",
+    request_body(content = DecisionItem, description = "One item, or {\"decisions\": [items]} (1..200) for a batch"),
+    responses((status = 200, description = "One answer, or per-item results with their status codes"), (status = 403, description = "Not on the workflow's approver list", body = ErrorBody), (status = 404, description = "Unknown id", body = ErrorBody), (status = 409, description = "Already decided, payload changed, or this approver already approved", body = ErrorBody), (status = 410, description = "Expired", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn general(
     State(state): State<AppState>,
     caller: Caller,

@@ -4,7 +4,7 @@
 //! filters (workflow, confidence range, age) and a cursor that stays stable while decisions
 //! come and go (it is a position in the deadline index: `<deadline ms>:<decision id>`).
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::hitl::PendingDecision;
 use axum::extract::rejection::QueryRejection;
@@ -50,6 +50,9 @@ fn store_down(e: crate::hitl::StoreError) -> ApiError {
 }
 
 /// Pending decisions, soonest deadline first.
+#[utoipa::path(get, path = "/api/brain/hitl/decisions/pending", tag = "decisions", operation_id = "pending_decisions",
+    params(("limit" = Option<usize>, Query, description = "1..500, default 100")),
+    responses((status = 200, description = "Pending decisions, soonest deadline first"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn pending(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
@@ -108,6 +111,11 @@ enum Index {
 }
 
 /// `GET /api/hitl/pending`: pending decisions, filtered, paged.
+#[utoipa::path(get, path = "/api/hitl/pending", tag = "decisions", operation_id = "pending_filtered",
+    params(("workflow" = Option<String>, Query), ("min_confidence" = Option<f64>, Query), ("max_confidence" = Option<f64>, Query),
+        ("older_than" = Option<u64>, Query, description = "Seconds waited at least"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("limit" = Option<usize>, Query, description = "1..500, default 50")),
+    responses((status = 200, description = "A page of pending decisions with next_cursor"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn filtered(
     State(state): State<AppState>,
     q: Result<Query<FilterQuery>, QueryRejection>,
@@ -117,6 +125,10 @@ pub(super) async fn filtered(
 
 /// `GET /api/brain/hitl/decisions/history`: decided decisions (kept `hitl.history`), newest
 /// first, filtered by workflow, status and confidence, paged.
+#[utoipa::path(get, path = "/api/brain/hitl/decisions/history", tag = "decisions", operation_id = "decision_history",
+    params(("workflow" = Option<String>, Query), ("status" = Option<String>, Query, description = "approved, rejected, expired or escalated"),
+        ("min_confidence" = Option<f64>, Query), ("max_confidence" = Option<f64>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<usize>, Query)),
+    responses((status = 200, description = "Decided decisions, newest first, with next_cursor"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn history(
     State(state): State<AppState>,
     q: Result<Query<FilterQuery>, QueryRejection>,
@@ -198,6 +210,9 @@ async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Json<Val
     Ok(Json(json!({"count": decisions.len(), "decisions": decisions, "next_cursor": next})))
 }
 
+#[utoipa::path(get, path = "/api/brain/hitl/decisions/{id}", tag = "decisions", operation_id = "get_decision",
+    params(("id" = String, Path, description = "dec_YYYYMMDD_HHMMSS_xxxxxx")),
+    responses((status = 200, description = "The decision"), (status = 404, description = "Unknown id", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,

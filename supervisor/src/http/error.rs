@@ -6,6 +6,16 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+/// Every error's JSON body (for the OpenAPI document).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    /// A short code: bad_request, not_found, conflict, expired, forbidden, unavailable, ...
+    error: String,
+    /// What went wrong, for a person.
+    detail: String,
+}
+
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,

@@ -4,7 +4,7 @@
 //! (up to 1000) human decisions, expiries (expired + escalated), and the workflow's current
 //! threshold and autonomy level.
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::hitl::decision::unix_ms;
 use crate::hitl::WorkflowStats;
@@ -43,6 +43,8 @@ fn figures(s: &WorkflowStats, now_ms: u64) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/api/hitl/metrics", tag = "decisions", operation_id = "hitl_metrics",
+    responses((status = 200, description = "Per workflow and in total: pending, decided, approval rate, time to decision, expiries"), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn metrics(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let workflows = state.workflows.snapshot();
     let ids: Vec<String> = workflows.keys().cloned().collect();

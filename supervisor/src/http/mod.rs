@@ -19,13 +19,16 @@ use crate::workflows::WorkflowRegistry;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
+use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use overseer_agents::agent::Agent;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -44,31 +47,69 @@ pub struct AppState {
     pub onboarding: Option<Arc<crate::onboarding::Onboarding>>,
 }
 
+/// The API's description; the paths come from the handlers' `#[utoipa::path]`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "overseer", description = "The agent worker runtime's HTTP API: health, metrics, human-in-the-loop decisions and workflows, onboarding. Errors are JSON {\"error\", \"detail\"}. The caller names themself in X-Overseer-User."),
+    tags(
+        (name = "runtime", description = "Health and Prometheus metrics"),
+        (name = "decisions", description = "Pending and decided HITL decisions"),
+        (name = "workflows", description = "Workflows as they are now, changed at run time, audited"),
+        (name = "onboarding", description = "The seed's lead intake"),
+    )
+)]
+struct ApiDoc;
+
+/// The router, and the OpenAPI document generated from the same handlers.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(metrics))
+        .routes(routes!(decisions::pending))
+        .routes(routes!(decisions::history))
+        .routes(routes!(decisions::one))
+        .routes(routes!(decisions::filtered))
+        .routes(routes!(decide::approve))
+        .routes(routes!(decide::reject))
+        .routes(routes!(decide::general))
+        .routes(routes!(workflows::list))
+        .routes(routes!(workflows::one))
+        .routes(routes!(workflows::toggle))
+        .routes(routes!(workflows::confidence))
+        .routes(routes!(workflows::autonomy))
+        .routes(routes!(workflows::audit))
+        .routes(routes!(hitl_metrics::metrics))
+        .routes(routes!(onboarding::start))
+        .routes(routes!(onboarding::status))
+        .routes(routes!(dashboard))
+        .split_for_parts()
+}
+
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
-        .route("/api/brain/hitl/decisions/pending", get(decisions::pending))
-        .route("/api/brain/hitl/decisions/history", get(decisions::history))
-        .route("/api/brain/hitl/decisions/{id}", get(decisions::one))
-        .route("/api/hitl/pending", get(decisions::filtered))
-        .route("/api/brain/hitl/decisions/{id}/approve", post(decide::approve))
-        .route("/api/brain/hitl/decisions/{id}/reject", post(decide::reject))
-        .route("/api/hitl/decision", post(decide::general))
-        .route("/api/brain/hitl/workflows", get(workflows::list))
-        .route("/api/brain/hitl/workflows/{id}", get(workflows::one))
-        .route("/api/brain/hitl/workflows/{id}/toggle", post(workflows::toggle))
-        .route("/api/brain/hitl/workflows/{id}/confidence", put(workflows::confidence))
-        .route("/api/brain/hitl/workflows/{id}/autonomy", put(workflows::autonomy))
-        .route("/api/hitl/audit", get(workflows::audit))
-        .route("/api/hitl/metrics", get(hitl_metrics::metrics))
-        .route("/onboarding/start", post(onboarding::start))
-        .route("/onboarding/status/{id}", get(onboarding::status))
+    let (router, doc) = routes();
+    let doc = Arc::new(doc);
+    router
+        .route("/api/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
         .with_state(state)
+}
+
+/// The minimal HITL page (pending decisions with approve/reject, workflow switches, figures).
+/// Everything from the API is shown as text, never as HTML.
+#[utoipa::path(get, path = "/api/hitl/dashboard", tag = "decisions", operation_id = "dashboard",
+    responses((status = 200, description = "An HTML page", content_type = "text/html")))]
+async fn dashboard() -> impl IntoResponse {
+    (
+        [(
+            "content-security-policy",
+            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+        )],
+        axum::response::Html(include_str!("dashboard.html")),
+    )
 }
 
 /// 200 while every queue has a working supervisor and the dependencies answer; 503 when a
 /// queue is in meltdown or a dependency is down, so the orchestrator can act.
+#[utoipa::path(get, path = "/health", tag = "runtime", responses((status = 200, description = "The tree and its dependencies are well"), (status = 503, description = "A queue is in meltdown or a dependency is down")))]
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let queues = state.health.queues();
     let redis = match state.store.ping().await {
@@ -93,6 +134,7 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
     (code, Json(body))
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "runtime", operation_id = "prometheus_metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     match state.metrics {
         Some(handle) => {

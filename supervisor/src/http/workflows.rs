@@ -5,7 +5,7 @@
 //! is audited (who, from where, before, after) in Redis and on `audit.trail`.
 
 use super::caller::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::events::event::topic;
 use crate::workflows::{audit_event, AuditEntry, Change, ChangeError};
@@ -16,11 +16,15 @@ use overseer_agents::workflow::AutonomyLevel;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+#[utoipa::path(get, path = "/api/brain/hitl/workflows", tag = "workflows", operation_id = "list_workflows",
+    responses((status = 200, description = "The workflows as they are now")))]
 pub(super) async fn list(State(state): State<AppState>) -> Json<Value> {
     let all: Vec<Value> = state.workflows.snapshot().values().map(|w| w.view()).collect();
     Json(json!({"count": all.len(), "workflows": all}))
 }
 
+#[utoipa::path(get, path = "/api/brain/hitl/workflows/{id}", tag = "workflows", operation_id = "get_workflow",
+    params(("id" = String, Path)), responses((status = 200, description = "The workflow"), (status = 404, description = "Unknown workflow", body = ErrorBody)))]
 pub(super) async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -47,6 +51,9 @@ pub(super) struct AutonomyQuery {
     level: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/brain/hitl/workflows/{id}/toggle", tag = "workflows", operation_id = "toggle_workflow",
+    params(("id" = String, Path), ("enabled" = bool, Query)),
+    responses((status = 200, description = "The workflow as changed, with message and audit_id"), (status = 404, description = "Unknown workflow", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn toggle(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -62,6 +69,9 @@ pub(super) async fn toggle(
     apply(&state, &id, Change::Toggle(enabled), caller).await
 }
 
+#[utoipa::path(put, path = "/api/brain/hitl/workflows/{id}/confidence", tag = "workflows", operation_id = "set_threshold",
+    params(("id" = String, Path), ("threshold" = f64, Query, description = "0..1")),
+    responses((status = 200, description = "The workflow as changed, with message and audit_id"), (status = 404, description = "Unknown workflow", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn confidence(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -72,6 +82,9 @@ pub(super) async fn confidence(
     apply(&state, &id, Change::Threshold(threshold), caller).await
 }
 
+#[utoipa::path(put, path = "/api/brain/hitl/workflows/{id}/autonomy", tag = "workflows", operation_id = "set_autonomy",
+    params(("id" = String, Path), ("level" = String, Query, description = "supervised, assisted, monitored, autonomous, adaptive, or 1..5")),
+    responses((status = 200, description = "The workflow as changed, with message and audit_id"), (status = 404, description = "Unknown workflow", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn autonomy(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -118,6 +131,9 @@ pub(super) struct AuditQuery {
     limit: Option<usize>,
 }
 
+#[utoipa::path(get, path = "/api/hitl/audit", tag = "workflows", operation_id = "audit_log",
+    params(("limit" = Option<usize>, Query, description = "1..1000, default 100")),
+    responses((status = 200, description = "The newest audited changes, newest first"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn audit(
     State(state): State<AppState>,
     q: Result<Query<AuditQuery>, QueryRejection>,

@@ -1,0 +1,48 @@
+//! The OpenAPI document is generated from the handlers, and every HTTP path CONTRACT.md names
+//! (with its method) is in it, so the contract and the served API cannot drift apart.
+
+use std::collections::BTreeSet;
+
+/// CONTRACT.md's HTTP section as of this writing, for checkouts without ../shared beside them.
+const CONTRACT_HTTP: &str = "`GET /health`, `GET /metrics` `GET /api/brain/hitl/workflows`, \
+    `GET /api/brain/hitl/workflows/{id}`, `POST /api/brain/hitl/workflows/{id}/toggle?enabled=`, \
+    `PUT /api/brain/hitl/workflows/{id}/confidence?threshold=`, `PUT /api/brain/hitl/workflows/{id}/autonomy?level=`, \
+    `GET /api/brain/hitl/decisions/pending`, `GET /api/brain/hitl/decisions/history`, \
+    `GET /api/brain/hitl/decisions/{id}`, `POST /api/brain/hitl/decisions/{id}/approve`, \
+    `POST /api/brain/hitl/decisions/{id}/reject` `GET /api/hitl/pending`, `POST /api/hitl/decision`, \
+    `GET /api/hitl/metrics`, `GET /api/hitl/dashboard` `POST /onboarding/start`, `GET /onboarding/status/{session_id}`";
+
+/// (method, path) pairs named in CONTRACT.md (the shared original when it is beside the
+/// checkout, else the copy above).
+fn contract_routes() -> BTreeSet<(String, String)> {
+    let contract = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/CONTRACT.md"))
+        .unwrap_or_else(|_| CONTRACT_HTTP.to_string());
+    let mut routes = BTreeSet::new();
+    for piece in contract.split('`') {
+        let mut words = piece.split_whitespace();
+        if let (Some(method), Some(path), None) = (words.next(), words.next(), words.next()) {
+            if ["GET", "POST", "PUT", "DELETE"].contains(&method) && path.starts_with('/') {
+                let path = path.split('?').next().unwrap_or(path);
+                routes.insert((method.to_lowercase(), path.to_string()));
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn every_contract_path_is_in_the_generated_document() {
+    let (_, doc) = overseer_supervisor::http::routes();
+    let json = serde_json::to_value(&doc).expect("document serializes");
+    let wanted = contract_routes();
+    assert!(wanted.len() >= 18, "CONTRACT.md parsed into too few routes: {wanted:?}");
+    for (method, path) in &wanted {
+        assert!(
+            json["paths"][path.as_str()][method.as_str()].is_object(),
+            "{} {path} from CONTRACT.md is not served",
+            method.to_uppercase()
+        );
+    }
+    assert_eq!(json["openapi"].as_str().map(|v| v.starts_with("3.")), Some(true));
+    assert!(json["components"]["schemas"]["ErrorBody"].is_object(), "errors are documented");
+}
