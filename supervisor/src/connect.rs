@@ -108,3 +108,13 @@ pub async fn kafka_metadata(config: &KafkaConfig) -> Result<KafkaCluster, String
     };
     tokio::task::spawn_blocking(read).await.map_err(|e| format!("metadata task failed: {e}"))?
 }
+
+/// Installs the process's TLS crypto provider (ring) once: Redis over `rediss://` needs one,
+/// and with more than one compiled in, rustls will not pick on its own.
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err: another part of the process installed one first, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

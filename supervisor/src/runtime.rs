@@ -136,7 +136,13 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
     });
 
     let c = &config.connections;
-    let redis = RedisStore::connect(&c.redis.url, &c.redis.key_prefix, c.redis.connect_timeout)
+    let ca = match &c.redis.ca_file {
+        Some(path) => Some(std::fs::read(path).map_err(|e| {
+            RuntimeError::Start(format!("connections.redis.ca_file {}: {e}", path.display()))
+        })?),
+        None => None,
+    };
+    let redis = RedisStore::connect_with_ca(&c.redis.url, ca, &c.redis.key_prefix, c.redis.connect_timeout)
         .await
         .map_err(|e| Unreachable::new("Redis", &c.redis.url, e))?;
     let ledger: Arc<dyn Ledger> = Arc::new(RedisLedger::new(redis.connection(), &c.redis.key_prefix));

@@ -56,6 +56,11 @@ pub struct RedisConfig {
     /// Redis.
     #[serde(default = "default_key_prefix")]
     pub key_prefix: String,
+    /// For `rediss://` with a private CA: a PEM file of the CA that signed the server's
+    /// certificate. Without it, the system's trusted roots are used.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Kafka connection settings.

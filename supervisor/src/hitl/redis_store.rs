@@ -83,7 +83,26 @@ fn unavailable(e: redis::RedisError) -> StoreError {
 
 impl RedisStore {
     pub async fn connect(url: &str, prefix: &str, timeout: Duration) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
+        Self::connect_with_ca(url, None, prefix, timeout).await
+    }
+
+    /// As [`connect`](Self::connect); for `rediss://` servers whose certificate a private CA
+    /// (`ca_pem`, PEM) signed.
+    pub async fn connect_with_ca(
+        url: &str,
+        ca_pem: Option<Vec<u8>>,
+        prefix: &str,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        crate::connect::install_tls_provider();
+        let client = match ca_pem {
+            Some(root_cert) => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) },
+            ),
+            None => redis::Client::open(url),
+        }
+        .map_err(unavailable)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));

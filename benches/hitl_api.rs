@@ -1,0 +1,225 @@
+//! HITL API latency under load, against the machine's Redis: 10,000 pending decisions, 200
+//! concurrent clients listing (`GET /api/hitl/pending?limit=50`) and approving distinct
+//! decisions (`POST /api/brain/hitl/decisions/{id}/approve`). Targets: approve p99 <= 10 ms,
+//! list p99 <= 50 ms. Baseline measured in the same run: the same 200 clients reading one
+//! decision hash straight from Redis (HGETALL), so the ratio shows what the API adds.
+//!
+//! The HTTP server runs in this process with the real Redis store; the approvals' effects go
+//! to in-memory sinks (the API answers once the state change is durable, before the effects;
+//! Kafka and RabbitMQ do not sit on this path). Run: `cargo bench --bench hitl_api`
+//! (services up: `scripts/services.sh`). Set BENCH_PENDING / BENCH_CLIENTS to change the load.
+
+use overseer_agents::confidence::Confidence;
+use overseer_supervisor::config::Config;
+use overseer_supervisor::events::memory::MemorySink;
+use overseer_supervisor::health::Health;
+use overseer_supervisor::hitl::outbox::DecisionEffects;
+use overseer_supervisor::hitl::redis_store::RedisStore;
+use overseer_supervisor::hitl::{DecisionStore, PendingDecision};
+use overseer_supervisor::http::{app, AppState};
+use overseer_supervisor::ledger::memory::MemoryLedger;
+use overseer_supervisor::notify::Notifier;
+use overseer_supervisor::transport::publish::MemoryQueues;
+use overseer_supervisor::workflows::WorkflowRegistry;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const REDIS: &str = "redis://127.0.0.1:6379/0";
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// p50, p95, p99 and max in milliseconds.
+fn summary(mut samples: Vec<Duration>) -> [f64; 4] {
+    samples.sort();
+    let at = |p: f64| {
+        let rank = ((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
+        samples[rank - 1].as_secs_f64() * 1000.0
+    };
+    [at(0.50), at(0.95), at(0.99), samples.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0)]
+}
+
+/// Runs `per_client` calls of `call` on each of `clients` tasks; all latencies and the wall time.
+async fn load<F, Fut>(clients: usize, per_client: usize, call: F) -> (Vec<Duration>, Duration)
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                let mut out = Vec::with_capacity(per_client);
+                for i in 0..per_client {
+                    let t = Instant::now();
+                    assert!(call(c, i).await, "a request failed");
+                    out.push(t.elapsed());
+                }
+                out
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("client task"));
+    }
+    (all, started.elapsed())
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(bench());
+}
+
+async fn bench() {
+    let pending = env_or("BENCH_PENDING", 10_000);
+    let clients = env_or("BENCH_CLIENTS", 200);
+    let per_client = 25;
+    let config =
+        Config::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config"))).expect("config");
+    let prefix = format!("overseer-bench-{}:", uuid::Uuid::new_v4().simple());
+    let store = Arc::new(RedisStore::connect(REDIS, &prefix, Duration::from_secs(5)).await.expect("Redis"));
+    let workflows = Arc::new(WorkflowRegistry::in_memory(config.workflows.clone()).await);
+    let sink = Arc::new(MemorySink::default());
+    let effects = Arc::new(DecisionEffects {
+        store: store.clone(),
+        sink: sink.clone(),
+        queues: Arc::new(MemoryQueues::default()),
+        ledger: Arc::new(MemoryLedger::default()),
+        domain_topics: Default::default(),
+        workflows: workflows.clone(),
+        notifier: Notifier::disabled(),
+    });
+    let state = AppState {
+        health: Arc::new(Health::default()),
+        metrics: None,
+        store: store.clone(),
+        amqp: None,
+        workflows,
+        sink: None,
+        effects: Some(effects),
+        agents: Default::default(),
+        onboarding: None,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app(state)).await });
+
+    // 10,000 pending decisions across the workflows.
+    let started = Instant::now();
+    let ids: Vec<String> = {
+        let names: Vec<String> = config.workflows.keys().cloned().collect();
+        let mut ids = Vec::with_capacity(pending);
+        for chunk in (0..pending).collect::<Vec<_>>().chunks(500) {
+            let parks = chunk.iter().map(|i| {
+                let data = serde_json::json!({"task": {"task_id": format!("bench-{i}")}, "proposal": {"summary": format!("decision {i}"), "actions": [{"action": "refund", "amount": 10.0}]}});
+                let c = Confidence::combine(0.5, 0.5, None);
+                let d = PendingDecision::new(&format!("bench-{i}"), &names[i % names.len()], "auto_orders", "order", c, vec![], data, Duration::from_secs(3600));
+                let store = store.clone();
+                async move {
+                    store.park(&d, Duration::from_secs(1800)).await.expect("park");
+                    d.decision_id
+                }
+            });
+            ids.extend(futures_util::future::join_all(parks).await);
+        }
+        ids
+    };
+    println!("parked {pending} decisions in {:.1} s", started.elapsed().as_secs_f64());
+    let ids = Arc::new(ids);
+    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build().expect("client");
+
+    // Baseline: the same clients reading a decision hash straight from Redis.
+    let conn = redis::Client::open(REDIS).expect("url").get_connection_manager().await.expect("Redis");
+    let (base, base_wall) = {
+        let (ids, prefix) = (ids.clone(), prefix.clone());
+        load(clients, per_client, move |c, i| {
+            let mut conn = conn.clone();
+            let key = format!("{prefix}decision:{}", ids[(c * per_client + i) % ids.len()]);
+            async move {
+                redis::cmd("HGETALL")
+                    .arg(key)
+                    .query_async::<std::collections::HashMap<String, String>>(&mut conn)
+                    .await
+                    .is_ok()
+            }
+        })
+        .await
+    };
+    // Listing: first pages and filtered pages.
+    let (list, list_wall) = {
+        let (http, addr) = (http.clone(), addr);
+        load(clients, per_client, move |c, i| {
+            let http = http.clone();
+            let query = if (c + i) % 2 == 0 {
+                "limit=50".to_string()
+            } else {
+                "limit=50&workflow=payment_processing".to_string()
+            };
+            async move {
+                http.get(format!("http://{addr}/api/hitl/pending?{query}"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+        .await
+    };
+    // Approving distinct decisions.
+    let (approve, approve_wall) = {
+        let (http, addr, ids) = (http.clone(), addr, ids.clone());
+        load(clients, per_client, move |c, i| {
+            let http = http.clone();
+            let id = ids[(c * per_client + i) % ids.len()].clone();
+            async move {
+                http.post(format!("http://{addr}/api/brain/hitl/decisions/{id}/approve"))
+                    .header("x-overseer-user", "bench")
+                    .json(&serde_json::json!({"feedback": "ok"}))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+        .await
+    };
+
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("\nHITL API, {pending} pending, {clients} concurrent clients, {cores} cores (server, clients and Redis on this machine)");
+    println!("{:<28} {:>8} {:>8} {:>8} {:>8} {:>10}", "", "p50 ms", "p95 ms", "p99 ms", "max ms", "req/s");
+    let [b50, b95, b99, bmax] = summary(base.clone());
+    let rate = |n: usize, wall: Duration| n as f64 / wall.as_secs_f64();
+    println!(
+        "{:<28} {b50:>8.2} {b95:>8.2} {b99:>8.2} {bmax:>8.2} {:>10.0}",
+        "baseline Redis HGETALL",
+        rate(base.len(), base_wall)
+    );
+    let [l50, l95, l99, lmax] = summary(list.clone());
+    println!(
+        "{:<28} {l50:>8.2} {l95:>8.2} {l99:>8.2} {lmax:>8.2} {:>10.0}",
+        "list (limit 50)",
+        rate(list.len(), list_wall)
+    );
+    let [a50, a95, a99, amax] = summary(approve.clone());
+    println!(
+        "{:<28} {a50:>8.2} {a95:>8.2} {a99:>8.2} {amax:>8.2} {:>10.0}",
+        "approve",
+        rate(approve.len(), approve_wall)
+    );
+    println!("\np99 / baseline p99: list {:.1}x, approve {:.1}x", l99 / b99, a99 / b99);
+    println!(
+        "targets: approve p99 <= 10 ms: {}; list p99 <= 50 ms: {}",
+        if a99 <= 10.0 { "met" } else { "NOT met" },
+        if l99 <= 50.0 { "met" } else { "NOT met" }
+    );
+
+    // Clean up this run's keys (they would expire within the hour anyway).
+    let mut conn =
+        redis::Client::open(REDIS).expect("url").get_multiplexed_async_connection().await.expect("Redis");
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await.unwrap_or_default();
+    for chunk in keys.chunks(1000) {
+        let _: Result<i64, _> = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await;
+    }
+}
