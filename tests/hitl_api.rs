@@ -2,12 +2,10 @@
 
 mod common;
 
-use common::kafka_watch::{count, KafkaWatch};
 use common::llm_server::{order_proposal, Reply};
-use common::runtime::{order, TestEnv};
+use common::runtime::TestEnv;
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_decisions_are_listed_and_shown_with_the_seed_field_names() {
@@ -15,14 +13,8 @@ async fn pending_decisions_are_listed_and_shown_with_the_seed_field_names() {
     env.llm.set_default(Reply::content(order_proposal(0.99, json!([{"action": "fulfil"}]))));
     let config = env.config(&[]);
     let running = env.start(&config, &["auto_orders"]).await;
-    let watch = KafkaWatch::start(&["hitl.requests"]);
-    let base = format!("ord-{}", uuid::Uuid::new_v4());
-    env.submit(&config, "auto_orders", &order(&base, Some("payment_processing")), 3).await;
-    let ids: HashSet<String> = (1..=3).map(|i| format!("{base}-{i}")).collect();
-    let seen = watch.collect(&ids, Duration::from_secs(20), |s| count(s, "hitl.requests") >= 3);
-    let parked: HashSet<String> =
-        seen.iter().filter_map(|(_, e)| e["decision_id"].as_str().map(str::to_string)).collect();
-    assert_eq!(parked.len(), 3);
+    let (by_decision, _watch) = env.park_orders(3, "payment_processing").await;
+    let parked: HashSet<String> = by_decision.keys().cloned().collect();
 
     let api = format!("http://{}/api/brain/hitl/decisions", running.http_addr);
     let list: Value = reqwest::get(format!("{api}/pending")).await.expect("list").json().await.expect("JSON");

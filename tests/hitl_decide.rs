@@ -7,31 +7,15 @@ mod common;
 
 use common::kafka_watch::{completions, count, KafkaWatch, Seen};
 use common::llm_server::{order_proposal, Reply};
-use common::runtime::{order, TestEnv};
+use common::runtime::TestEnv;
 use overseer_supervisor::runtime::Running;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// Parks `n` orders in the supervised payment_processing workflow; decision id → task id.
-async fn park(env: &TestEnv, running: &Running, n: usize) -> (HashMap<String, String>, KafkaWatch) {
-    let config = env.config(&[]);
-    let watch = KafkaWatch::start(&["hitl.requests", "ai.completions", "hitl.decisions", "hitl.feedback"]);
-    let base = format!("ord-{}", uuid::Uuid::new_v4());
-    env.submit(&config, "auto_orders", &order(&base, Some("payment_processing")), n).await;
-    let ids: HashSet<String> =
-        if n == 1 { [base.clone()].into() } else { (1..=n).map(|i| format!("{base}-{i}")).collect() };
-    let seen = watch.collect(&ids, Duration::from_secs(30), |s| count(s, "hitl.requests") >= n);
-    let parked: HashMap<String, String> = seen
-        .iter()
-        .filter(|(t, _)| t == "hitl.requests")
-        .map(|(_, e)| {
-            (e["decision_id"].as_str().unwrap_or("").into(), e["task_id"].as_str().unwrap_or("").into())
-        })
-        .collect();
-    assert_eq!(parked.len(), n, "parked: {seen:#?}");
-    let _ = running;
-    (parked, watch)
+async fn park(env: &TestEnv, _running: &Running, n: usize) -> (HashMap<String, String>, KafkaWatch) {
+    env.park_orders(n, "payment_processing").await
 }
 
 fn api(running: &Running) -> String {

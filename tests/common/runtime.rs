@@ -164,3 +164,39 @@ pub fn order(task_id: &str, workflow: Option<&str>) -> serde_json::Value {
     }
     task
 }
+
+impl TestEnv {
+    /// Submits `n` orders in `workflow` (a replica of this environment must consume
+    /// auto_orders and park them) and waits for their `hitl.requests`; decision id → task id,
+    /// and the watch (on hitl.requests, ai.completions, hitl.decisions, hitl.feedback) that saw
+    /// them, to keep watching.
+    pub async fn park_orders(
+        &self,
+        n: usize,
+        workflow: &str,
+    ) -> (std::collections::HashMap<String, String>, super::kafka_watch::KafkaWatch) {
+        let config = self.config(&[]);
+        let watch = super::kafka_watch::KafkaWatch::start(&[
+            "hitl.requests",
+            "ai.completions",
+            "hitl.decisions",
+            "hitl.feedback",
+        ]);
+        let base = format!("ord-{}", uuid::Uuid::new_v4());
+        self.submit(&config, "auto_orders", &order(&base, Some(workflow)), n).await;
+        let ids: std::collections::HashSet<String> =
+            if n == 1 { [base.clone()].into() } else { (1..=n).map(|i| format!("{base}-{i}")).collect() };
+        let seen = watch.collect(&ids, std::time::Duration::from_secs(30), |s| {
+            super::kafka_watch::count(s, "hitl.requests") >= n
+        });
+        let parked: std::collections::HashMap<String, String> = seen
+            .iter()
+            .filter(|(t, _)| t == "hitl.requests")
+            .map(|(_, e)| {
+                (e["decision_id"].as_str().unwrap_or("").into(), e["task_id"].as_str().unwrap_or("").into())
+            })
+            .collect();
+        assert_eq!(parked.len(), n, "parked: {seen:#?}");
+        (parked, watch)
+    }
+}
