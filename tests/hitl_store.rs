@@ -44,6 +44,7 @@ fn approve(by: &str, seen_hash: Option<String>) -> Transition {
         at: "2026-11-21T10:00:00Z".into(),
         now_ms: unix_ms(SystemTime::now()),
         required_approvals: 1,
+        workflow: None,
     }
 }
 
@@ -80,7 +81,7 @@ async fn fifty_concurrent_approvals_of_one_decision_give_one_success() {
 async fn an_empty_store_lists_nothing_without_error() {
     let (store, _) = store().await;
     assert_eq!(store.get_many(&[]).await.expect("empty read"), vec![]);
-    assert_eq!(store.pending_page(None, 10).await.expect("empty page"), vec![]);
+    assert_eq!(store.pending_page(None, None, 10).await.expect("empty page"), vec![]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

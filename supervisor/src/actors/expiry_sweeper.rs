@@ -103,12 +103,13 @@ async fn sweep(args: &SweeperArgs) -> Result<(), String> {
             at: humantime::format_rfc3339_millis(now).to_string(),
             now_ms,
             required_approvals: 1,
+            workflow: decision.as_ref().map(|d| d.workflow_id.clone()),
         };
         match args.store.transition(&id, &t).await {
             Ok(changed) => {
                 metrics::counter!(crate::metrics::HITL_EXPIRIES, "workflow" => changed.workflow_id.clone(), "outcome" => changed.status.clone())
                     .increment(1);
-                if let Err(e) = args.effects.run(&id).await {
+                if let Err(e) = args.effects.run_decided(changed).await {
                     tracing::warn!(decision_id = %id, error = %e, "expiry effects incomplete; the outbox retries them");
                 }
             }

@@ -68,6 +68,7 @@ impl DecisionStore for MemoryStore {
 
     async fn pending_page(
         &self,
+        workflow: Option<&str>,
         after: Option<(u64, String)>,
         limit: usize,
     ) -> Result<Vec<(u64, String)>, StoreError> {
@@ -75,7 +76,7 @@ impl DecisionStore for MemoryStore {
         let mut all: Vec<(u64, String)> = inner
             .decisions
             .values()
-            .filter(|d| d.status == "pending")
+            .filter(|d| d.status == "pending" && workflow.is_none_or(|w| w == d.workflow_id))
             .map(|d| (d.expires_at_ms, d.decision_id.clone()))
             .collect();
         all.sort();

@@ -61,11 +61,12 @@ pub trait DecisionStore: Send + Sync {
         -> Result<PendingDecision, TransitionError>;
     /// Pending decisions whose deadline (Unix ms) is at or before `now_ms`, soonest first.
     async fn due_ids(&self, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError>;
-    /// Pending decisions after `after` (a (deadline ms, id) position), soonest deadline first,
-    /// with their deadlines: the pages of a cursor that stays stable while decisions come
-    /// and go.
+    /// Pending decisions (of `workflow`, or all) after `after` (a (deadline ms, id) position),
+    /// soonest deadline first, with their deadlines: the pages of a cursor that stays stable
+    /// while decisions come and go.
     async fn pending_page(
         &self,
+        workflow: Option<&str>,
         after: Option<(u64, String)>,
         limit: usize,
     ) -> Result<Vec<(u64, String)>, StoreError>;
@@ -82,7 +83,7 @@ pub trait DecisionStore: Send + Sync {
     async fn get_many(&self, ids: &[String]) -> Result<Vec<PendingDecision>, StoreError>;
     /// Pending decision ids, soonest deadline first.
     async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError> {
-        Ok(self.pending_page(None, limit).await?.into_iter().map(|(_, id)| id).collect())
+        Ok(self.pending_page(None, None, limit).await?.into_iter().map(|(_, id)| id).collect())
     }
     async fn ping(&self) -> Result<(), StoreError>;
     /// Figures per workflow; `samples` adds the time-to-decision samples.

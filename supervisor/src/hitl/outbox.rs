@@ -77,10 +77,25 @@ fn effects_of(status: &str) -> &'static [&'static str] {
 impl DecisionEffects {
     /// Runs whatever of the decision's effects is not durable yet.
     pub async fn run(&self, decision_id: &str) -> Result<Ran, String> {
+        self.run_on(decision_id, None).await
+    }
+
+    /// Runs the effects of a decision its caller has just changed (`decided`, as the state
+    /// change returned it: no effect of it is done yet, so it need not be read again).
+    pub async fn run_decided(&self, decided: PendingDecision) -> Result<Ran, String> {
+        let id = decided.decision_id.clone();
+        self.run_on(&id, Some(decided)).await
+    }
+
+    async fn run_on(&self, decision_id: &str, fresh: Option<PendingDecision>) -> Result<Ran, String> {
         if !self.store.outbox_lease(decision_id, LEASE).await.map_err(|e| e.to_string())? {
             return Ok(Ran::Held);
         }
-        let Some(d) = self.store.get(decision_id).await.map_err(|e| e.to_string())? else {
+        let d = match fresh {
+            Some(d) => Some(d),
+            None => self.store.get(decision_id).await.map_err(|e| e.to_string())?,
+        };
+        let Some(d) = d else {
             self.store.outbox_done(decision_id).await.map_err(|e| e.to_string())?;
             return Ok(Ran::Gone);
         };
@@ -300,6 +315,7 @@ mod tests {
             at: event::now(),
             now_ms: super::super::decision::unix_ms(SystemTime::now()),
             required_approvals: 1,
+            workflow: None,
         };
         store.transition(&d.decision_id, &t).await.expect("approved")
     }

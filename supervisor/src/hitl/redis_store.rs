@@ -6,7 +6,8 @@
 //! Keys (with the configured prefix): `decision:<id>` (a hash: `doc`, the decision as JSON when
 //! parked, never rewritten; and the live fields `status`, `expires_at_ms`, `expires_at`,
 //! `payload_hash`, `decided_at`, `decided_by`, `feedback`, `edited`), `task:<task_id>:decision`
-//! (id), `pending` (sorted set of ids by expires_at_ms), `history` (sorted set of decided ids by
+//! (id), `pending` (sorted set of ids by expires_at_ms), `pending:wf:<workflow>` (the same per
+//! workflow), `history` (sorted set of decided ids by
 //! decision time, trimmed to `hitl.history`), `outbox` (sorted set of decided ids by
 //! decision time, until their effects are durable; `outbox:lease:<id>` guards one run at a
 //! time). State changes are a Lua compare-and-set on `status` that never re-encodes JSON and
@@ -28,7 +29,7 @@ redis.call('HSET', KEYS[2], 'doc', ARGV[2], 'status', 'pending', 'expires_at_ms'
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-redis.call('ZADD', KEYS[4], ARGV[8], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 return {1, ARGV[1]}
 ";
 
@@ -37,20 +38,20 @@ local f = redis.call('HMGET', KEYS[1], 'status', 'expires_at_ms', 'payload_hash'
 if not f[1] then
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[5], ARGV[1])
-  return {'not_found', ''}
+  return {'not_found', '', {}}
 end
-if f[1] ~= 'pending' then return {'already', f[1]} end
+if f[1] ~= 'pending' then return {'already', f[1], {}} end
 local expiring = (ARGV[2] == 'expired' or ARGV[2] == 'escalated')
-if (not expiring) and tonumber(ARGV[8]) >= tonumber(f[2]) then return {'expired', f[4]} end
-if ARGV[5] ~= '' and ARGV[5] ~= f[3] then return {'stale', ''} end
+if (not expiring) and tonumber(ARGV[8]) >= tonumber(f[2]) then return {'expired', f[4], {}} end
+if ARGV[5] ~= '' and ARGV[5] ~= f[3] then return {'stale', '', {}} end
 if ARGV[2] == 'approved' and tonumber(ARGV[9]) > 1 then
   local list = f[5] or ''
-  if string.find(',' .. list .. ',', ',' .. ARGV[3] .. ',', 1, true) then return {'approver', ARGV[3]} end
+  if string.find(',' .. list .. ',', ',' .. ARGV[3] .. ',', 1, true) then return {'approver', ARGV[3], {}} end
   if list == '' then list = ARGV[3] else list = list .. ',' .. ARGV[3] end
   redis.call('HSET', KEYS[1], 'approvals', list)
   local n = 1
   for _ in string.gmatch(list, ',') do n = n + 1 end
-  if n < tonumber(ARGV[9]) then return {'partial', list} end
+  if n < tonumber(ARGV[9]) then return {'partial', list, redis.call('HGETALL', KEYS[1])} end
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'decided_at', ARGV[7], 'decided_by', ARGV[3])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'feedback', ARGV[4]) end
@@ -67,7 +68,7 @@ if ARGV[2] == 'approved' or ARGV[2] == 'rejected' then
     redis.call('LTRIM', KEYS[7], 0, 999)
   end
 end
-return {'ok', ''}
+return {'ok', '', redis.call('HGETALL', KEYS[1])}
 ";
 
 pub struct RedisStore {
@@ -193,15 +194,20 @@ impl DecisionStore for RedisStore {
 
     async fn pending_page(
         &self,
+        workflow: Option<&str>,
         after: Option<(u64, String)>,
         limit: usize,
     ) -> Result<Vec<(u64, String)>, StoreError> {
         let mut conn = self.conn.clone();
         let from = after.as_ref().map_or("-inf".to_string(), |(score, _)| score.to_string());
+        let index = match workflow {
+            Some(w) => self.key(&format!("pending:wf:{w}")),
+            None => self.key("pending"),
+        };
         // Entries sharing the cursor's deadline are fetched again and skipped by id: read a
         // little more than asked so a page is still full after skipping them.
         let raw: Vec<(String, f64)> = redis::cmd("ZRANGEBYSCORE")
-            .arg(self.key("pending"))
+            .arg(index)
             .arg(from)
             .arg("+inf")
             .arg("WITHSCORES")
@@ -279,8 +285,11 @@ impl DecisionStore for RedisStore {
     ) -> Result<PendingDecision, TransitionError> {
         let mut conn = self.conn.clone();
         let edited = t.edited.as_ref().map(|e| e.to_string()).unwrap_or_default();
-        let workflow = self.workflow_of(decision_id).await?;
-        let (answer, detail): (String, String) = self
+        let workflow = match &t.workflow {
+            Some(w) => w.clone(),
+            None => self.workflow_of(decision_id).await?,
+        };
+        let (answer, detail, fields): (String, String, Vec<String>) = self
             .transition
             .key(self.key(&format!("decision:{decision_id}")))
             .key(self.key("pending"))
@@ -302,8 +311,11 @@ impl DecisionStore for RedisStore {
             .await
             .map_err(unavailable)?;
         match answer.as_str() {
+            // The script answers with the decision as changed: no second read.
             "ok" | "partial" => {
-                self.get(decision_id).await?.ok_or_else(|| TransitionError::NotFound(decision_id.to_string()))
+                let fields: HashMap<String, String> =
+                    fields.chunks_exact(2).map(|kv| (kv[0].clone(), kv[1].clone())).collect();
+                decode(&fields)?.ok_or_else(|| TransitionError::NotFound(decision_id.to_string()))
             }
             "not_found" => Err(TransitionError::NotFound(decision_id.to_string())),
             "already" => Err(TransitionError::AlreadyDecided(detail)),
@@ -368,13 +380,22 @@ impl DecisionStore for RedisStore {
                 .collect::<redis::RedisResult<_>>()
                 .map_err(unavailable)?
         };
+        // The index is by deadline: the soonest deadline's decision is the oldest (a workflow's
+        // TTL is the same for all its decisions); its creation time is read in a second round.
+        let mut created = redis::pipe();
+        for (_, soonest, _, _) in &rows {
+            let id = soonest.first().map_or("", |(id, _)| id.as_str());
+            created.cmd("HGET").arg(self.key(&format!("decision:{id}"))).arg("created_ms");
+        }
+        let created: Vec<Option<u64>> = created.query_async(&mut conn).await.map_err(unavailable)?;
         Ok(workflows
             .iter()
             .zip(rows)
-            .map(|(w, (pending, oldest, decided, ttd))| {
+            .zip(created)
+            .map(|((w, (pending, _, decided, ttd)), created)| {
                 let stats = WorkflowStats {
                     pending,
-                    oldest_pending_ms: oldest.first().map(|(_, ms)| *ms as u64),
+                    oldest_pending_ms: if pending > 0 { created } else { None },
                     decided: decided.into_iter().collect(),
                     decision_seconds: if samples {
                         ttd.into_iter().map(|ms| ms / 1000.0).collect()

@@ -50,6 +50,9 @@ pub struct Transition {
     pub now_ms: u64,
     /// Distinct approvals the workflow needs before an approval takes effect (1 = this one).
     pub required_approvals: u32,
+    /// The decision's workflow, when the caller has read it already (saves the store a read).
+    #[serde(skip)]
+    pub workflow: Option<String>,
 }
 
 /// Why a state change was refused.
@@ -134,6 +137,7 @@ mod tests {
             at: "now".into(),
             now_ms,
             required_approvals: 1,
+            workflow: None,
         }
     }
 

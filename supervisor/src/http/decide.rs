@@ -237,6 +237,7 @@ async fn decide(
         at: humantime::format_rfc3339_millis(now).to_string(),
         now_ms: unix_ms(now),
         required_approvals: required,
+        workflow: Some(d.workflow_id.clone()),
     };
     let changed = state.store.transition(id, &t).await.map_err(refused)?;
     tracing::info!(decision_id = %id, user = %by.user, from = ?by.from, status = %changed.status, "decision");
@@ -252,10 +253,10 @@ async fn decide(
     }
     record_metrics(&changed, now);
     if let Some(effects) = state.effects.clone() {
-        let id = id.to_string();
+        let (id, decided) = (id.to_string(), changed.clone());
         // Durable in the outbox already: if this run fails, the sweepers retry it.
         tokio::spawn(async move {
-            if let Err(e) = effects.run(&id).await {
+            if let Err(e) = effects.run_decided(decided).await {
                 tracing::warn!(decision_id = %id, error = %e, "decision effects incomplete; the outbox retries them");
             }
         });

@@ -174,7 +174,7 @@ async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Json<Val
     // Bounded work per request: at most ten index pages are scanned for one page of results.
     for _ in 0..10 {
         let page = match index {
-            Index::Pending => state.store.pending_page(position.clone(), limit).await,
+            Index::Pending => state.store.pending_page(q.workflow.as_deref(), position.clone(), limit).await,
             Index::History => state.store.history_page(position.clone(), limit).await,
         }
         .map_err(store_down)?;
