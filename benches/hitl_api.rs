@@ -54,7 +54,7 @@ async fn load<F, Fut>(
 ) -> (Vec<Duration>, Duration)
 where
     F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
 {
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
@@ -74,7 +74,9 @@ where
                         t.tick().await;
                     }
                     let t = Instant::now();
-                    assert!(call(c, i).await, "a request failed");
+                    if let Err(e) = call(c, i).await {
+                        panic!("a request failed: {e}");
+                    }
                     out.push(t.elapsed());
                 }
                 out
@@ -96,7 +98,8 @@ fn main() {
 async fn bench() {
     let pending = env_or("BENCH_PENDING", 10_000);
     let clients = env_or("BENCH_CLIENTS", 200);
-    let per_client = 25;
+    // Each decision is approved once: the two approve phases need 2 × clients × per_client.
+    let per_client = (pending / (2 * clients)).clamp(1, 25);
     let pace = Duration::from_millis(env_or("BENCH_PACE_MS", 100) as u64);
     let config =
         Config::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config"))).expect("config");
@@ -164,7 +167,8 @@ async fn bench() {
                     .arg(key)
                     .query_async::<std::collections::HashMap<String, String>>(&mut conn)
                     .await
-                    .is_ok()
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             }
         })
         .await
@@ -183,7 +187,8 @@ async fn bench() {
                 http.get(format!("http://{addr}/api/hitl/pending?{query}"))
                     .send()
                     .await
-                    .is_ok_and(|r| r.status().is_success())
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| if r.status().is_success() { Ok(()) } else { Err(r.status().to_string()) })
             }
         })
     };
@@ -199,7 +204,8 @@ async fn bench() {
                     .json(&serde_json::json!({"feedback": "ok"}))
                     .send()
                     .await
-                    .is_ok_and(|r| r.status().is_success())
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| if r.status().is_success() { Ok(()) } else { Err(r.status().to_string()) })
             }
         })
     };

@@ -5,7 +5,9 @@ mod common;
 use overseer_agents::confidence::Confidence;
 use overseer_supervisor::hitl::decision::unix_ms;
 use overseer_supervisor::hitl::redis_store::RedisStore;
-use overseer_supervisor::hitl::{DecisionStore, PendingDecision, Status, Transition, TransitionError};
+use overseer_supervisor::hitl::{
+    DecisionStore, Parked, PendingDecision, Status, Transition, TransitionError,
+};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -164,4 +166,25 @@ async fn m_of_n_in_redis_counts_each_approver_once() {
     let done = store.transition(&id, &two("bob")).await.expect("second");
     assert_eq!(done.status, "approved");
     assert_eq!(done.approvals, vec!["ada".to_string(), "bob".to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_decisions_that_draw_the_same_id_are_both_kept() {
+    let (store, _) = store().await;
+    let first = parked(&store, Duration::from_secs(300)).await;
+    // Another task's decision that drew the same id (six hex digits per second collide at
+    // thousands of decisions a second).
+    let mut second = PendingDecision { task_id: format!("task-{}", uuid::Uuid::new_v4()), ..first.clone() };
+    second.decision_data["proposal"]["summary"] = "the second".into();
+    let parked = store.park(&second, Duration::from_secs(600)).await.expect("park");
+    let Parked::New(id) = parked else { panic!("parked as new: {parked:?}") };
+    assert_ne!(id, first.decision_id, "a fresh id");
+    assert!(id.starts_with("dec_") && id.len() == first.decision_id.len(), "{id}");
+    let kept = store.get(&first.decision_id).await.expect("get").expect("first kept");
+    assert_eq!(
+        (kept.task_id, kept.decision_data["proposal"]["summary"].clone()),
+        (first.task_id, "s".into())
+    );
+    let other = store.get(&id).await.expect("get").expect("second stored");
+    assert_eq!(other.decision_data["proposal"]["summary"], "the second");
 }

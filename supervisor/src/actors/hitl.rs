@@ -97,8 +97,10 @@ pub async fn park_and_announce(
     sink.publish(topic::HITL_REQUESTS, &decision.task_id, &request)
         .await
         .map_err(|e| HitlError(e.to_string()))?;
-    if matches!(parked, Parked::New(_)) {
-        notifier.notify(Notification::about(NotifyEvent::Pending, decision));
+    if let Parked::New(id) = &parked {
+        // The store may have given it a fresh id (the first was taken).
+        let stored = PendingDecision { decision_id: id.clone(), ..decision.clone() };
+        notifier.notify(Notification::about(NotifyEvent::Pending, &stored));
     }
     Ok(parked)
 }

@@ -105,6 +105,13 @@ impl PendingDecision {
     }
 }
 
+impl PendingDecision {
+    /// The same decision under a fresh id (when its id was taken).
+    pub fn renamed(&self) -> Self {
+        Self { decision_id: new_decision_id(SystemTime::now()), ..self.clone() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

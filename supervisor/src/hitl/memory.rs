@@ -29,9 +29,13 @@ impl DecisionStore for MemoryStore {
         if let Some(existing) = inner.by_task.get(&decision.task_id) {
             return Ok(Parked::Existing(existing.clone()));
         }
+        let mut decision = decision.clone();
+        while inner.decisions.contains_key(&decision.decision_id) {
+            decision = decision.renamed();
+        }
         inner.by_task.insert(decision.task_id.clone(), decision.decision_id.clone());
         inner.decisions.insert(decision.decision_id.clone(), decision.clone());
-        Ok(Parked::New(decision.decision_id.clone()))
+        Ok(Parked::New(decision.decision_id))
     }
 
     async fn get(&self, decision_id: &str) -> Result<Option<PendingDecision>, StoreError> {

@@ -24,6 +24,7 @@ use std::time::Duration;
 const PARK: &str = r"
 local existing = redis.call('GET', KEYS[1])
 if existing then return {0, existing} end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {2, ''} end
 redis.call('HSET', KEYS[2], 'doc', ARGV[2], 'status', 'pending', 'expires_at_ms', ARGV[4],
   'expires_at', ARGV[5], 'payload_hash', ARGV[6], 'workflow', ARGV[7], 'created_ms', ARGV[8])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
@@ -124,6 +125,38 @@ impl RedisStore {
         self.conn.clone()
     }
 
+    /// One parking attempt; `None` when the decision id is taken.
+    async fn park_once(
+        &self,
+        decision: &PendingDecision,
+        retention: Duration,
+    ) -> Result<Option<Parked>, StoreError> {
+        let json = serde_json::to_string(decision).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut conn = self.conn.clone();
+        let (created, id): (i64, String) = self
+            .park
+            .key(self.key(&format!("task:{}:decision", decision.task_id)))
+            .key(self.key(&format!("decision:{}", decision.decision_id)))
+            .key(self.key("pending"))
+            .key(self.key(&format!("pending:wf:{}", decision.workflow_id)))
+            .arg(&decision.decision_id)
+            .arg(json)
+            .arg(retention.as_secs().max(1))
+            .arg(decision.expires_at_ms)
+            .arg(&decision.expires_at)
+            .arg(&decision.payload_hash)
+            .arg(&decision.workflow_id)
+            .arg(created_ms(decision))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(match created {
+            1 => Some(Parked::New(id)),
+            0 => Some(Parked::Existing(id)),
+            _ => None,
+        })
+    }
+
     fn key(&self, rest: &str) -> String {
         format!("{}{rest}", self.prefix)
     }
@@ -160,26 +193,21 @@ impl RedisStore {
 #[async_trait]
 impl DecisionStore for RedisStore {
     async fn park(&self, decision: &PendingDecision, retention: Duration) -> Result<Parked, StoreError> {
-        let json = serde_json::to_string(decision).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut conn = self.conn.clone();
-        let (created, id): (i64, String) = self
-            .park
-            .key(self.key(&format!("task:{}:decision", decision.task_id)))
-            .key(self.key(&format!("decision:{}", decision.decision_id)))
-            .key(self.key("pending"))
-            .key(self.key(&format!("pending:wf:{}", decision.workflow_id)))
-            .arg(&decision.decision_id)
-            .arg(json)
-            .arg(retention.as_secs().max(1))
-            .arg(decision.expires_at_ms)
-            .arg(&decision.expires_at)
-            .arg(&decision.payload_hash)
-            .arg(&decision.workflow_id)
-            .arg(created_ms(decision))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(if created == 1 { Parked::New(id) } else { Parked::Existing(id) })
+        // The seed's id format leaves six hex digits of randomness per second: at thousands of
+        // decisions a second two can draw the same id. The script refuses a taken id (code 2)
+        // and the decision is parked again under a fresh one.
+        let mut renamed;
+        let mut decision = decision;
+        for _ in 0..8 {
+            match self.park_once(decision, retention).await? {
+                Some(parked) => return Ok(parked),
+                None => {
+                    renamed = decision.renamed();
+                    decision = &renamed;
+                }
+            }
+        }
+        Err(StoreError::Unavailable("no free decision id after 8 attempts".into()))
     }
 
     async fn get(&self, decision_id: &str) -> Result<Option<PendingDecision>, StoreError> {
