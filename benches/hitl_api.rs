@@ -100,7 +100,9 @@ async fn bench() {
     let clients = env_or("BENCH_CLIENTS", 200);
     // Each decision is approved once: the two approve phases need 2 × clients × per_client.
     let per_client = (pending / (2 * clients)).clamp(1, 25);
-    let pace = Duration::from_millis(env_or("BENCH_PACE_MS", 100) as u64);
+    // People at screens: a page refreshed every second, an approval every 100 ms per client.
+    let list_pace = Duration::from_millis(env_or("BENCH_LIST_PACE_MS", 1000) as u64);
+    let pace = Duration::from_millis(env_or("BENCH_APPROVE_PACE_MS", 100) as u64);
     let config =
         Config::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config"))).expect("config");
     let prefix = format!("overseer-bench-{}:", uuid::Uuid::new_v4().simple());
@@ -184,11 +186,19 @@ async fn bench() {
                 "limit=50&workflow=payment_processing".to_string()
             };
             async move {
-                http.get(format!("http://{addr}/api/hitl/pending?{query}"))
+                let response = http
+                    .get(format!("http://{addr}/api/hitl/pending?{query}"))
                     .send()
                     .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| if r.status().is_success() { Ok(()) } else { Err(r.status().to_string()) })
+                    .map_err(|e| e.to_string())?;
+                // Read the body, as a client does (and so the connection goes back to the pool).
+                let status = response.status();
+                response.bytes().await.map_err(|e| e.to_string())?;
+                if status.is_success() {
+                    Ok(())
+                } else {
+                    Err(status.to_string())
+                }
             }
         })
     };
@@ -199,30 +209,41 @@ async fn bench() {
             let http = http.clone();
             let id = ids[(offset + c * per_client + i) % ids.len()].clone();
             async move {
-                http.post(format!("http://{addr}/api/brain/hitl/decisions/{id}/approve"))
+                let response = http
+                    .post(format!("http://{addr}/api/brain/hitl/decisions/{id}/approve"))
                     .header("x-overseer-user", "bench")
                     .json(&serde_json::json!({"feedback": "ok"}))
                     .send()
                     .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| if r.status().is_success() { Ok(()) } else { Err(r.status().to_string()) })
+                    .map_err(|e| e.to_string())?;
+                // Read the body, as a client does (and so the connection goes back to the pool).
+                let status = response.status();
+                response.bytes().await.map_err(|e| e.to_string())?;
+                if status.is_success() {
+                    Ok(())
+                } else {
+                    Err(status.to_string())
+                }
             }
         })
     };
     let list_saturated = list(None).await;
-    let list_paced = list(Some(pace)).await;
+    let list_paced = list(Some(list_pace)).await;
     let approve_saturated = approve(None, 0).await;
     let approve_paced = approve(Some(pace), clients * per_client).await;
 
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let offered = clients as f64 / pace.as_secs_f64();
+    let offered = |p: Duration| clients as f64 / p.as_secs_f64();
     println!("\nHITL API, {pending} pending, {clients} concurrent clients, {cores} cores (server, clients and Redis on this machine)");
     println!(
         "closed loop = each client sends its next request as soon as the last is answered (saturation);"
     );
     println!(
-        "paced = each client sends one request every {} ms ({offered:.0} req/s offered in all)\n",
-        pace.as_millis()
+        "paced = each client lists every {} ms ({:.0} req/s offered) and approves every {} ms ({:.0} req/s offered)\n",
+        list_pace.as_millis(),
+        offered(list_pace),
+        pace.as_millis(),
+        offered(pace)
     );
     println!("{:<34} {:>8} {:>8} {:>8} {:>8} {:>10}", "", "p50 ms", "p95 ms", "p99 ms", "max ms", "req/s");
     let row = |name: &str, (samples, wall): &(Vec<Duration>, Duration)| {

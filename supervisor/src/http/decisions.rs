@@ -9,9 +9,10 @@ use super::AppState;
 use crate::hitl::PendingDecision;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Most decisions one list returns.
 const MAX_LIMIT: usize = 500;
@@ -21,28 +22,71 @@ pub(super) struct ListQuery {
     limit: Option<usize>,
 }
 
-/// A decision as the API shows it.
-fn view(d: &PendingDecision) -> Value {
-    json!({
-        "decision_id": d.decision_id,
-        "task_id": d.task_id,
-        "workflow_id": d.workflow_id,
-        "queue": d.queue,
-        "agent": d.agent,
-        "confidence": d.confidence,
-        "confidence_parts": d.confidence_parts,
-        "reasons": d.reasons,
-        "status": d.status,
-        "created_at": d.created_at,
-        "expires_at": d.expires_at,
-        "payload_hash": d.payload_hash,
-        "decision_data": d.decision_data,
-        "decided_at": d.decided_at,
-        "decided_by": d.decided_by,
-        "feedback": d.feedback,
-        "edited": d.edited,
-        "approvals": d.approvals,
-    })
+/// A decision as the API shows it: the seed's fields and overseer's, serialized straight from
+/// the stored decision (no intermediate JSON tree).
+#[derive(Serialize)]
+struct View<'a> {
+    decision_id: &'a str,
+    task_id: &'a str,
+    workflow_id: &'a str,
+    queue: &'a str,
+    agent: &'a str,
+    confidence: f64,
+    confidence_parts: &'a overseer_agents::confidence::Confidence,
+    reasons: &'a [String],
+    status: &'a str,
+    created_at: &'a str,
+    expires_at: &'a str,
+    payload_hash: &'a str,
+    decision_data: &'a Value,
+    decided_at: &'a Option<String>,
+    decided_by: &'a Option<String>,
+    feedback: &'a Option<String>,
+    edited: &'a Option<Value>,
+    approvals: &'a [String],
+}
+
+impl<'a> View<'a> {
+    fn of(d: &'a PendingDecision) -> Self {
+        Self {
+            decision_id: &d.decision_id,
+            task_id: &d.task_id,
+            workflow_id: &d.workflow_id,
+            queue: &d.queue,
+            agent: &d.agent,
+            confidence: d.confidence,
+            confidence_parts: &d.confidence_parts,
+            reasons: &d.reasons,
+            status: &d.status,
+            created_at: &d.created_at,
+            expires_at: &d.expires_at,
+            payload_hash: &d.payload_hash,
+            decision_data: &d.decision_data,
+            decided_at: &d.decided_at,
+            decided_by: &d.decided_by,
+            feedback: &d.feedback,
+            edited: &d.edited,
+            approvals: &d.approvals,
+        }
+    }
+}
+
+/// A page of decisions as the JSON body; `next_cursor` None leaves the field out (the seed's
+/// list has none), Some(None) says there is no next page.
+fn page(decisions: &[PendingDecision], next_cursor: Option<Option<String>>) -> Response {
+    #[derive(Serialize)]
+    struct Page<'a> {
+        count: usize,
+        decisions: Vec<View<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_cursor: Option<Option<String>>,
+    }
+    let body =
+        Page { count: decisions.len(), decisions: decisions.iter().map(View::of).collect(), next_cursor };
+    match serde_json::to_vec(&body) {
+        Ok(bytes) => ([(axum::http::header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(e) => ApiError::unavailable("serialization", e).into_response(),
+    }
 }
 
 fn store_down(e: crate::hitl::StoreError) -> ApiError {
@@ -56,23 +100,16 @@ fn store_down(e: crate::hitl::StoreError) -> ApiError {
 pub(super) async fn pending(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_LIMIT {
         return Err(ApiError::bad_request(format!("limit must be 1..{MAX_LIMIT}")));
     }
     let ids = state.store.pending_ids(limit).await.map_err(store_down)?;
     // A decision decided or expired between the two reads is simply left out.
-    let decisions: Vec<Value> = state
-        .store
-        .get_many(&ids)
-        .await
-        .map_err(store_down)?
-        .iter()
-        .filter(|d| d.status == "pending")
-        .map(view)
-        .collect();
-    Ok(Json(json!({"count": decisions.len(), "decisions": decisions})))
+    let mut decisions = state.store.get_many(&ids).await.map_err(store_down)?;
+    decisions.retain(|d| d.status == "pending");
+    Ok(page(&decisions, None))
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,7 +156,7 @@ enum Index {
 pub(super) async fn filtered(
     State(state): State<AppState>,
     q: Result<Query<FilterQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     list(&state, Index::Pending, q?.0).await
 }
 
@@ -132,11 +169,11 @@ pub(super) async fn filtered(
 pub(super) async fn history(
     State(state): State<AppState>,
     q: Result<Query<FilterQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     list(&state, Index::History, q?.0).await
 }
 
-async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Json<Value>, ApiError> {
+async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_LIMIT {
         return Err(ApiError::bad_request(format!("limit must be 1..{MAX_LIMIT}")));
@@ -182,14 +219,18 @@ async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Json<Val
             exhausted = true;
         }
         let ids: Vec<String> = page.iter().map(|(_, id)| id.clone()).collect();
-        let found = state.store.get_many(&ids).await.map_err(store_down)?;
-        for (entry, d) in page
-            .iter()
-            .filter_map(|entry| found.iter().find(|d| d.decision_id == entry.1).map(|d| (entry, d)))
-        {
+        let mut found: std::collections::HashMap<String, PendingDecision> = state
+            .store
+            .get_many(&ids)
+            .await
+            .map_err(store_down)?
+            .into_iter()
+            .map(|d| (d.decision_id.clone(), d))
+            .collect();
+        for (entry, d) in page.iter().filter_map(|entry| found.remove(&entry.1).map(|d| (entry, d))) {
             position = Some(entry.clone());
-            if keep(d) {
-                decisions.push(view(d));
+            if keep(&d) {
+                decisions.push(d);
                 if decisions.len() == limit {
                     break;
                 }
@@ -207,7 +248,7 @@ async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Json<Val
     let next = (!exhausted || decisions.len() == limit)
         .then(|| position.map(|(ms, id)| format!("{ms}:{id}")))
         .flatten();
-    Ok(Json(json!({"count": decisions.len(), "decisions": decisions, "next_cursor": next})))
+    Ok(page(&decisions, Some(next)))
 }
 
 #[utoipa::path(get, path = "/api/brain/hitl/decisions/{id}", tag = "decisions", operation_id = "get_decision",
@@ -218,7 +259,9 @@ pub(super) async fn one(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     match state.store.get(&id).await.map_err(store_down)? {
-        Some(d) => Ok(Json(view(&d))),
+        Some(d) => Ok(Json(
+            serde_json::to_value(View::of(&d)).map_err(|e| ApiError::unavailable("serialization", e))?,
+        )),
         None => Err(ApiError::not_found(format!("no decision `{id}`"))),
     }
 }
