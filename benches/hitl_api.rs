@@ -91,6 +91,12 @@ where
 }
 
 fn main() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it, and
+    // then it only says how to run it (the suite stays fast).
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("hitl_api: a benchmark; run it with `cargo bench --bench hitl_api`");
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(bench());
 }

@@ -169,6 +169,12 @@ async fn fifty_racing_approvers_give_one_success_and_one_completion() {
     seen.extend(watch.collect(&tasks(&parked), Duration::from_secs(3), |_| false));
     assert_eq!(count(&seen, "ai.completions"), 1, "{seen:#?}");
     assert_eq!(count(&seen, "hitl.decisions"), 1, "one decision record: {seen:#?}");
+    let audit: Vec<&Value> = seen.iter().filter(|(t, _)| t == "audit.trail").map(|(_, e)| e).collect();
+    assert_eq!(audit.len(), 1, "one audit entry: {seen:#?}");
+    assert_eq!(audit[0]["action"], "approved");
+    assert_eq!(audit[0]["by"]["from"], "127.0.0.1");
+    let winner = audit[0]["by"]["user"].as_str().expect("user");
+    assert!(winner.starts_with("approver"), "{winner}");
     running.shutdown().await;
 }
 

@@ -40,6 +40,7 @@ fn approve(by: &str, seen_hash: Option<String>) -> Transition {
     Transition {
         to: Status::Approved,
         by: by.into(),
+        from: Some("127.0.0.1".into()),
         feedback: Some(format!("ok from {by}")),
         seen_hash,
         edited: None,

@@ -181,6 +181,7 @@ impl TestEnv {
             "ai.completions",
             "hitl.decisions",
             "hitl.feedback",
+            "audit.trail",
         ]);
         let base = format!("ord-{}", uuid::Uuid::new_v4());
         self.submit(&config, "auto_orders", &order(&base, Some(workflow)), n).await;

@@ -97,6 +97,7 @@ async fn sweep(args: &SweeperArgs) -> Result<(), String> {
         let t = Transition {
             to,
             by: "overseer".into(),
+            from: None,
             feedback: Some("expired: nobody decided before the deadline".into()),
             seen_hash: None,
             edited: None,

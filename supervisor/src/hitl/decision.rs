@@ -33,6 +33,8 @@ pub struct PendingDecision {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feedback: Option<String>,
     /// An approver's edited proposal: what executes instead of `decision_data.proposal`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +99,7 @@ impl PendingDecision {
             decision_data,
             decided_at: None,
             decided_by: None,
+            decided_from: None,
             feedback: None,
             edited: None,
             approvals: Vec::new(),

@@ -14,6 +14,8 @@
 //! - escalated: the decision on the `hitl_exceptions` queue, `hitl.decisions`;
 //! - expired (auto-reject): `hitl.decisions`.
 //!
+//! Every outcome also writes `audit.decision` (who, from where, what) to `audit.trail`.
+//!
 //! Then the task's outcome is recorded in the ledger (`hitl_<status>`). The window left: a
 //! runner dying after an effect became durable and before it was marked repeats that one effect.
 
@@ -66,10 +68,10 @@ pub enum Ran {
 /// The effects of an outcome, in the order they run.
 fn effects_of(status: &str) -> &'static [&'static str] {
     match status {
-        "approved" => &["completion", "domain", "decision", "feedback", "training", "adaptive"],
-        "rejected" => &["decision", "feedback", "training", "adaptive"],
-        "escalated" => &["exception", "decision"],
-        "expired" => &["decision"],
+        "approved" => &["completion", "domain", "decision", "feedback", "training", "adaptive", "audit"],
+        "rejected" => &["decision", "feedback", "training", "adaptive", "audit"],
+        "escalated" => &["exception", "decision", "audit"],
+        "expired" => &["decision", "audit"],
         _ => &[],
     }
 }
@@ -146,6 +148,7 @@ impl DecisionEffects {
                 None => Ok(()),
             },
             "decision" => publish(topic::HITL_DECISIONS, decision_event(d)).await,
+            "audit" => publish(topic::AUDIT, audit_entry(d)).await,
             "feedback" => publish(topic::HITL_FEEDBACK, feedback_event(d)).await,
             "training" => {
                 let body = serde_json::to_vec(&training_record(d)).map_err(|e| e.to_string())?;
@@ -230,6 +233,22 @@ fn decision_event(d: &PendingDecision) -> Value {
     )
 }
 
+/// Who decided what from where, on `audit.trail`.
+fn audit_entry(d: &PendingDecision) -> Value {
+    event::with(
+        event::envelope("audit.decision", &d.task_id),
+        json!({
+            "decision_id": d.decision_id,
+            "workflow": d.workflow_id,
+            "action": d.status,
+            "by": {"user": d.decided_by, "from": d.decided_from},
+            "at": d.decided_at,
+            "edited": d.edited.is_some(),
+            "approvals": d.approvals,
+        }),
+    )
+}
+
 fn feedback_event(d: &PendingDecision) -> Value {
     event::with(
         event::envelope("hitl.feedback", &d.task_id),
@@ -309,6 +328,7 @@ mod tests {
         let t = Transition {
             to: Status::Approved,
             by: "ada".into(),
+            from: None,
             feedback: Some("fine".into()),
             seen_hash: None,
             edited,

@@ -56,6 +56,7 @@ if ARGV[2] == 'approved' and tonumber(ARGV[9]) > 1 then
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'decided_at', ARGV[7], 'decided_by', ARGV[3])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'feedback', ARGV[4]) end
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'decided_from', ARGV[10]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'edited', ARGV[6]) end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
@@ -335,6 +336,7 @@ impl DecisionStore for RedisStore {
             .arg(&t.at)
             .arg(t.now_ms)
             .arg(t.required_approvals.max(1))
+            .arg(t.from.as_deref().unwrap_or_default())
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -507,6 +509,7 @@ fn decode(fields: &HashMap<String, String>) -> Result<Option<PendingDecision>, S
     }
     decision.decided_at = fields.get("decided_at").cloned();
     decision.decided_by = fields.get("decided_by").cloned();
+    decision.decided_from = fields.get("decided_from").cloned();
     decision.feedback = fields.get("feedback").cloned();
     decision.edited = fields.get("edited").and_then(|e| serde_json::from_str(e).ok());
     decision.approvals = fields

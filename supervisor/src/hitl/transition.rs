@@ -36,6 +36,9 @@ pub struct Transition {
     pub to: Status,
     /// Who decided (a user, or `overseer` for the sweeper).
     pub by: String,
+    /// Where the decider called from (the client address), for the audit trail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub feedback: Option<String>,
     /// The payload hash the approver saw; checked against the stored one when given.
@@ -109,6 +112,7 @@ pub fn apply(decision: &mut super::PendingDecision, t: &Transition) -> Result<()
     decision.status = t.to.as_str().to_string();
     decision.decided_at = Some(t.at.clone());
     decision.decided_by = Some(t.by.clone());
+    decision.decided_from = t.from.clone();
     decision.feedback = t.feedback.clone();
     decision.edited = t.edited.clone();
     Ok(())
@@ -131,6 +135,7 @@ mod tests {
         Transition {
             to,
             by: "ada".into(),
+            from: None,
             feedback: None,
             seen_hash: seen_hash.map(str::to_string),
             edited: None,

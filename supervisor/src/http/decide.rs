@@ -231,6 +231,7 @@ async fn decide(
     let t = Transition {
         to: if verdict == Verdict::Approve { Status::Approved } else { Status::Rejected },
         by: by.user.clone(),
+        from: by.from.clone(),
         feedback: body.feedback.clone(),
         seen_hash: body.payload_hash,
         edited,
