@@ -90,6 +90,19 @@ where
     (all, started.elapsed())
 }
 
+/// Sends `request` and reads the whole body, as a client does (so the connection goes back to
+/// the pool); a failure (transport or status) as text.
+async fn answered(request: reqwest::RequestBuilder) -> Result<(), String> {
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    response.bytes().await.map_err(|e| e.to_string())?;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(status.to_string())
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it, and
     // then it only says how to run it (the suite stays fast).
@@ -192,19 +205,8 @@ async fn bench() {
                 "limit=50&workflow=payment_processing".to_string()
             };
             async move {
-                let response = http
-                    .get(format!("http://{addr}/api/hitl/pending?{query}"))
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                // Read the body, as a client does (and so the connection goes back to the pool).
-                let status = response.status();
-                response.bytes().await.map_err(|e| e.to_string())?;
-                if status.is_success() {
-                    Ok(())
-                } else {
-                    Err(status.to_string())
-                }
+                let request = http.get(format!("http://{addr}/api/hitl/pending?{query}"));
+                answered(request).await
             }
         })
     };
@@ -215,21 +217,11 @@ async fn bench() {
             let http = http.clone();
             let id = ids[(offset + c * per_client + i) % ids.len()].clone();
             async move {
-                let response = http
+                let request = http
                     .post(format!("http://{addr}/api/brain/hitl/decisions/{id}/approve"))
                     .header("x-overseer-user", "bench")
-                    .json(&serde_json::json!({"feedback": "ok"}))
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                // Read the body, as a client does (and so the connection goes back to the pool).
-                let status = response.status();
-                response.bytes().await.map_err(|e| e.to_string())?;
-                if status.is_success() {
-                    Ok(())
-                } else {
-                    Err(status.to_string())
-                }
+                    .json(&serde_json::json!({"feedback": "ok"}));
+                answered(request).await
             }
         })
     };

@@ -162,6 +162,61 @@ impl RedisStore {
         format!("{}{rest}", self.prefix)
     }
 
+    /// A page of the sorted set `set` past the cursor `from` (a (score, id) position): lowest
+    /// score first, or highest first when `newest_first`. Entries sharing the cursor's score
+    /// are read again and skipped by id, so a little more than asked is read.
+    async fn scored_page(
+        &self,
+        set: &str,
+        from: Option<(u64, String)>,
+        limit: usize,
+        newest_first: bool,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut conn = self.conn.clone();
+        let start = from.as_ref().map(|(score, _)| score.to_string());
+        let (command, start, end) = match newest_first {
+            false => ("ZRANGEBYSCORE", start.unwrap_or_else(|| "-inf".into()), "+inf"),
+            true => ("ZREVRANGEBYSCORE", start.unwrap_or_else(|| "+inf".into()), "-inf"),
+        };
+        let raw: Vec<(String, f64)> = redis::cmd(command)
+            .arg(self.key(set))
+            .arg(start)
+            .arg(end)
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit + 64)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let mut page: Vec<(u64, String)> = raw.into_iter().map(|(id, score)| (score as u64, id)).collect();
+        page.sort();
+        if newest_first {
+            page.reverse();
+        }
+        let past = |p: &(u64, String)| match (&from, newest_first) {
+            (None, _) => true,
+            (Some(c), false) => p > c,
+            (Some(c), true) => p < c,
+        };
+        Ok(page.into_iter().filter(past).take(limit).collect())
+    }
+
+    /// Up to `limit` members of the sorted set `set` scored at most `max`, lowest first.
+    async fn scored_up_to(&self, set: &str, max: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("ZRANGEBYSCORE")
+            .arg(self.key(set))
+            .arg("-inf")
+            .arg(max)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
     /// The decision's workflow (its per-workflow keys are named in the state change's script).
     async fn workflow_of(&self, decision_id: &str) -> Result<String, TransitionError> {
         let mut conn = self.conn.clone();
@@ -227,28 +282,11 @@ impl DecisionStore for RedisStore {
         after: Option<(u64, String)>,
         limit: usize,
     ) -> Result<Vec<(u64, String)>, StoreError> {
-        let mut conn = self.conn.clone();
-        let from = after.as_ref().map_or("-inf".to_string(), |(score, _)| score.to_string());
         let index = match workflow {
-            Some(w) => self.key(&format!("pending:wf:{w}")),
-            None => self.key("pending"),
+            Some(w) => format!("pending:wf:{w}"),
+            None => "pending".to_string(),
         };
-        // Entries sharing the cursor's deadline are fetched again and skipped by id: read a
-        // little more than asked so a page is still full after skipping them.
-        let raw: Vec<(String, f64)> = redis::cmd("ZRANGEBYSCORE")
-            .arg(index)
-            .arg(from)
-            .arg("+inf")
-            .arg("WITHSCORES")
-            .arg("LIMIT")
-            .arg(0)
-            .arg(limit + 64)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        let mut page: Vec<(u64, String)> = raw.into_iter().map(|(id, score)| (score as u64, id)).collect();
-        page.sort();
-        Ok(page.into_iter().filter(|p| after.as_ref().is_none_or(|a| p > a)).take(limit).collect())
+        self.scored_page(&index, after, limit, false).await
     }
 
     async fn history_page(
@@ -256,23 +294,7 @@ impl DecisionStore for RedisStore {
         before: Option<(u64, String)>,
         limit: usize,
     ) -> Result<Vec<(u64, String)>, StoreError> {
-        let mut conn = self.conn.clone();
-        let from = before.as_ref().map_or("+inf".to_string(), |(score, _)| score.to_string());
-        // As in pending_page: entries sharing the cursor's time are read again and skipped.
-        let raw: Vec<(String, f64)> = redis::cmd("ZREVRANGEBYSCORE")
-            .arg(self.key("history"))
-            .arg(from)
-            .arg("-inf")
-            .arg("WITHSCORES")
-            .arg("LIMIT")
-            .arg(0)
-            .arg(limit + 64)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        let mut page: Vec<(u64, String)> = raw.into_iter().map(|(id, score)| (score as u64, id)).collect();
-        page.sort_by(|a, b| b.cmp(a));
-        Ok(page.into_iter().filter(|p| before.as_ref().is_none_or(|b| p < b)).take(limit).collect())
+        self.scored_page("history", before, limit, true).await
     }
 
     async fn trim_history(&self, before_ms: u64) -> Result<(), StoreError> {
@@ -356,17 +378,7 @@ impl DecisionStore for RedisStore {
     }
 
     async fn due_ids(&self, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.conn.clone();
-        redis::cmd("ZRANGEBYSCORE")
-            .arg(self.key("pending"))
-            .arg("-inf")
-            .arg(now_ms)
-            .arg("LIMIT")
-            .arg(0)
-            .arg(limit)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)
+        self.scored_up_to("pending", now_ms, limit).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -439,17 +451,7 @@ impl DecisionStore for RedisStore {
     }
 
     async fn outbox_due(&self, before_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.conn.clone();
-        redis::cmd("ZRANGEBYSCORE")
-            .arg(self.key("outbox"))
-            .arg("-inf")
-            .arg(before_ms)
-            .arg("LIMIT")
-            .arg(0)
-            .arg(limit)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)
+        self.scored_up_to("outbox", before_ms, limit).await
     }
 
     async fn outbox_lease(&self, decision_id: &str, lease: Duration) -> Result<bool, StoreError> {
