@@ -40,6 +40,7 @@ apt_install() {
 
 command -v curl >/dev/null || apt_install curl
 command -v ss >/dev/null || apt_install iproute2   # the fault tests find their own broker by its port
+command -v openssl >/dev/null || apt_install openssl  # the Redis TLS test makes its own CA
 
 # --- RabbitMQ -------------------------------------------------------------------------------
 command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
