@@ -118,3 +118,70 @@ async fn kafka_outage(outage: Duration, message_timeout_ms: Option<&str>) {
     assert_eq!(env.ready("auto_orders").await, 0);
     assert_eq!(env.ready("auto_orders.dlq").await, 0);
 }
+
+/// An approval made while Kafka is away is durable in Redis (the API answers 200) and waits in
+/// the outbox; once Kafka is back, a sweeper runs it and the completion is published once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_made_while_kafka_is_away_executes_once_it_is_back() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut kafka = own::tansu(dir.path());
+    let bootstrap = format!("127.0.0.1:{}", kafka.port);
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::content(order_proposal(0.99, json!([{"action": "fulfil"}]))));
+    let config = env.config(&[
+        ("OVERSEER__CONNECTIONS__KAFKA__BOOTSTRAP_SERVERS", bootstrap.as_str()),
+        ("OVERSEER__CONNECTIONS__KAFKA__CLIENT__MESSAGE.TIMEOUT.MS", "3000"),
+        ("OVERSEER__CONNECTIONS__KAFKA__IDEMPOTENCE", "false"),
+        ("OVERSEER__HITL__SWEEP_INTERVAL", "300ms"),
+    ]);
+    assert!(
+        overseer_supervisor::setup::run(&config, false).await.expect("setup"),
+        "topics on the own broker"
+    );
+    let running = env.start(&config, &["auto_orders"]).await;
+    let task = format!("ord-{}", uuid::Uuid::new_v4());
+    env.submit(&env.config(&[]), "auto_orders", &order(&task, Some("payment_processing")), 1).await;
+    let api = format!("http://{}/api", running.http_addr);
+    let started = std::time::Instant::now();
+    let decision = loop {
+        let page: serde_json::Value =
+            reqwest::get(format!("{api}/hitl/pending")).await.expect("list").json().await.expect("JSON");
+        if let Some(id) = page["decisions"][0]["decision_id"].as_str() {
+            break id.to_string();
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "never parked");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    kafka.kill();
+    let approved = reqwest::Client::new()
+        .post(format!("{api}/brain/hitl/decisions/{decision}/approve"))
+        .json(&json!({"feedback": "go"}))
+        .send()
+        .await
+        .expect("approve");
+    assert_eq!(approved.status().as_u16(), 200, "the decision is durable without Kafka");
+    // The completion's delivery times out (3 s): the decision waits in the outbox.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let outbox: Vec<String> = {
+        let client = redis::Client::open("redis://127.0.0.1:6379/0").expect("url");
+        let mut conn = client.get_connection().expect("Redis");
+        redis::cmd("ZRANGE")
+            .arg(format!("{}outbox", env.redis_prefix))
+            .arg(0)
+            .arg(-1)
+            .query(&mut conn)
+            .expect("ZRANGE")
+    };
+    assert_eq!(outbox, vec![decision.clone()], "approved, not yet executed, not lost");
+
+    kafka.start();
+    let reader = KafkaWatch::start_at_beginning(&bootstrap, &["ai.completions"]);
+    let ids: HashSet<String> = [task.clone()].into();
+    // Well within the 60 s lease of the failed first run: the failed run must have given it back.
+    let mut seen = reader.collect(&ids, Duration::from_secs(30), |s| count(s, "ai.completions") >= 1);
+    seen.extend(reader.collect(&ids, Duration::from_secs(3), |_| false));
+    assert_eq!(completions(&seen).get(&task), Some(&1), "executed once after Kafka returned: {seen:#?}");
+    assert_eq!(seen[0].1["execution_mode"], "hitl_approved");
+    running.shutdown().await;
+}

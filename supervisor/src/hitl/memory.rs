@@ -168,6 +168,12 @@ impl DecisionStore for MemoryStore {
         Ok(true)
     }
 
+    async fn outbox_release(&self, decision_id: &str) -> Result<(), StoreError> {
+        let mut inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        inner.leases.remove(decision_id);
+        Ok(())
+    }
+
     async fn effect_done(&self, decision_id: &str, effect: &str) -> Result<(), StoreError> {
         let mut inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
         if let Some(d) = inner.decisions.get_mut(decision_id) {

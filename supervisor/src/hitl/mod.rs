@@ -101,6 +101,8 @@ pub trait DecisionStore: Send + Sync {
     /// Takes the right to run a decision's effects for `lease`; false when another runner
     /// holds it.
     async fn outbox_lease(&self, decision_id: &str, lease: Duration) -> Result<bool, StoreError>;
+    /// Gives the lease back after a failed run, so the next sweep may try again at once.
+    async fn outbox_release(&self, decision_id: &str) -> Result<(), StoreError>;
     /// Marks one effect of the decision durable, so no later run repeats it.
     async fn effect_done(&self, decision_id: &str, effect: &str) -> Result<(), StoreError>;
     /// All effects are durable: the decision leaves the outbox (and its lease is released).

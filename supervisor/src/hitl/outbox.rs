@@ -2,7 +2,7 @@
 //! outbox in the same atomic step, so "approved" can never mean "approved and lost": whoever
 //! decided (the API, the sweeper) runs its effects at once, and every replica's sweeper runs
 //! those left over (a publish failed, the replica died) after a short settle time. A lease lets
-//! one runner at a time work on a decision, and each effect is marked once durable, so a later
+//! one runner at a time work on a decision (a failed run gives it back), and each effect is marked once durable, so a later
 //! run only does what is missing.
 //!
 //! Effects by outcome:
@@ -101,12 +101,10 @@ impl DecisionEffects {
             self.store.outbox_done(decision_id).await.map_err(|e| e.to_string())?;
             return Ok(Ran::Gone);
         };
-        for effect in effects_of(&d.status) {
-            if d.effects_done.iter().any(|e| e == effect) {
-                continue;
-            }
-            self.apply(effect, &d).await.map_err(|e| format!("{effect}: {e}"))?;
-            self.store.effect_done(decision_id, effect).await.map_err(|e| e.to_string())?;
+        if let Err(e) = self.apply_missing(&d).await {
+            // Let the next sweep try again without waiting out the lease.
+            let _ = self.store.outbox_release(decision_id).await;
+            return Err(e);
         }
         let outcome = format!("hitl_{}", d.status);
         if let Err(e) = self.ledger.record(&d.task_id, &outcome, OUTCOME_RETENTION).await {
@@ -114,6 +112,18 @@ impl DecisionEffects {
         }
         self.store.outbox_done(decision_id).await.map_err(|e| e.to_string())?;
         Ok(Ran::Done)
+    }
+
+    /// Applies, in order, each effect not marked done, marking each once durable.
+    async fn apply_missing(&self, d: &PendingDecision) -> Result<(), String> {
+        for effect in effects_of(&d.status) {
+            if d.effects_done.iter().any(|e| e == effect) {
+                continue;
+            }
+            self.apply(effect, d).await.map_err(|e| format!("{effect}: {e}"))?;
+            self.store.effect_done(&d.decision_id, effect).await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     /// Runs the effects of decisions decided at least `settle` ago and still in the outbox
@@ -360,13 +370,13 @@ mod tests {
         sink.down.store(true, Ordering::SeqCst);
         assert!(fx.run(&d.decision_id).await.is_err());
         assert_eq!(store.outbox_due(u64::MAX, 10).await.expect("outbox"), vec![d.decision_id.clone()]);
-        sink.down.store(false, Ordering::SeqCst);
-        // The first run's lease still holds: a second runner must not start.
-        assert_eq!(fx.run(&d.decision_id).await, Ok(Ran::Held));
-        store.outbox_done(&d.decision_id).await.expect("release for the test");
-        // (outbox_done also released the lease; put the entry back as the failed run left it.)
         let again = store.get(&d.decision_id).await.expect("get").expect("there");
         assert_eq!(again.effects_done, vec!["completion", "domain", "decision"]);
+        // The failed run gave its lease back; while another runner holds it, a run waits.
+        assert!(store.outbox_lease(&d.decision_id, Duration::from_secs(60)).await.expect("lease"));
+        assert_eq!(fx.run(&d.decision_id).await, Ok(Ran::Held));
+        store.outbox_release(&d.decision_id).await.expect("release");
+        sink.down.store(false, Ordering::SeqCst);
         assert_eq!(fx.run(&d.decision_id).await, Ok(Ran::Done));
 
         let events = sink.inner.events();

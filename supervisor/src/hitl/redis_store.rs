@@ -468,6 +468,16 @@ impl DecisionStore for RedisStore {
         Ok(set.is_some())
     }
 
+    async fn outbox_release(&self, decision_id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("DEL")
+            .arg(self.key(&format!("outbox:lease:{decision_id}")))
+            .query_async::<i64>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
     async fn effect_done(&self, decision_id: &str, effect: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         redis::cmd("HSET")
