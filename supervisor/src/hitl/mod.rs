@@ -5,6 +5,7 @@
 pub mod decision;
 pub mod memory;
 pub mod outbox;
+pub mod redis_scripts;
 pub mod redis_store;
 pub mod transition;
 

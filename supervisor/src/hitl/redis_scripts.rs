@@ -1,0 +1,63 @@
+//! The decision store's Lua scripts (each runs atomically in Redis; redis-rs loads them by
+//! SHA and reloads after NOSCRIPT).
+//!
+//! PARK — KEYS: task pointer, decision hash, `pending`, `pending:wf:<workflow>`; ARGV: id, doc
+//! JSON, retention s, deadline ms, deadline text, payload hash, workflow, created ms. Answers
+//! {1, id} parked, {0, existing id} the task has a decision, {2, ''} the id is taken.
+//!
+//! TRANSITION — KEYS: decision hash, `pending`, `outbox`, `history`, `pending:wf:<workflow>`,
+//! `stats:<workflow>`, `ttd:<workflow>`; ARGV: id, to, by, feedback, seen hash, edited JSON,
+//! at, now ms, required approvals, from. Answers {code, detail, fields}: ok / partial (with the
+//! decision's fields as changed), not_found, already, expired, stale, approver.
+
+pub(super) const PARK: &str = r"
+local existing = redis.call('GET', KEYS[1])
+if existing then return {0, existing} end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {2, ''} end
+redis.call('HSET', KEYS[2], 'doc', ARGV[2], 'status', 'pending', 'expires_at_ms', ARGV[4],
+  'expires_at', ARGV[5], 'payload_hash', ARGV[6], 'workflow', ARGV[7], 'created_ms', ARGV[8])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+return {1, ARGV[1]}
+";
+
+pub(super) const TRANSITION: &str = r"
+local f = redis.call('HMGET', KEYS[1], 'status', 'expires_at_ms', 'payload_hash', 'expires_at', 'approvals')
+if not f[1] then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[5], ARGV[1])
+  return {'not_found', '', {}}
+end
+if f[1] ~= 'pending' then return {'already', f[1], {}} end
+local expiring = (ARGV[2] == 'expired' or ARGV[2] == 'escalated')
+if (not expiring) and tonumber(ARGV[8]) >= tonumber(f[2]) then return {'expired', f[4], {}} end
+if ARGV[5] ~= '' and ARGV[5] ~= f[3] then return {'stale', '', {}} end
+if ARGV[2] == 'approved' and tonumber(ARGV[9]) > 1 then
+  local list = f[5] or ''
+  if string.find(',' .. list .. ',', ',' .. ARGV[3] .. ',', 1, true) then return {'approver', ARGV[3], {}} end
+  if list == '' then list = ARGV[3] else list = list .. ',' .. ARGV[3] end
+  redis.call('HSET', KEYS[1], 'approvals', list)
+  local n = 1
+  for _ in string.gmatch(list, ',') do n = n + 1 end
+  if n < tonumber(ARGV[9]) then return {'partial', list, redis.call('HGETALL', KEYS[1])} end
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'decided_at', ARGV[7], 'decided_by', ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'feedback', ARGV[4]) end
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'decided_from', ARGV[10]) end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'edited', ARGV[6]) end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[8], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('HINCRBY', KEYS[6], ARGV[2], 1)
+if ARGV[2] == 'approved' or ARGV[2] == 'rejected' then
+  local created = redis.call('HGET', KEYS[1], 'created_ms')
+  if created then
+    redis.call('LPUSH', KEYS[7], tonumber(ARGV[8]) - tonumber(created))
+    redis.call('LTRIM', KEYS[7], 0, 999)
+  end
+end
+return {'ok', '', redis.call('HGETALL', KEYS[1])}
+";
