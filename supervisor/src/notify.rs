@@ -102,6 +102,11 @@ impl Notifier {
         (Self { tx: Some(tx) }, Some(NotifierTask { stop, done }))
     }
 
+    /// Whether anyone is told at all (callers skip building notifications otherwise).
+    pub fn enabled(&self) -> bool {
+        self.tx.is_some()
+    }
+
     /// Queues `n` for every target that wants its event; never waits.
     pub fn notify(&self, n: Notification) {
         let Some(tx) = &self.tx else { return };

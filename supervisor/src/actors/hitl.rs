@@ -97,7 +97,7 @@ pub async fn park_and_announce(
     sink.publish(topic::HITL_REQUESTS, &decision.task_id, &request)
         .await
         .map_err(|e| HitlError(e.to_string()))?;
-    if let Parked::New(id) = &parked {
+    if let (Parked::New(id), true) = (&parked, notifier.enabled()) {
         // The store may have given it a fresh id (the first was taken).
         let stored = PendingDecision { decision_id: id.clone(), ..decision.clone() };
         notifier.notify(Notification::about(NotifyEvent::Pending, &stored));

@@ -373,12 +373,20 @@ impl DecisionStore for RedisStore {
         };
         // The index is by deadline: the soonest deadline's decision is the oldest (a workflow's
         // TTL is the same for all its decisions); its creation time is read in a second round.
+        let soonest: Vec<Option<&str>> =
+            rows.iter().map(|(_, s, _, _)| s.first().map(|(id, _)| id.as_str())).collect();
         let mut created = redis::pipe();
-        for (_, soonest, _, _) in &rows {
-            let id = soonest.first().map_or("", |(id, _)| id.as_str());
+        for id in soonest.iter().flatten() {
             created.cmd("HGET").arg(self.key(&format!("decision:{id}"))).arg("created_ms");
         }
-        let created: Vec<Option<u64>> = created.query_async(&mut conn).await.map_err(unavailable)?;
+        let mut read: std::vec::IntoIter<Option<u64>> = if created.is_empty() {
+            Vec::new().into_iter()
+        } else {
+            created.query_async::<Vec<Option<u64>>>(&mut conn).await.map_err(unavailable)?.into_iter()
+        };
+        // One creation time per workflow with a pending decision, in order; none for the others.
+        let created: Vec<Option<u64>> =
+            soonest.iter().map(|id| id.and_then(|_| read.next().flatten())).collect();
         Ok(workflows
             .iter()
             .zip(rows)

@@ -180,39 +180,35 @@ impl WorkflowRegistry {
         defaults: BTreeMap<String, WorkflowConfig>,
         store: Arc<dyn WorkflowStore>,
     ) -> Result<Self, StoreError> {
-        let now = crate::events::event::now();
-        let fresh = Overrides { created_at: now.clone(), last_updated: now, ..Overrides::default() };
-        let ids: Vec<String> = defaults.keys().cloned().collect();
-        store.seed(&ids, &serde_json::to_string(&fresh).map_err(corrupt)?).await?;
         let registry = Self {
             defaults,
             store,
             live: RwLock::new(Arc::new(BTreeMap::new())),
             version: AtomicU64::new(u64::MAX),
         };
-        registry.refresh().await?;
+        registry.seed_and_load().await?;
         Ok(registry)
     }
 
     /// A registry of the configured defaults over an in-memory store (tests, the demo).
     pub async fn in_memory(defaults: BTreeMap<String, WorkflowConfig>) -> Self {
-        match Self::open(defaults.clone(), Arc::new(memory::MemoryWorkflows::default())).await {
-            Ok(registry) => registry,
-            // The memory store does not fail; keep the defaults if it ever did.
-            Err(_) => Self {
-                live: RwLock::new(Arc::new(
-                    defaults
-                        .iter()
-                        .map(|(id, c)| {
-                            (id.clone(), Arc::new(Workflow::from_parts(id, c, &Overrides::default())))
-                        })
-                        .collect(),
-                )),
-                defaults,
-                store: Arc::new(memory::MemoryWorkflows::default()),
-                version: AtomicU64::new(0),
-            },
-        }
+        let registry = Self {
+            defaults,
+            store: Arc::new(memory::MemoryWorkflows::default()),
+            live: RwLock::new(Arc::new(BTreeMap::new())),
+            version: AtomicU64::new(u64::MAX),
+        };
+        // The memory store does not fail.
+        let _ = registry.seed_and_load().await;
+        registry
+    }
+
+    async fn seed_and_load(&self) -> Result<(), StoreError> {
+        let now = crate::events::event::now();
+        let fresh = Overrides { created_at: now.clone(), last_updated: now, ..Overrides::default() };
+        let ids: Vec<String> = self.defaults.keys().cloned().collect();
+        self.store.seed(&ids, &serde_json::to_string(&fresh).map_err(corrupt)?).await?;
+        self.refresh().await.map(|_| ())
     }
 
     /// The workflow as it is now.
