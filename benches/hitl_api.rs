@@ -13,12 +13,17 @@
 //! (services up: `scripts/services.sh`). Set BENCH_PENDING / BENCH_CLIENTS to change the load.
 
 use overseer_agents::confidence::Confidence;
+use overseer_supervisor::audit::redis_audit::RedisAudit;
+use overseer_supervisor::audit::Auditor;
+use overseer_supervisor::auth::issue::{issue, Grant};
+use overseer_supervisor::auth::Role;
 use overseer_supervisor::config::Config;
 use overseer_supervisor::events::memory::MemorySink;
 use overseer_supervisor::health::Health;
 use overseer_supervisor::hitl::outbox::DecisionEffects;
 use overseer_supervisor::hitl::redis_store::RedisStore;
 use overseer_supervisor::hitl::{DecisionStore, PendingDecision};
+use overseer_supervisor::http::guard::Security;
 use overseer_supervisor::http::{app, AppState};
 use overseer_supervisor::ledger::memory::MemoryLedger;
 use overseer_supervisor::notify::Notifier;
@@ -122,8 +127,16 @@ async fn bench() {
     // People at screens: a page refreshed every second, an approval every 100 ms per client.
     let list_pace = Duration::from_millis(env_or("BENCH_LIST_PACE_MS", 1000) as u64);
     let pace = Duration::from_millis(env_or("BENCH_APPROVE_PACE_MS", 100) as u64);
-    let config =
+    let mut config =
         Config::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config"))).expect("config");
+    // Tokens as in production (HS256), limits out of the way: this measures the API, not the
+    // rate limiter (every request is still verified, and every approval audited in Redis).
+    let secret = std::env::temp_dir().join(format!("overseer-bench-secret-{}", std::process::id()));
+    std::fs::write(&secret, "bench-secret-0123456789abcdef-0123456789abcdef").expect("secret");
+    config.http.auth.hs256_secret_file = Some(secret);
+    config.http.rate_limit.per_subject = 1_000_000;
+    config.http.rate_limit.per_address = 1_000_000;
+    config.http.rate_limit.burst = 1_000_000;
     let prefix = format!("overseer-bench-{}:", uuid::Uuid::new_v4().simple());
     let store = Arc::new(RedisStore::connect(REDIS, &prefix, Duration::from_secs(5)).await.expect("Redis"));
     let workflows = Arc::new(WorkflowRegistry::in_memory(config.workflows.clone()).await);
@@ -147,7 +160,23 @@ async fn bench() {
         effects: Some(effects),
         agents: Default::default(),
         onboarding: None,
+        security: Arc::new(
+            Security::from_config(
+                &config.http,
+                Auditor { log: Arc::new(RedisAudit::new(store.connection(), &prefix)), sink: None },
+            )
+            .expect("security"),
+        ),
+        limits: Arc::new(config.http.clone()),
     };
+    let grant = |role| Grant {
+        subject: "bench".into(),
+        role,
+        workflows: None,
+        groups: vec![],
+        ttl: Duration::from_secs(3600),
+    };
+    let bearer = format!("Bearer {}", issue(&config.http.auth, &grant(Role::Approver)).expect("token"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app(state)).await });
@@ -174,7 +203,13 @@ async fn bench() {
     };
     println!("parked {pending} decisions in {:.1} s", started.elapsed().as_secs_f64());
     let ids = Arc::new(ids);
-    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build().expect("client");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, bearer.parse().expect("header"));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .default_headers(headers)
+        .build()
+        .expect("client");
 
     // Baseline: the same clients reading a decision hash straight from Redis.
     let conn = redis::Client::open(REDIS).expect("url").get_connection_manager().await.expect("Redis");
@@ -219,7 +254,6 @@ async fn bench() {
             async move {
                 let request = http
                     .post(format!("http://{addr}/api/brain/hitl/decisions/{id}/approve"))
-                    .header("x-overseer-user", "bench")
                     .json(&serde_json::json!({"feedback": "ok"}));
                 answered(request).await
             }

@@ -50,17 +50,44 @@ pub(crate) enum Command {
         /// The API's base URL (any replica).
         #[arg(long, env = "OVERSEER_API", default_value = "http://127.0.0.1:8001")]
         api: String,
-        /// Who you are (recorded as the decider and in audit entries).
-        #[arg(long, env = "OVERSEER_USER", default_value = "cli")]
-        user: String,
+        /// Your bearer token (`overseer token issue` makes one); who you are is what it proves.
+        #[arg(long, env = "OVERSEER_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         #[command(subcommand)]
         action: HitlAction,
+    },
+    /// Bearer tokens for the API (HS256 mode: signed with the configured shared secret).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
     },
     /// Declare the RabbitMQ exchanges and queues and create the Kafka topics. Idempotent.
     Setup {
         /// Inspect the brokers and print what would be created, without changing anything.
         #[arg(long)]
         dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenAction {
+    /// Print a signed token for a person or service.
+    Issue {
+        /// The subject: who the holder is (recorded as the decider and in the audit log).
+        #[arg(long)]
+        sub: String,
+        /// viewer, approver or admin.
+        #[arg(long)]
+        role: String,
+        /// Limit deciding to these workflows (comma-separated); every workflow by default.
+        #[arg(long, value_delimiter = ',')]
+        workflows: Vec<String>,
+        /// Groups (comma-separated), matched by `group:<name>` entries of approver lists.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        /// Lifetime, e.g. 8h, 30m, 7d (at most http.auth.max_ttl).
+        #[arg(long, default_value = "8h")]
+        ttl: humantime::Duration,
     },
 }
 

@@ -5,7 +5,7 @@ mod cli;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::{Cli, Command, ConfigAction, DlqAction, HitlAction};
+use cli::{Cli, Command, ConfigAction, DlqAction, HitlAction, TokenAction};
 use overseer_supervisor::config::{self, Config};
 use std::process::ExitCode;
 
@@ -77,9 +77,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime.block_on(dlq(&config, action))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Hitl { api, user, action } => {
+        Command::Hitl { api, token, action } => {
             let runtime = tokio::runtime::Runtime::new()?;
-            print!("{}", runtime.block_on(hitl(&api, &user, action))?);
+            print!("{}", runtime.block_on(hitl(&api, token, action))?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { action: TokenAction::Issue { sub, role, workflows, groups, ttl } } => {
+            let config = load(&cli.config)?;
+            let role = overseer_supervisor::auth::Role::parse(&role)
+                .ok_or_else(|| anyhow::anyhow!("--role must be viewer, approver or admin"))?;
+            let grant = overseer_supervisor::auth::issue::Grant {
+                subject: sub,
+                role,
+                workflows: (!workflows.is_empty()).then_some(workflows),
+                groups,
+                ttl: ttl.into(),
+            };
+            println!("{}", overseer_supervisor::auth::issue::issue(&config.http.auth, &grant)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Setup { dry_run } => {
@@ -148,9 +162,9 @@ async fn dlq(config: &Config, action: DlqAction) -> Result<()> {
     Ok(())
 }
 
-async fn hitl(api: &str, user: &str, action: HitlAction) -> Result<String> {
+async fn hitl(api: &str, token: Option<String>, action: HitlAction) -> Result<String> {
     use overseer_supervisor::hitl_cli::{HitlClient, WorkflowChanges};
-    let client = HitlClient::new(api, user);
+    let client = HitlClient::new(api, token)?;
     Ok(match action {
         HitlAction::Pending { workflow, limit } => client.pending(workflow.as_deref(), limit).await?,
         HitlAction::Show { decision_id } => client.show(&decision_id).await?,

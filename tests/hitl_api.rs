@@ -17,7 +17,8 @@ async fn pending_decisions_are_listed_and_shown_with_the_seed_field_names() {
     let parked: HashSet<String> = by_decision.keys().cloned().collect();
 
     let api = format!("http://{}/api/brain/hitl/decisions", running.http_addr);
-    let list: Value = reqwest::get(format!("{api}/pending")).await.expect("list").json().await.expect("JSON");
+    let list: Value =
+        common::auth::get(format!("{api}/pending")).await.expect("list").json().await.expect("JSON");
     let listed: HashSet<String> = list["decisions"]
         .as_array()
         .expect("array")
@@ -42,23 +43,23 @@ async fn pending_decisions_are_listed_and_shown_with_the_seed_field_names() {
     }
 
     let id = parked.iter().next().expect("one").clone();
-    let one: Value = reqwest::get(format!("{api}/{id}")).await.expect("get").json().await.expect("JSON");
+    let one: Value = common::auth::get(format!("{api}/{id}")).await.expect("get").json().await.expect("JSON");
     assert_eq!(one["decision_id"], id.as_str());
     assert!(one["decision_data"]["proposal"]["actions"].is_array(), "{one}");
 
-    let missing = reqwest::get(format!("{api}/dec_nope")).await.expect("get");
+    let missing = common::auth::get(format!("{api}/dec_nope")).await.expect("get");
     assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
     let body: Value = missing.json().await.expect("JSON error");
     assert_eq!(body["error"], "not_found");
     assert!(body["detail"].as_str().is_some_and(|d| d.contains("dec_nope")), "{body}");
-    let bad = reqwest::get(format!("{api}/pending?limit=0")).await.expect("get");
+    let bad = common::auth::get(format!("{api}/pending?limit=0")).await.expect("get");
     assert_eq!(bad.status(), reqwest::StatusCode::BAD_REQUEST);
 
     // /api/hitl/pending: pages that cover everything once, and filters.
     let general = format!("http://{}/api/hitl/pending", running.http_addr);
     let get = |query: String| {
         let url = format!("{general}?{query}");
-        async move { reqwest::get(url).await.expect("get").json::<Value>().await.expect("JSON") }
+        async move { common::auth::get(url).await.expect("get").json::<Value>().await.expect("JSON") }
     };
     let first = get("limit=2".into()).await;
     assert_eq!(first["count"], 2, "{first}");
@@ -81,19 +82,20 @@ async fn pending_decisions_are_listed_and_shown_with_the_seed_field_names() {
     );
     assert_eq!(get("min_confidence=0.999".into()).await["count"], 0);
     assert_eq!(get("older_than=3600".into()).await["count"], 0);
-    let bad_cursor = reqwest::get(format!("{general}?cursor=garbage")).await.expect("get");
+    let bad_cursor = common::auth::get(format!("{general}?cursor=garbage")).await.expect("get");
     assert_eq!(bad_cursor.status(), reqwest::StatusCode::BAD_REQUEST);
 
     // The OpenAPI document and the dashboard are served.
-    let doc: Value = reqwest::get(format!("http://{}/api/openapi.json", running.http_addr))
+    let doc: Value = common::auth::get(format!("http://{}/api/openapi.json", running.http_addr))
         .await
         .expect("openapi")
         .json()
         .await
         .expect("JSON");
     assert!(doc["paths"]["/api/brain/hitl/decisions/{id}/approve"]["post"].is_object(), "{doc}");
-    let page =
-        reqwest::get(format!("http://{}/api/hitl/dashboard", running.http_addr)).await.expect("dashboard");
+    let page = common::auth::get(format!("http://{}/api/hitl/dashboard", running.http_addr))
+        .await
+        .expect("dashboard");
     assert_eq!(page.status(), reqwest::StatusCode::OK);
     assert!(page.headers().get("content-security-policy").is_some());
     let html = page.text().await.expect("text");
@@ -101,5 +103,27 @@ async fn pending_decisions_are_listed_and_shown_with_the_seed_field_names() {
         html.contains("/api/hitl/pending") && !html.contains("innerHTML"),
         "values are shown as text only"
     );
+    running.shutdown().await;
+}
+
+/// A filter that matches nothing reads a bounded number of decisions per request (1,000 of
+/// the 1,200 here) and answers a cursor to go on, instead of reading every pending decision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_matching_nothing_does_bounded_work() {
+    let env = TestEnv::new().await;
+    let config = env.config(&[]);
+    let running = env.start(&config, &[]).await;
+    for _ in 0..12 {
+        let parks = (0..100).map(|_| env.park_direct(&config, "payment_processing"));
+        futures_util::future::join_all(parks).await;
+    }
+    let url = format!("http://{}/api/hitl/pending?limit=500&min_confidence=0.99", running.http_addr);
+    let first: Value = common::auth::get(&url).await.expect("list").json().await.expect("JSON");
+    assert_eq!(first["decisions"].as_array().map(Vec::len), Some(0), "nothing matches");
+    let cursor = first["next_cursor"].as_str().expect("stopped before reading all 1,200").to_string();
+    let second: Value =
+        common::auth::get(format!("{url}&cursor={cursor}")).await.expect("list").json().await.expect("JSON");
+    assert_eq!(second["decisions"].as_array().map(Vec::len), Some(0));
+    assert!(second["next_cursor"].is_null(), "the rest fits in one more request: {second}");
     running.shutdown().await;
 }

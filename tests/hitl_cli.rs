@@ -8,12 +8,13 @@ use serde_json::json;
 use std::process::Output;
 
 async fn cli(api: &str, args: &[&str]) -> Output {
-    let mut all = vec!["hitl", "--api", api, "--user", "ada"];
+    let mut all = vec!["hitl", "--api", api];
     all.extend_from_slice(args);
     let all: Vec<String> = all.into_iter().map(str::to_string).collect();
+    let token = common::auth::token("ada", "admin");
     tokio::task::spawn_blocking(move || {
         let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-        common::overseer(&refs, &[])
+        common::overseer(&refs, &[("OVERSEER_TOKEN", &token)])
     })
     .await
     .expect("join")

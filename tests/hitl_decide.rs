@@ -23,13 +23,7 @@ fn api(running: &Running) -> String {
 }
 
 async fn post(url: &str, user: &str, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(url)
-        .header("x-overseer-user", user)
-        .json(&body)
-        .send()
-        .await
-        .expect("POST");
+    let r = common::auth::client_as(user, "approver").post(url).json(&body).send().await.expect("POST");
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -109,13 +103,13 @@ async fn approve_executes_once_and_reject_ends_the_task_with_its_feedback() {
 
     // The decisions show their outcome; the tasks' outcomes are in the ledger.
     let shown: Value =
-        reqwest::get(format!("{base}/{reject_id}")).await.expect("get").json().await.expect("JSON");
+        common::auth::get(format!("{base}/{reject_id}")).await.expect("get").json().await.expect("JSON");
     assert_eq!(
         (shown["status"].as_str(), shown["feedback"].as_str()),
         (Some("rejected"), Some("wrong address"))
     );
     let history: Value =
-        reqwest::get(format!("{base}/history")).await.expect("history").json().await.expect("JSON");
+        common::auth::get(format!("{base}/history")).await.expect("history").json().await.expect("JSON");
     let order: Vec<&str> = history["decisions"]
         .as_array()
         .expect("list")
@@ -123,19 +117,20 @@ async fn approve_executes_once_and_reject_ends_the_task_with_its_feedback() {
         .filter_map(|d| d["decision_id"].as_str())
         .collect();
     assert_eq!(order, vec![reject_id.as_str(), approve_id.as_str()], "newest first: {history}");
-    let rejected: Value = reqwest::get(format!("{base}/history?status=rejected&workflow=payment_processing"))
-        .await
-        .expect("history")
-        .json()
-        .await
-        .expect("JSON");
+    let rejected: Value =
+        common::auth::get(format!("{base}/history?status=rejected&workflow=payment_processing"))
+            .await
+            .expect("history")
+            .json()
+            .await
+            .expect("JSON");
     assert_eq!(rejected["count"], 1, "{rejected}");
-    let bad = reqwest::get(format!("{base}/history?status=pending")).await.expect("history");
+    let bad = common::auth::get(format!("{base}/history?status=pending")).await.expect("history");
     assert_eq!(bad.status().as_u16(), 400);
     let paged: Value =
-        reqwest::get(format!("{base}/history?limit=1")).await.expect("h").json().await.expect("J");
+        common::auth::get(format!("{base}/history?limit=1")).await.expect("h").json().await.expect("J");
     let cursor = paged["next_cursor"].as_str().expect("a second page");
-    let second: Value = reqwest::get(format!("{base}/history?limit=1&cursor={cursor}"))
+    let second: Value = common::auth::get(format!("{base}/history?limit=1&cursor={cursor}"))
         .await
         .expect("h")
         .json()
@@ -186,7 +181,7 @@ async fn an_edited_approval_is_checked_and_what_executes() {
     let (parked, watch) = park(&env, &running, 1).await;
     let id = parked.keys().next().expect("one").clone();
     let base = format!("{}/brain/hitl/decisions/{id}", api(&running));
-    let shown: Value = reqwest::get(&base).await.expect("get").json().await.expect("JSON");
+    let shown: Value = common::auth::get(&base).await.expect("get").json().await.expect("JSON");
     let mut edit = shown["decision_data"]["proposal"].clone();
 
     let (code, body) = post(&format!("{base}/approve"), "ada", json!({"edited": {"summary": "x"}})).await;
@@ -212,7 +207,7 @@ async fn an_edited_approval_is_checked_and_what_executes() {
     let (_, record) = env.take("hitl_training").await.expect("training record");
     let record: Value = serde_json::from_slice(&record).expect("JSON");
     assert!(record["edit_diff"].as_array().is_some_and(|d| !d.is_empty()), "{record}");
-    let stored: Value = reqwest::get(&base).await.expect("get").json().await.expect("JSON");
+    let stored: Value = common::auth::get(&base).await.expect("get").json().await.expect("JSON");
     assert_eq!(stored["edited"]["actions"][0]["note"], "ship with the express carrier");
     assert_eq!(
         stored["decision_data"]["proposal"]["actions"][0].get("note"),
@@ -301,7 +296,7 @@ async fn hitl_metrics_count_pending_decided_and_expired() {
     let running = env.start(&config, &["auto_orders"]).await;
     let (parked, _watch) = park(&env, &running, 3).await;
     let url = format!("{}/hitl/metrics", api(&running));
-    let before: Value = reqwest::get(&url).await.expect("metrics").json().await.expect("JSON");
+    let before: Value = common::auth::get(&url).await.expect("metrics").json().await.expect("JSON");
     let wf = &before["workflows"]["payment_processing"];
     assert_eq!(wf["pending"], 3, "{before}");
     assert!(wf["oldest_pending_seconds"].as_f64().is_some_and(|s| (0.0..4.0).contains(&s)), "{wf}");
@@ -315,7 +310,7 @@ async fn hitl_metrics_count_pending_decided_and_expired() {
     // The third expires (TTL 4 s) and is escalated.
     let started = std::time::Instant::now();
     let after = loop {
-        let now: Value = reqwest::get(&url).await.expect("metrics").json().await.expect("JSON");
+        let now: Value = common::auth::get(&url).await.expect("metrics").json().await.expect("JSON");
         if now["workflows"]["payment_processing"]["decided"]["escalated"] == 1
             || started.elapsed() > Duration::from_secs(15)
         {
@@ -333,7 +328,7 @@ async fn hitl_metrics_count_pending_decided_and_expired() {
     assert_eq!(wf["autonomy_level"], "supervised");
     assert_eq!(after["workflows"]["lead_processing"]["pending"], 0);
 
-    let text = reqwest::get(format!("http://{}/metrics", running.http_addr))
+    let text = common::auth::get(format!("http://{}/metrics", running.http_addr))
         .await
         .expect("m")
         .text()

@@ -35,7 +35,7 @@ async fn approval_requests_are_parked_once_decided_and_bad_ones_dead_lettered() 
 
     let api = format!("http://{}/api/brain/hitl/decisions", running.http_addr);
     let shown: Value =
-        reqwest::get(format!("{api}/{decision_id}")).await.expect("get").json().await.expect("JSON");
+        common::auth::get(format!("{api}/{decision_id}")).await.expect("get").json().await.expect("JSON");
     assert_eq!(shown["workflow_id"], "payment_processing");
     assert_eq!(shown["agent"], "billing");
     assert_eq!(shown["queue"], "hitl_approval");
@@ -43,9 +43,8 @@ async fn approval_requests_are_parked_once_decided_and_bad_ones_dead_lettered() 
     assert_eq!(shown["decision_data"]["proposal"]["summary"], "Refund 120 EUR to order 778");
     assert_eq!(shown["decision_data"]["proposal"]["actions"][0]["amount"], 120.0);
 
-    let approved = reqwest::Client::new()
+    let approved = common::auth::client_as("ada", "admin")
         .post(format!("{api}/{decision_id}/approve"))
-        .header("x-overseer-user", "ada")
         .json(&json!({"feedback": "ok"}))
         .send()
         .await

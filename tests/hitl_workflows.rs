@@ -15,12 +15,7 @@ const WF: &str = "payment_processing";
 
 async fn change(a: &Running, method: reqwest::Method, what: &str) -> (u16, Value) {
     let url = format!("http://{}/api/brain/hitl/workflows/{WF}/{what}", a.http_addr);
-    let r = reqwest::Client::new()
-        .request(method, url)
-        .header("x-overseer-user", "ada")
-        .send()
-        .await
-        .expect("request");
+    let r = common::auth::client_as("ada", "admin").request(method, url).send().await.expect("request");
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
@@ -29,7 +24,7 @@ async fn seen_by(b: &Running, field: &str, value: &Value) -> Duration {
     let started = Instant::now();
     let url = format!("http://{}/api/brain/hitl/workflows/{WF}", b.http_addr);
     while started.elapsed() < Duration::from_secs(5) {
-        let w: Value = reqwest::get(&url).await.expect("get").json().await.expect("JSON");
+        let w: Value = common::auth::get(&url).await.expect("get").json().await.expect("JSON");
         if &w[field] == value {
             return started.elapsed();
         }
@@ -89,7 +84,7 @@ async fn changes_through_one_replica_route_the_next_task_on_another() {
     assert_eq!(route_of_next_task(&env).await, "autonomous", "HITL off");
 
     // Every change is audited with who, before and after; newest first.
-    let audit: Value = reqwest::get(format!("http://{}/api/hitl/audit?limit=10", b.http_addr))
+    let audit: Value = common::auth::get(format!("http://{}/api/hitl/audit?limit=10", b.http_addr))
         .await
         .expect("audit")
         .json()
@@ -116,13 +111,13 @@ async fn changes_through_one_replica_route_the_next_task_on_another() {
         assert_eq!(code, status, "{what}: {body}");
         assert!(body["error"].is_string() && body["detail"].is_string(), "{what}: {body}");
     }
-    let missing = reqwest::Client::new()
+    let missing = common::auth::admin()
         .put(format!("http://{}/api/brain/hitl/workflows/nope/confidence?threshold=0.5", a.http_addr))
         .send()
         .await
         .expect("put");
     assert_eq!(missing.status().as_u16(), 404);
-    let list: Value = reqwest::get(format!("http://{}/api/brain/hitl/workflows", a.http_addr))
+    let list: Value = common::auth::get(format!("http://{}/api/brain/hitl/workflows", a.http_addr))
         .await
         .expect("list")
         .json()
@@ -143,7 +138,7 @@ async fn changes_through_one_replica_route_the_next_task_on_another() {
             assert!(w.get(field).is_some_and(|v| !v.is_null()), "{field} missing: {w}");
         }
     }
-    let audit_after: Value = reqwest::get(format!("http://{}/api/hitl/audit", a.http_addr))
+    let audit_after: Value = common::auth::get(format!("http://{}/api/hitl/audit", a.http_addr))
         .await
         .expect("audit")
         .json()
@@ -179,12 +174,7 @@ async fn the_adaptive_level_moves_the_threshold_with_the_approval_rate_audited()
     let decide = |id: &str, verdict: &str| {
         let url = format!("{api}/{id}/{verdict}");
         async move {
-            let r = reqwest::Client::new()
-                .post(url)
-                .header("x-overseer-user", "ada")
-                .json(&json!({}))
-                .send()
-                .await;
+            let r = common::auth::client_as("ada", "admin").post(url).json(&json!({})).send().await;
             r.expect("decide").status().as_u16()
         }
     };
@@ -195,7 +185,7 @@ async fn the_adaptive_level_moves_the_threshold_with_the_approval_rate_audited()
     assert_eq!(decide(&decisions[3], "reject").await, 200);
     seen_by(&running, "confidence_threshold", &json!(0.95)).await;
 
-    let audit: Value = reqwest::get(format!("http://{}/api/hitl/audit", running.http_addr))
+    let audit: Value = common::auth::get(format!("http://{}/api/hitl/audit", running.http_addr))
         .await
         .expect("audit")
         .json()

@@ -94,8 +94,18 @@ async fn pending_and_escalated_decisions_are_notified_signed_and_retried() {
     };
     let mut events = Vec::new();
     for (signature, body) in &hooks {
-        let expected = format!("sha256={}", sign(b"s3cret-key", body.as_bytes()));
-        assert_eq!(signature.as_deref(), Some(expected.as_str()), "every body is signed with the key");
+        let signature = signature.as_deref().expect("every body is signed");
+        let (t, mac) = signature
+            .strip_prefix("t=")
+            .and_then(|rest| rest.split_once(",v1="))
+            .unwrap_or_else(|| panic!("t=…,v1=… expected: {signature}"));
+        let t: u64 = t.parse().expect("a time");
+        assert!(common::auth::now().abs_diff(t) < 120, "a current timestamp");
+        assert_eq!(
+            mac,
+            sign(b"s3cret-key", format!("{t}.{body}").as_bytes()),
+            "the MAC covers time and body"
+        );
         let event: Value = serde_json::from_str(body).expect("JSON");
         assert_eq!(event["task_id"], task_id.as_str());
         events.push(event["event"].as_str().unwrap_or("").to_string());

@@ -12,18 +12,12 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 async fn post(url: String, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(url)
-        .header("x-overseer-user", "ada")
-        .json(&body)
-        .send()
-        .await
-        .expect("POST");
+    let r = common::auth::client_as("ada", "admin").post(url).json(&body).send().await.expect("POST");
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
 async fn get(url: String) -> (u16, Value) {
-    let r = reqwest::get(url).await.expect("GET");
+    let r = common::auth::get(url).await.expect("GET");
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 

@@ -145,7 +145,7 @@ async fn an_approval_made_while_kafka_is_away_executes_once_it_is_back() {
     let started = std::time::Instant::now();
     let decision = loop {
         let page: serde_json::Value =
-            reqwest::get(format!("{api}/hitl/pending")).await.expect("list").json().await.expect("JSON");
+            common::auth::get(format!("{api}/hitl/pending")).await.expect("list").json().await.expect("JSON");
         if let Some(id) = page["decisions"][0]["decision_id"].as_str() {
             break id.to_string();
         }
@@ -154,7 +154,7 @@ async fn an_approval_made_while_kafka_is_away_executes_once_it_is_back() {
     };
 
     kafka.kill();
-    let approved = reqwest::Client::new()
+    let approved = common::auth::admin()
         .post(format!("{api}/brain/hitl/decisions/{decision}/approve"))
         .json(&json!({"feedback": "go"}))
         .send()

@@ -238,7 +238,7 @@ async fn without_an_llm_endpoint_the_offline_stand_in_runs_tasks_end_to_end_and_
 
     let both: HashSet<String> = HashSet::from([id.clone(), ticket_id.clone()]);
     let seen = watch_until(&watch, &both, |s| count(s, "ai.completions") >= 2);
-    let health: serde_json::Value = reqwest::get(format!("http://{}/health", running.http_addr))
+    let health: serde_json::Value = common::auth::get(format!("http://{}/health", running.http_addr))
         .await
         .expect("health")
         .json()
@@ -272,7 +272,7 @@ async fn a_consumer_that_keeps_crashing_melts_down_and_health_says_so() {
     let url = format!("http://{}/health", running.http_addr);
     let mut last = (reqwest::StatusCode::OK, serde_json::Value::Null);
     for _ in 0..100 {
-        let response = reqwest::get(&url).await.expect("health");
+        let response = common::auth::get(&url).await.expect("health");
         last = (response.status(), response.json().await.expect("JSON"));
         if last.1["queues"]["auto_orders"]["failed"] == true {
             break;

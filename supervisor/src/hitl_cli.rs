@@ -1,6 +1,9 @@
 //! `overseer hitl …`: the HITL API from a terminal. Each function calls a running replica's
 //! API (any replica: the state is shared) and returns the text to print; an API error comes
-//! back as [`CliError`] with the API's own `detail`.
+//! back as [`CliError`] with the API's own `detail`. It authenticates with the bearer token
+//! given (`OVERSEER_TOKEN`), percent-encodes every path and query part it sends, and strips
+//! control characters from the text it prints (model output is untrusted: it must not move
+//! the cursor, recolour or rewrite the terminal).
 
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -12,13 +15,26 @@ pub enum CliError {
     Unreachable { api: String, detail: String },
     #[error("{detail} ({status})")]
     Api { status: u16, detail: String },
+    #[error("the API URL is not valid: {0}")]
+    BadUrl(String),
 }
 
-/// A client for one API base URL, acting as `user`.
+/// A client for one API base URL, with the caller's token.
 pub struct HitlClient {
-    api: String,
-    user: String,
+    api: url::Url,
+    token: Option<String>,
     http: reqwest::Client,
+}
+
+/// `text` without control characters (C0, C1, DEL) and bidirectional overrides, `keep`
+/// excepted.
+pub fn printable(text: &str, keep: &[char]) -> String {
+    text.chars()
+        .filter(|c| {
+            keep.contains(c)
+                || !(c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        })
+        .collect()
 }
 
 /// A workflow change asked for on the command line.
@@ -30,53 +46,74 @@ pub struct WorkflowChanges {
 }
 
 impl HitlClient {
-    pub fn new(api: &str, user: &str) -> Self {
+    pub fn new(api: &str, token: Option<String>) -> Result<Self, CliError> {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap_or_default();
-        Self { api: api.trim_end_matches('/').to_string(), user: user.to_string(), http }
+        let api = url::Url::parse(api).map_err(|e| CliError::BadUrl(e.to_string()))?;
+        if api.cannot_be_a_base() {
+            return Err(CliError::BadUrl(format!("{api} cannot be a base URL")));
+        }
+        Ok(Self { api, token: token.filter(|t| !t.trim().is_empty()), http })
+    }
+
+    /// The URL of `segments` (each percent-encoded as one path segment) with `query`.
+    fn url(&self, segments: &[&str], query: &[(&str, String)]) -> url::Url {
+        let mut url = self.api.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
     }
 
     async fn call(
         &self,
         method: reqwest::Method,
-        path: &str,
+        url: url::Url,
         body: Option<Value>,
     ) -> Result<Value, CliError> {
-        let mut request =
-            self.http.request(method, format!("{}{path}", self.api)).header("x-overseer-user", &self.user);
+        let mut request = self.http.request(method, url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token.trim());
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let unreachable =
-            |e: reqwest::Error| CliError::Unreachable { api: self.api.clone(), detail: e.to_string() };
+        let unreachable = |e: reqwest::Error| CliError::Unreachable {
+            api: crate::redact::mask_url(self.api.as_str()),
+            detail: e.without_url().to_string(),
+        };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status().as_u16();
         let value: Value = response.json().await.unwrap_or(Value::Null);
         if (200..300).contains(&status) {
             Ok(value)
         } else {
-            let detail = value["detail"].as_str().unwrap_or("the API refused the request").to_string();
+            let detail = printable(value["detail"].as_str().unwrap_or("the API refused the request"), &[]);
             Err(CliError::Api { status, detail })
         }
     }
 
     /// One line per pending decision: id, workflow, confidence, deadline, summary.
     pub async fn pending(&self, workflow: Option<&str>, limit: usize) -> Result<String, CliError> {
-        let mut path = format!("/api/hitl/pending?limit={limit}");
+        let mut query = vec![("limit", limit.to_string())];
         if let Some(w) = workflow {
-            path.push_str(&format!("&workflow={w}"));
+            query.push(("workflow", w.to_string()));
         }
-        let page = self.call(reqwest::Method::GET, &path, None).await?;
+        let page =
+            self.call(reqwest::Method::GET, self.url(&["api", "hitl", "pending"], &query), None).await?;
         let decisions = page["decisions"].as_array().cloned().unwrap_or_default();
         let mut out = format!("{} pending\n", decisions.len());
         for d in &decisions {
             let _ = writeln!(
                 out,
                 "{}\t{}\t{:.2}\texpires {}\t{}",
-                d["decision_id"].as_str().unwrap_or("?"),
-                d["workflow_id"].as_str().unwrap_or("?"),
+                printable(d["decision_id"].as_str().unwrap_or("?"), &[]),
+                printable(d["workflow_id"].as_str().unwrap_or("?"), &[]),
                 d["confidence"].as_f64().unwrap_or(0.0),
-                d["expires_at"].as_str().unwrap_or("?"),
-                d["decision_data"]["proposal"]["summary"].as_str().unwrap_or(""),
+                printable(d["expires_at"].as_str().unwrap_or("?"), &[]),
+                printable(d["decision_data"]["proposal"]["summary"].as_str().unwrap_or(""), &[]),
             );
         }
         Ok(out)
@@ -84,8 +121,9 @@ impl HitlClient {
 
     /// The whole decision, as pretty JSON.
     pub async fn show(&self, id: &str) -> Result<String, CliError> {
-        let d = self.call(reqwest::Method::GET, &format!("/api/brain/hitl/decisions/{id}"), None).await?;
-        Ok(serde_json::to_string_pretty(&d).unwrap_or_default())
+        let url = self.url(&["api", "brain", "hitl", "decisions", id], &[]);
+        let d = self.call(reqwest::Method::GET, url, None).await?;
+        Ok(printable(&serde_json::to_string_pretty(&d).unwrap_or_default(), &['\n']))
     }
 
     /// Approves `id`, optionally with feedback and an edited proposal.
@@ -99,60 +137,93 @@ impl HitlClient {
         if let Some(e) = edited {
             body["edited"] = e;
         }
-        let answer = self
-            .call(reqwest::Method::POST, &format!("/api/brain/hitl/decisions/{id}/approve"), Some(body))
-            .await?;
+        let url = self.url(&["api", "brain", "hitl", "decisions", id, "approve"], &[]);
+        let answer = self.call(reqwest::Method::POST, url, Some(body)).await?;
         Ok(outcome_line(&answer))
     }
 
     pub async fn reject(&self, id: &str, feedback: &str) -> Result<String, CliError> {
         let body = json!({"feedback": feedback});
-        let answer = self
-            .call(reqwest::Method::POST, &format!("/api/brain/hitl/decisions/{id}/reject"), Some(body))
-            .await?;
+        let url = self.url(&["api", "brain", "hitl", "decisions", id, "reject"], &[]);
+        let answer = self.call(reqwest::Method::POST, url, Some(body)).await?;
         Ok(outcome_line(&answer))
     }
 
     /// Lists the workflows, or applies `changes` to `id` and shows it.
     pub async fn workflows(&self, id: Option<&str>, changes: &WorkflowChanges) -> Result<String, CliError> {
         let Some(id) = id else {
-            let all = self.call(reqwest::Method::GET, "/api/brain/hitl/workflows", None).await?;
+            let all = self
+                .call(reqwest::Method::GET, self.url(&["api", "brain", "hitl", "workflows"], &[]), None)
+                .await?;
             let mut out = String::new();
             for w in all["workflows"].as_array().cloned().unwrap_or_default() {
                 out.push_str(&workflow_line(&w));
             }
             return Ok(out);
         };
-        let base = format!("/api/brain/hitl/workflows/{id}");
+        let at = |action: &'static str, query: &[(&str, String)]| {
+            let mut segments = vec!["api", "brain", "hitl", "workflows", id];
+            if !action.is_empty() {
+                segments.push(action);
+            }
+            self.url(&segments, query)
+        };
         if let Some(enabled) = changes.enabled {
-            self.call(reqwest::Method::POST, &format!("{base}/toggle?enabled={enabled}"), None).await?;
+            self.call(reqwest::Method::POST, at("toggle", &[("enabled", enabled.to_string())]), None).await?;
         }
         if let Some(t) = changes.threshold {
-            self.call(reqwest::Method::PUT, &format!("{base}/confidence?threshold={t}"), None).await?;
+            self.call(reqwest::Method::PUT, at("confidence", &[("threshold", t.to_string())]), None).await?;
         }
         if let Some(level) = &changes.autonomy {
-            self.call(reqwest::Method::PUT, &format!("{base}/autonomy?level={level}"), None).await?;
+            self.call(reqwest::Method::PUT, at("autonomy", &[("level", level.clone())]), None).await?;
         }
-        Ok(workflow_line(&self.call(reqwest::Method::GET, &base, None).await?))
+        Ok(workflow_line(&self.call(reqwest::Method::GET, at("", &[]), None).await?))
     }
 }
 
 fn outcome_line(answer: &Value) -> String {
-    format!(
-        "{}: {} ({})\n",
+    let line = format!(
+        "{}: {} ({})",
         answer["decision_id"].as_str().unwrap_or("?"),
         answer["status"].as_str().unwrap_or("?"),
         answer["message"].as_str().unwrap_or(""),
-    )
+    );
+    format!("{}\n", printable(&line, &[]))
 }
 
 fn workflow_line(w: &Value) -> String {
-    format!(
-        "{}\thitl {}\tthreshold {}\t{}\t{}\n",
+    let line = format!(
+        "{}\thitl {}\tthreshold {}\t{}\t{}",
         w["workflow_id"].as_str().unwrap_or("?"),
         if w["hitl_enabled"].as_bool().unwrap_or(false) { "on" } else { "off" },
         w["confidence_threshold"],
         w["autonomy_level"].as_str().unwrap_or("?"),
         w["last_updated"].as_str().unwrap_or(""),
-    )
+    );
+    format!("{}\n", printable(&line, &['\t']))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_text_loses_terminal_controls() {
+        let evil = "ok\u{1b}[2J\u{1b}]0;pwned\u{7}\r\u{9b}31m\u{202e}gnp.exe";
+        assert_eq!(printable(evil, &[]), "ok[2J]0;pwned31mgnp.exe");
+        assert_eq!(printable("a\tb\nc", &['\n']), "ab\nc");
+    }
+
+    #[test]
+    fn path_and_query_parts_are_encoded() {
+        let c = HitlClient::new("http://127.0.0.1:8001/", None).expect("url");
+        let url = c.url(
+            &["api", "brain", "hitl", "decisions", "../workflows?x=1#y"],
+            &[("workflow", "a&b=c d".into())],
+        );
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:8001/api/brain/hitl/decisions/..%2Fworkflows%3Fx=1%23y?workflow=a%26b%3Dc+d"
+        );
+    }
 }

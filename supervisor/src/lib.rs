@@ -15,10 +15,14 @@
 //! - [`events`]: the event sink (Kafka, memory); [`hitl`]: the decision store (Redis, memory).
 //! - [`workflows`]: the workflows as they are now (defaults + audited runtime changes).
 //! - [`onboarding`]: the seed's lead intake, routed by the lead_processing workflow.
-//! - [`http`], [`health`], [`metrics`]: /health and /metrics.
+//! - [`http`], [`health`], [`metrics`]: the HTTP API, /health and /metrics.
+//! - [`auth`]: verifying callers' tokens, roles, CSRF tokens, rate limits; [`audit`]: the
+//!   access audit log (every mutating request, every authentication failure).
 //! - [`connect`], [`redact`]: connections with clear errors; secrets masked before printing.
 
 pub mod actors;
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod connect;
 pub mod dlq;

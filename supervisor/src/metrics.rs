@@ -37,6 +37,12 @@ pub const HITL_THRESHOLD: &str = "overseer_hitl_confidence_threshold";
 pub const NOTIFICATIONS: &str = "overseer_notifications_total";
 /// Events handed to the sink, by `topic` and `outcome` (delivered, failed).
 pub const EVENTS: &str = "overseer_events_total";
+/// HTTP requests refused for their credentials, by `reason` (missing, expired, signature, ...).
+pub const HTTP_AUTH_FAILURES: &str = "overseer_http_auth_failures_total";
+/// HTTP requests answered 429.
+pub const HTTP_RATE_LIMITED: &str = "overseer_http_rate_limited_total";
+/// HTTP requests refused for a `Host` not served.
+pub const HTTP_REFUSED_HOSTS: &str = "overseer_http_refused_hosts_total";
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 

@@ -1,11 +1,15 @@
-//! Telling people that a decision waits for them: webhooks (a JSON POST, signed with
-//! HMAC-SHA256 in `X-Overseer-Signature: sha256=<hex>` when the target has a secret) and the
+//! Telling people that a decision waits for them: webhooks (a JSON POST, always signed:
+//! `X-Overseer-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, so a
+//! receiver checks the body and rejects replays older than its window, 5 minutes suggested) and the
 //! Telegram Bot API (`sendMessage`), for new pending decisions and escalations
 //! (`hitl.notifications`). Best effort by design: a decision is durable and listed whether or
 //! not anyone was told, so notifications are queued in memory (bounded; overflow is dropped,
 //! logged and counted), sent in the background, and retried with exponential backoff on network
 //! errors, 429 and 5xx (`hitl.notify_attempts`). Secrets (the HMAC key, the bot token, which
-//! Telegram puts in the URL) come from environment variables and never reach a log line.
+//! Telegram puts in the URL) come from environment variables, are read once at start (a
+//! target whose variable is missing or empty is a startup error: no unsigned webhooks), and
+//! never reach a log line. Redirects are not followed (a redirect could carry the signed body
+//! elsewhere).
 
 use crate::config::hitl::{NotificationTarget, NotifyEvent, NotifyKind};
 use crate::hitl::PendingDecision;
@@ -90,16 +94,24 @@ impl Notifier {
         Self { tx: None }
     }
 
-    /// Starts the background sender for `targets`.
-    pub fn start(targets: Vec<NotificationTarget>, attempts: u32) -> (Self, Option<NotifierTask>) {
+    /// Starts the background sender for `targets`; refuses a target whose secret is missing.
+    pub fn start(
+        targets: Vec<NotificationTarget>,
+        attempts: u32,
+    ) -> Result<(Self, Option<NotifierTask>), String> {
         if targets.is_empty() {
-            return (Self::disabled(), None);
+            return Ok((Self::disabled(), None));
         }
+        let targets = targets.into_iter().map(Armed::arm).collect::<Result<Vec<_>, _>>()?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let stop = CancellationToken::new();
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("the notification client could not be built: {e}"))?;
         let done = tokio::spawn(run(rx, Arc::new(targets), attempts.max(1), client, stop.clone()));
-        (Self { tx: Some(tx) }, Some(NotifierTask { stop, done }))
+        Ok((Self { tx: Some(tx) }, Some(NotifierTask { stop, done })))
     }
 
     /// Whether anyone is told at all (callers skip building notifications otherwise).
@@ -118,9 +130,45 @@ impl Notifier {
     }
 }
 
+/// A secret read from the environment; `Debug` shows only that it is there.
+#[derive(Clone)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// A target with its secret (the webhook's HMAC key, the bot token).
+#[derive(Debug, Clone)]
+struct Armed {
+    target: NotificationTarget,
+    secret: Secret,
+}
+
+impl Armed {
+    fn arm(target: NotificationTarget) -> Result<Self, String> {
+        let var = match target.kind {
+            NotifyKind::Webhook => target.secret_env.clone().unwrap_or_default(),
+            NotifyKind::Telegram => target.bot_token_env.clone(),
+        };
+        match std::env::var(&var) {
+            Ok(secret) if !secret.trim().is_empty() => Ok(Self { target, secret: Secret(secret) }),
+            _ => Err(format!(
+                "hitl.notifications: the {} target needs its secret in the environment variable `{var}` (missing or empty)",
+                match target.kind {
+                    NotifyKind::Webhook => "webhook",
+                    NotifyKind::Telegram => "telegram",
+                }
+            )),
+        }
+    }
+}
+
 async fn run(
     mut rx: mpsc::Receiver<Notification>,
-    targets: Arc<Vec<NotificationTarget>>,
+    targets: Arc<Vec<Armed>>,
     attempts: u32,
     client: reqwest::Client,
     stop: CancellationToken,
@@ -133,7 +181,7 @@ async fn run(
             Some(_) = sends.join_next(), if !sends.is_empty() => {}
             next = rx.recv() => match next {
                 Some(n) => {
-                    for target in targets.iter().filter(|t| t.events.contains(&n.event)) {
+                    for target in targets.iter().filter(|t| t.target.events.contains(&n.event)) {
                         let (target, n, client, permits) = (target.clone(), n.clone(), client.clone(), permits.clone());
                         sends.spawn(async move {
                             let Ok(_permit) = permits.acquire_owned().await else { return };
@@ -157,8 +205,8 @@ struct Failure {
     retry: bool,
 }
 
-async fn deliver(client: &reqwest::Client, target: &NotificationTarget, n: &Notification, attempts: u32) {
-    let kind = match target.kind {
+async fn deliver(client: &reqwest::Client, target: &Armed, n: &Notification, attempts: u32) {
+    let kind = match target.target.kind {
         NotifyKind::Webhook => "webhook",
         NotifyKind::Telegram => "telegram",
     };
@@ -184,30 +232,23 @@ async fn deliver(client: &reqwest::Client, target: &NotificationTarget, n: &Noti
     metrics::counter!(crate::metrics::NOTIFICATIONS, "kind" => kind, "outcome" => "failed").increment(1);
 }
 
-async fn attempt_once(
-    client: &reqwest::Client,
-    target: &NotificationTarget,
-    n: &Notification,
-) -> Result<(), Failure> {
+async fn attempt_once(client: &reqwest::Client, armed: &Armed, n: &Notification) -> Result<(), Failure> {
+    let target = &armed.target;
     let request = match target.kind {
         NotifyKind::Webhook => {
             let url = target.url.as_deref().unwrap_or_default();
             let body = serde_json::to_vec(&n.body).unwrap_or_default();
-            let mut request = client
+            let t =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            client
                 .post(url)
                 .header("content-type", "application/json")
-                .header("x-overseer-event", n.body["event"].as_str().unwrap_or_default());
-            if let Some(secret) = target.secret_env.as_deref().and_then(|v| std::env::var(v).ok()) {
-                request =
-                    request.header(SIGNATURE_HEADER, format!("sha256={}", sign(secret.as_bytes(), &body)));
-            }
-            request.body(body)
+                .header("x-overseer-event", n.body["event"].as_str().unwrap_or_default())
+                .header(SIGNATURE_HEADER, signature(armed.secret.0.as_bytes(), t, &body))
+                .body(body)
         }
         NotifyKind::Telegram => {
-            let token =
-                std::env::var(&target.bot_token_env).ok().filter(|t| !t.is_empty()).ok_or_else(|| {
-                    Failure { detail: format!("no bot token in {}", target.bot_token_env), retry: false }
-                })?;
+            let token = &armed.secret.0;
             let url = format!("{}/bot{token}/sendMessage", target.api_base.trim_end_matches('/'));
             client.post(url).json(&json!({"chat_id": target.chat_id, "text": n.text()}))
         }
@@ -216,12 +257,26 @@ async fn attempt_once(
     let response =
         request.send().await.map_err(|e| Failure { detail: e.without_url().to_string(), retry: true })?;
     let status = response.status();
+    if status.is_redirection() {
+        return Err(Failure {
+            detail: format!("answered {status}; redirects are not followed"),
+            retry: false,
+        });
+    }
     if status.is_success() {
         Ok(())
     } else {
         let retry = status.is_server_error() || status.as_u16() == 429;
         Err(Failure { detail: format!("answered {status}"), retry })
     }
+}
+
+/// The signature header's value for `body` sent at `t` (Unix seconds): `t=<t>,v1=<hex>`, the
+/// HMAC covering `"<t>.<body>"`.
+pub fn signature(key: &[u8], t: u64, body: &[u8]) -> String {
+    let mut signed = format!("{t}.").into_bytes();
+    signed.extend_from_slice(body);
+    format!("t={t},v1={}", sign(key, &signed))
 }
 
 /// HMAC-SHA256 of `body` under `key`, hex.
@@ -233,7 +288,35 @@ pub fn sign(key: &[u8], body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::sign;
+    use super::{sign, signature, Notifier};
+    use crate::config::hitl::NotificationTarget;
+
+    #[test]
+    fn a_target_without_its_secret_stops_the_start() {
+        let targets: Vec<NotificationTarget> = [
+            r#"kind = "webhook"
+url = "http://127.0.0.1:1/hook"
+secret_env = "OVERSEER_TEST_UNSET_WEBHOOK_SECRET""#,
+            r#"kind = "telegram"
+chat_id = "1"
+bot_token_env = "OVERSEER_TEST_UNSET_BOT_TOKEN""#,
+        ]
+        .iter()
+        .map(|t| toml::from_str(t).expect("target"))
+        .collect();
+        for target in targets {
+            let err = Notifier::start(vec![target], 1).err().expect("refused");
+            assert!(err.contains("OVERSEER_TEST_UNSET_"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_signature_covers_the_time() {
+        let a = signature(b"k", 100, b"{}");
+        assert!(a.starts_with("t=100,v1="), "{a}");
+        assert_eq!(a.trim_start_matches("t=100,v1="), sign(b"k", b"100.{}"));
+        assert_ne!(signature(b"k", 101, b"{}").split("v1=").nth(1), a.split("v1=").nth(1));
+    }
 
     #[test]
     fn signatures_match_the_rfc_4231_vector() {

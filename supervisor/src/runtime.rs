@@ -4,6 +4,8 @@
 //! flushes the event sink and closes the connections.
 
 use crate::actors::root::{QueuePlan, RootArgs, RootMessage, RootSupervisor};
+use crate::audit::redis_audit::RedisAudit;
+use crate::audit::Auditor;
 use crate::config::{Config, ConsumerRole};
 use crate::connect::{self, Unreachable};
 use crate::events::kafka::KafkaSink;
@@ -12,6 +14,7 @@ use crate::health::{Health, LlmHealth};
 use crate::hitl::outbox::DecisionEffects;
 use crate::hitl::redis_store::RedisStore;
 use crate::hitl::DecisionStore;
+use crate::http::guard::Security;
 use crate::http::{app, AppState};
 use crate::ledger::redis_ledger::RedisLedger;
 use crate::ledger::Ledger;
@@ -153,6 +156,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
             .await
             .map_err(|e| Unreachable::new("Redis", &c.redis.url, e))?,
     );
+    let audit_log = Arc::new(RedisAudit::new(redis.connection(), &c.redis.key_prefix));
     let store: Arc<dyn DecisionStore> = Arc::new(redis);
     let kafka_url = format!("kafka://{}", c.kafka.bootstrap_servers);
     // Proves the cluster answers before anything is consumed.
@@ -196,8 +200,13 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         history: config.hitl.history,
         llm_deadline: c.llm.deadline,
     };
+    let security = Arc::new(
+        Security::from_config(&config.http, Auditor { log: audit_log, sink: Some(sink.clone()) })
+            .map_err(|e| RuntimeError::Start(e.to_string()))?,
+    );
     let (notifier, notifier_task) =
-        Notifier::start(config.hitl.notifications.clone(), config.hitl.notify_attempts);
+        Notifier::start(config.hitl.notifications.clone(), config.hitl.notify_attempts)
+            .map_err(RuntimeError::Start)?;
     let effects = Arc::new(DecisionEffects {
         store: store.clone(),
         sink: sink.clone(),
@@ -255,10 +264,23 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         effects: Some(effects),
         agents,
         onboarding: Some(onboarding),
+        security: security.clone(),
+        limits: Arc::new(config.http.clone()),
     })
     .into_make_service_with_connect_info::<SocketAddr>();
     let http_stop = CancellationToken::new();
     let stop = http_stop.clone();
+    let forget = http_stop.clone();
+    // Rate-limit buckets of callers gone quiet are dropped once a minute.
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = forget.cancelled() => break,
+                _ = tick.tick() => security.limits.shrink(),
+            }
+        }
+    });
     let http = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned()).await {
             tracing::error!(error = %e, "HTTP server stopped");

@@ -2,6 +2,7 @@
 //! RabbitMQ vhost per test, and running the `overseer` binary.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod auth;
 pub mod kafka_watch;
 pub mod llm_server;
 pub mod own;

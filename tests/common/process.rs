@@ -10,6 +10,11 @@ pub struct Replica {
 impl Replica {
     /// Starts `overseer run` with these `OVERSEER__…` variables; waits until /health answers.
     pub fn start(env: &[(String, String)], port: u16) -> Self {
+        Self::start_logging(env, port, Stdio::inherit())
+    }
+
+    /// [`start`](Self::start), its log (stderr) going to `log`.
+    pub fn start_logging(env: &[(String, String)], port: u16, log: impl Into<Stdio>) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_overseer"));
         cmd.args([
             "--config",
@@ -21,7 +26,7 @@ impl Replica {
         .env("OVERSEER_LOG", "warn")
         .env("OVERSEER__HTTP__BIND", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        .stderr(log);
         for (k, v) in env {
             cmd.env(k, v);
         }

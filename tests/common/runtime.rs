@@ -38,6 +38,10 @@ impl TestEnv {
             ("OVERSEER__CONNECTIONS__LLM__BASE_URL".to_string(), self.llm.base_url.clone()),
             ("OVERSEER__CONNECTIONS__LLM__REQUEST_TIMEOUT".to_string(), "2s".to_string()),
             ("OVERSEER__RETRY__DELAYS".to_string(), "[\"1s\", \"2s\"]".to_string()),
+            (
+                "OVERSEER__HTTP__AUTH__HS256_SECRET_FILE".to_string(),
+                super::auth::secret_file().display().to_string(),
+            ),
         ];
         for (key, value) in extra {
             env.retain(|(k, _)| k != key);
@@ -199,5 +203,40 @@ impl TestEnv {
             .collect();
         assert_eq!(parked.len(), n, "parked: {seen:#?}");
         (parked, watch)
+    }
+}
+
+impl TestEnv {
+    /// Parks a decision of `workflow` straight into this environment's Redis (no model, no
+    /// Kafka), with the approver rules of `config`'s workflow snapshotted when it has one;
+    /// returns its id.
+    pub async fn park_direct(&self, config: &Config, workflow: &str) -> String {
+        use overseer_supervisor::hitl::{DecisionStore, PendingDecision};
+        let store = overseer_supervisor::hitl::redis_store::RedisStore::connect(
+            "redis://127.0.0.1:6379/0",
+            &self.redis_prefix,
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .expect("Redis");
+        let task_id = format!("task-{}", uuid::Uuid::new_v4());
+        let data = serde_json::json!({
+            "task": {"task_id": task_id, "payload": {"order_id": "o-1", "total": 20.0}},
+            "proposal": {"summary": "refund 10", "model_confidence": 0.5, "actions": [{"action": "refund", "amount": 10.0}], "details": {}},
+        });
+        let mut d = PendingDecision::new(
+            &task_id,
+            workflow,
+            "auto_orders",
+            "order",
+            overseer_agents::confidence::Confidence::combine(0.5, 0.5, None),
+            vec!["low_confidence".into()],
+            data,
+            std::time::Duration::from_secs(600),
+        );
+        if let Some(w) = config.workflows.get(workflow) {
+            d = d.with_rules(w);
+        }
+        store.park(&d, std::time::Duration::from_secs(1200)).await.expect("park").decision_id().to_string()
     }
 }

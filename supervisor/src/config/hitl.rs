@@ -43,7 +43,7 @@ pub enum NotifyEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NotifyKind {
-    /// JSON POST to `url`, signed with HMAC-SHA256 when `secret_env` names a variable.
+    /// JSON POST to `url`, signed with HMAC-SHA256 (key from `secret_env`).
     Webhook,
     /// A message through the Telegram Bot API to `chat_id`.
     Telegram,
@@ -57,7 +57,8 @@ pub struct NotificationTarget {
     /// Webhook: where to POST.
     #[serde(default)]
     pub url: Option<String>,
-    /// Webhook: the environment variable holding the HMAC key (the key never sits in config).
+    /// Webhook: the environment variable holding the HMAC key (required; the key never sits in
+    /// config).
     #[serde(default)]
     pub secret_env: Option<String>,
     /// Telegram: the chat to write to.
@@ -82,6 +83,9 @@ impl NotificationTarget {
         match self.kind {
             NotifyKind::Webhook if !self.url.as_deref().is_some_and(http) => {
                 out.push("a webhook needs an http(s) `url`".to_string())
+            }
+            NotifyKind::Webhook if self.secret_env.as_deref().is_none_or(|v| v.trim().is_empty()) => {
+                out.push("a webhook needs `secret_env` (webhooks are always signed)".to_string())
             }
             NotifyKind::Telegram if self.chat_id.as_deref().is_none_or(|c| c.trim().is_empty()) => {
                 out.push("a telegram target needs a `chat_id`".to_string())

@@ -8,6 +8,7 @@
 
 pub mod connections;
 pub mod hitl;
+pub mod http;
 mod problem;
 pub mod reference;
 pub mod service;
@@ -17,11 +18,12 @@ mod validate;
 
 pub use connections::{AmqpConfig, Connections, KafkaConfig, LlmConfig, RedisConfig};
 pub use hitl::HitlConfig;
+pub use http::{AuthConfig, HttpConfig, RateLimitConfig};
 pub use overseer_agents::policy::PolicyConfig;
 pub use overseer_agents::spec::AgentSpec;
 pub use overseer_agents::workflow::WorkflowConfig;
 pub use problem::{ConfigErrors, ConfigProblem, Origin};
-pub use service::{HttpConfig, Limits, RuntimeConfig};
+pub use service::{Limits, RuntimeConfig};
 pub use sources::ENV_PREFIX;
 pub use topology::{ConsumerRole, QueueClass, QueueConfig, RetryConfig, TopicConfig};
 

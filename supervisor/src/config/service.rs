@@ -1,22 +1,7 @@
-//! Settings of overseer's own process: its HTTP port and the limits on what it accepts.
+//! Settings of overseer's own process: shutdown, supervision, and the limits on tasks.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-/// The one HTTP port: health, metrics, HITL API, dashboard, control API.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HttpConfig {
-    /// Address and port to listen on.
-    #[serde(default = "default_bind")]
-    pub bind: String,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        Self { bind: default_bind() }
-    }
-}
 
 /// How the process stops and how its supervisors restart children.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -55,10 +40,6 @@ fn default_max_restarts() -> u32 {
 }
 fn default_restart_window() -> std::time::Duration {
     std::time::Duration::from_secs(60)
-}
-
-fn default_bind() -> String {
-    "0.0.0.0:8001".to_string()
 }
 
 /// Bounds on incoming tasks: anything past them is dead-lettered at once, never processed.

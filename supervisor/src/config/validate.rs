@@ -8,6 +8,7 @@ type Problems = Vec<(String, String)>;
 pub(super) fn problems(config: &Config) -> Problems {
     let mut out = Vec::new();
     connections(config, &mut out);
+    out.extend(config.http.problems());
     queues(config, &mut out);
     topics(config, &mut out);
     retry(config, &mut out);

@@ -45,6 +45,25 @@ pub struct PendingDecision {
     /// Effects of the decision already durable (the outbox does not repeat them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub effects_done: Vec<String>,
+    /// Who may decide, as the workflow said when the decision was parked: a later change of
+    /// the workflow's configuration cannot loosen it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver_rules: Option<ApproverRules>,
+}
+
+/// Who may decide a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApproverRules {
+    /// Distinct verified approvers needed (M of M-of-N).
+    pub required_approvals: u32,
+    /// Subjects and `group:<name>` entries allowed to decide (empty: any approver).
+    pub approvers: Vec<String>,
+}
+
+impl ApproverRules {
+    pub fn of(workflow: &overseer_agents::workflow::WorkflowConfig) -> Self {
+        Self { required_approvals: workflow.required_approvals.max(1), approvers: workflow.approvers.clone() }
+    }
 }
 
 /// `dec_YYYYMMDD_HHMMSS_xxxxxx`, as the earlier system formatted them.
@@ -104,7 +123,14 @@ impl PendingDecision {
             edited: None,
             approvals: Vec::new(),
             effects_done: Vec::new(),
+            approver_rules: None,
         }
+    }
+
+    /// This decision with its workflow's approver rules snapshotted.
+    pub fn with_rules(mut self, workflow: &overseer_agents::workflow::WorkflowConfig) -> Self {
+        self.approver_rules = Some(ApproverRules::of(workflow));
+        self
     }
 }
 

@@ -10,7 +10,7 @@ pub mod redis_store;
 pub mod transition;
 
 use async_trait::async_trait;
-pub use decision::PendingDecision;
+pub use decision::{ApproverRules, PendingDecision};
 use std::time::Duration;
 pub use transition::{Status, Transition, TransitionError};
 

@@ -1,54 +1,38 @@
-//! Who is calling: the user named by the `X-Overseer-User` header (until authentication binds
-//! it to a verified identity) and the client address, for audit entries and approver lists.
+//! Who is calling: the principal the guard verified from the request's token, and the client
+//! address. Nothing a client writes about itself (a name header, a body field) is trusted.
 
 use super::error::ApiError;
+use super::guard::ClientAddr;
+use crate::auth::Principal;
 use crate::workflows::Actor;
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use std::net::SocketAddr;
 
-/// The header naming the user.
-pub const USER_HEADER: &str = "x-overseer-user";
-/// The user when the header is absent.
-pub const ANONYMOUS: &str = "anonymous";
+/// The verified caller of a request.
+pub struct Caller {
+    pub principal: Principal,
+    pub from: Option<String>,
+}
 
-/// The caller of a request.
-pub struct Caller(pub Actor);
-
-fn valid_user(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+impl Caller {
+    /// The caller as an audit subject.
+    pub fn actor(&self) -> Actor {
+        Actor { user: self.principal.subject.clone(), from: self.from.clone() }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let user = match parts.headers.get(USER_HEADER) {
-            None => ANONYMOUS.to_string(),
-            Some(value) => match value.to_str() {
-                Ok(name) if valid_user(name) => name.to_string(),
-                _ => {
-                    return Err(ApiError::bad_request(format!(
-                        "{USER_HEADER} must be 1..64 characters of letters, digits, '.', '_', '-', '@'"
-                    )))
-                }
-            },
-        };
-        let from = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-        Ok(Self(Actor { user, from }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::valid_user;
-
-    #[test]
-    fn user_names_are_short_and_plain() {
-        assert!(valid_user("ada.lovelace@example.com"));
-        assert!(!valid_user(""));
-        assert!(!valid_user("ada\nadmin"));
-        assert!(!valid_user(&"a".repeat(65)));
+        // The guard puts the principal there for every route that needs one; a handler asking
+        // for a caller on a route without one refuses (fail closed).
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("no verified caller"))?;
+        let from = parts.extensions.get::<ClientAddr>().and_then(|c| c.0).map(|ip| ip.to_string());
+        Ok(Self { principal, from })
     }
 }

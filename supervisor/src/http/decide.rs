@@ -6,20 +6,24 @@
 //! Beyond the seed's body, an approval may carry `edited` (a changed proposal: checked against
 //! the agent's output schema, then it is what executes) and `payload_hash` (the hash of the
 //! proposal the approver saw: a decision whose payload changed since answers 409). Racing
-//! approvers get one success and 409s; a decision past its deadline answers 410; a workflow
-//! with an approver list answers 403 to anyone else; M-of-N workflows stay pending until the
-//! M-th distinct approver. The state change is durable before the answer; its effects
+//! approvers get one success and 409s; a decision past its deadline answers 410. Who may
+//! decide is the verified caller's business alone: an approver list (subjects and
+//! `group:<name>` entries, as snapshotted when the decision was parked) answers 403 to anyone
+//! else, so does a token limited to other workflows, and so does a decision whose workflow is
+//! not configured here (fail closed); M-of-N workflows stay pending until the M-th distinct
+//! verified subject. The state change is durable before the answer; its effects
 //! (completion, events, training record) run at once through the outbox, which retries them.
 
 use super::caller::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
+use crate::audit::AuditDetail;
 use crate::hitl::decision::unix_ms;
-use crate::hitl::{PendingDecision, Status, Transition, TransitionError};
-use crate::workflows::Actor;
+use crate::hitl::{ApproverRules, PendingDecision, Status, Transition, TransitionError};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -86,9 +90,20 @@ pub(super) async fn approve(
     Path(id): Path<String>,
     caller: Caller,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let body: DecisionBody = parse_body(&body)?;
-    decide(&state, &id, Verdict::Approve, body, &caller.0).await.map(Json)
+    decide(&state, &id, Verdict::Approve, body, &caller).await.map(audited)
+}
+
+/// The answer, with the state change for the audit record.
+fn audited(answer: Value) -> Response {
+    let detail = AuditDetail {
+        before: Some(json!({"status": "pending"})),
+        after: Some(json!({"status": answer["status"], "edited": answer["edited"]})),
+    };
+    let mut response = Json(answer).into_response();
+    response.extensions_mut().insert(detail);
+    response
 }
 
 #[utoipa::path(post, path = "/api/brain/hitl/decisions/{id}/reject", tag = "decisions", operation_id = "reject_decision",
@@ -99,9 +114,9 @@ pub(super) async fn reject(
     Path(id): Path<String>,
     caller: Caller,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let body: DecisionBody = parse_body(&body)?;
-    decide(&state, &id, Verdict::Reject, body, &caller.0).await.map(Json)
+    decide(&state, &id, Verdict::Reject, body, &caller).await.map(audited)
 }
 
 /// `POST /api/hitl/decision`: one item, or `{"decisions": [items]}`.
@@ -112,13 +127,13 @@ pub(super) async fn general(
     State(state): State<AppState>,
     caller: Caller,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let raw: Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
     let Some(items) = raw.get("decisions") else {
         let (id, action, body) = item(raw)?.body();
-        let answer = decide(&state, &id, verdict(&action)?, body, &caller.0).await?;
-        return Ok((StatusCode::OK, Json(answer)));
+        let answer = decide(&state, &id, verdict(&action)?, body, &caller).await?;
+        return Ok(audited(answer));
     };
     let items = items.as_array().ok_or_else(|| ApiError::bad_request("decisions must be an array"))?;
     if items.is_empty() || items.len() > MAX_BATCH {
@@ -129,7 +144,7 @@ pub(super) async fn general(
         let id = raw.get("decision_id").and_then(Value::as_str).map(str::to_string);
         let outcome = match item(raw.clone()).map(DecisionItem::body) {
             Ok((id, action, body)) => match verdict(&action) {
-                Ok(v) => decide(&state, &id, v, body, &caller.0).await,
+                Ok(v) => decide(&state, &id, v, body, &caller).await,
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),
@@ -143,7 +158,14 @@ pub(super) async fn general(
     }
     let succeeded = results.iter().filter(|r| r["ok"] == true).count();
     // 207-like semantics in a plain 200: each item carries its own status.
-    Ok((StatusCode::OK, Json(json!({"count": results.len(), "succeeded": succeeded, "results": results}))))
+    let outcomes: Vec<Value> = results
+        .iter()
+        .map(|r| json!({"decision_id": r["decision_id"], "status_code": r["status_code"]}))
+        .collect();
+    let mut response =
+        Json(json!({"count": results.len(), "succeeded": succeeded, "results": results})).into_response();
+    response.extensions_mut().insert(AuditDetail { before: None, after: Some(json!({"batch": outcomes})) });
+    Ok(response)
 }
 
 fn item(raw: Value) -> Result<DecisionItem, ApiError> {
@@ -194,8 +216,9 @@ async fn decide(
     id: &str,
     verdict: Verdict,
     body: DecisionBody,
-    by: &Actor,
+    caller: &Caller,
 ) -> Result<Value, ApiError> {
+    let who = &caller.principal;
     if body.feedback.as_ref().is_some_and(|f| f.len() > MAX_FEEDBACK) {
         return Err(ApiError::bad_request(format!("feedback is longer than {MAX_FEEDBACK} bytes")));
     }
@@ -205,14 +228,23 @@ async fn decide(
         .await
         .map_err(|e| ApiError::unavailable("the decision store", e))?
         .ok_or_else(|| ApiError::not_found(format!("no decision `{id}`")))?;
-    let workflow = state.workflows.get(&d.workflow_id);
-    let (required, approvers) = workflow
-        .as_ref()
-        .map_or((1, Vec::new()), |w| (w.config.required_approvals, w.config.approvers.clone()));
-    if !approvers.is_empty() && !approvers.contains(&by.user) {
+    // Fail closed: a workflow this replica does not know has no rules anyone could meet.
+    let workflow = state.workflows.get(&d.workflow_id).ok_or_else(|| {
+        ApiError::forbidden(format!(
+            "the decision's workflow `{}` is not configured; nobody may decide it",
+            d.workflow_id
+        ))
+    })?;
+    // The rules as they were when the decision was parked (older decisions: the workflow's).
+    let rules = d.approver_rules.clone().unwrap_or_else(|| ApproverRules::of(&workflow.config));
+    let required = rules.required_approvals.max(1);
+    if !who.may_decide_in(&d.workflow_id) {
+        return Err(ApiError::forbidden(format!("this token may not decide `{}` decisions", d.workflow_id)));
+    }
+    if !who.on_list(&rules.approvers) {
         return Err(ApiError::forbidden(format!(
             "`{}` may not decide `{}` decisions",
-            by.user, d.workflow_id
+            who.subject, d.workflow_id
         )));
     }
     let edited = match (verdict, body.edited) {
@@ -230,8 +262,8 @@ async fn decide(
     let now = SystemTime::now();
     let t = Transition {
         to: if verdict == Verdict::Approve { Status::Approved } else { Status::Rejected },
-        by: by.user.clone(),
-        from: by.from.clone(),
+        by: who.subject.clone(),
+        from: caller.from.clone(),
         feedback: body.feedback.clone(),
         seen_hash: body.payload_hash,
         edited,
@@ -241,7 +273,7 @@ async fn decide(
         workflow: Some(d.workflow_id.clone()),
     };
     let changed = state.store.transition(id, &t).await.map_err(refused)?;
-    tracing::info!(decision_id = %id, user = %by.user, from = ?by.from, status = %changed.status, "decision");
+    tracing::info!(decision_id = %id, user = %who.subject, from = ?caller.from, status = %changed.status, "decision");
     if changed.status == Status::Pending.as_str() {
         return Ok(json!({
             "decision_id": id,

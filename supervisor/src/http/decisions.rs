@@ -173,6 +173,9 @@ pub(super) async fn history(
     list(&state, Index::History, q?.0).await
 }
 
+/// Most decisions one listing request reads (filters are applied after reading).
+const SCAN_BUDGET: usize = 1000;
+
 async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_LIMIT {
@@ -208,8 +211,10 @@ async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Response
     };
     let mut decisions = Vec::new();
     let mut exhausted = false;
-    // Bounded work per request: at most ten index pages are scanned for one page of results.
-    for _ in 0..10 {
+    // Bounded work per request, whatever the filter matches: at most SCAN_BUDGET decisions are
+    // read; the cursor goes on from where this request stopped.
+    let mut read = 0;
+    loop {
         let page = match index {
             Index::Pending => state.store.pending_page(q.workflow.as_deref(), position.clone(), limit).await,
             Index::History => state.store.history_page(position.clone(), limit).await,
@@ -218,6 +223,7 @@ async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Response
         if page.len() < limit {
             exhausted = true;
         }
+        read += page.len();
         let ids: Vec<String> = page.iter().map(|(_, id)| id.clone()).collect();
         let mut found: std::collections::HashMap<String, PendingDecision> = state
             .store
@@ -241,7 +247,7 @@ async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Response
                 position = Some(last.clone());
             }
         }
-        if exhausted || decisions.len() == limit {
+        if exhausted || decisions.len() == limit || read >= SCAN_BUDGET {
             break;
         }
     }

@@ -1,13 +1,21 @@
-//! The HTTP API on one port: `GET /health` (tree, dependencies, LLM), `GET /metrics`
-//! (Prometheus text), and the HITL decision reads (`decisions`). `app(state)` builds the
-//! router, so tests drive it with `oneshot` or on a real port. Errors: `error::ApiError`.
+//! The HTTP API on one port: `GET /health` (liveness), `GET /metrics` (Prometheus text), the
+//! HITL decisions and workflows, onboarding, the dashboard, sessions and the audit log.
+//! `app(state)` builds the router, so tests drive it with `oneshot` or on a real port.
+//!
+//! Every request passes [`guard`] (host, token, role, CSRF, rate limits, content type, audit;
+//! the rules per route are in [`access`]); every error answer is `{"error", "detail"}`
+//! ([`error`]).
 
+pub mod access;
+mod audit;
 pub mod caller;
 mod decide;
 mod decisions;
 pub mod error;
+pub mod guard;
 mod hitl_metrics;
 mod onboarding;
+mod session;
 mod workflows;
 
 use crate::events::EventSink;
@@ -17,15 +25,16 @@ use crate::hitl::DecisionStore;
 use crate::transport::link::AmqpLink;
 use crate::workflows::WorkflowRegistry;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use overseer_agents::agent::Agent;
-use serde_json::json;
-use std::collections::HashMap;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -45,20 +54,43 @@ pub struct AppState {
     pub agents: HashMap<String, Arc<dyn Agent>>,
     /// The lead intake (none: its endpoints answer 503).
     pub onboarding: Option<Arc<crate::onboarding::Onboarding>>,
+    /// Token verification, rate limits, the audit log (see [`guard`]).
+    pub security: Arc<guard::Security>,
+    /// CORS for the configured origins, the body limit and the request timeout.
+    pub limits: Arc<crate::config::HttpConfig>,
 }
 
 /// The API's description; the paths come from the handlers' `#[utoipa::path]`.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    info(title = "overseer", description = "The agent worker runtime's HTTP API: health, metrics, human-in-the-loop decisions and workflows, onboarding. Errors are JSON {\"error\", \"detail\"}. The caller names themself in X-Overseer-User."),
+    info(title = "overseer", description = "The agent worker runtime's HTTP API: health, metrics, human-in-the-loop decisions and workflows, onboarding. Errors are JSON {\"error\", \"detail\"}. Every route but /health, the dashboard page and login needs a bearer JWT (or the dashboard's session cookie); roles viewer < approver < admin."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
     tags(
         (name = "runtime", description = "Health and Prometheus metrics"),
         (name = "decisions", description = "Pending and decided HITL decisions"),
         (name = "workflows", description = "Workflows as they are now, changed at run time, audited"),
         (name = "onboarding", description = "The seed's lead intake"),
+        (name = "auth", description = "Dashboard sessions and the access audit log"),
     )
 )]
 struct ApiDoc;
+
+/// The bearer-token scheme of the OpenAPI document.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
+            ),
+        );
+    }
+}
 
 /// The router, and the OpenAPI document generated from the same handlers.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
@@ -82,15 +114,58 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(onboarding::start))
         .routes(routes!(onboarding::status))
         .routes(routes!(dashboard))
+        .routes(routes!(session::login))
+        .routes(routes!(session::logout))
+        .routes(routes!(session::session))
+        .routes(routes!(audit::log))
         .split_for_parts()
 }
 
 pub fn app(state: AppState) -> Router {
     let (router, doc) = routes();
     let doc = Arc::new(doc);
+    let limits = state.limits.clone();
+    let cors = cors(&limits.cors_origins);
     router
         .route("/api/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
+        .layer(axum::extract::DefaultBodyLimit::max(limits.body_limit))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            limits.request_timeout,
+        ))
+        .layer(axum::middleware::from_fn(error::json_errors))
+        .layer(cors)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .with_state(state)
+}
+
+/// CORS for exactly the configured origins (none: no CORS headers, browsers refuse
+/// cross-origin calls).
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    if allowed.is_empty() {
+        return CorsLayer::new();
+    }
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST, axum::http::Method::PUT])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static(guard::CSRF_HEADER),
+        ])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// The minimal HITL page (pending decisions with approve/reject, workflow switches, figures).
@@ -101,7 +176,7 @@ async fn dashboard() -> impl IntoResponse {
     (
         [(
             "content-security-policy",
-            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         )],
         axum::response::Html(include_str!("dashboard.html")),
     )
@@ -112,17 +187,27 @@ async fn dashboard() -> impl IntoResponse {
 #[utoipa::path(get, path = "/health", tag = "runtime", responses((status = 200, description = "The tree and its dependencies are well"), (status = 503, description = "A queue is in meltdown or a dependency is down")))]
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let queues = state.health.queues();
+    // Public route: states only, never error text (the log has the details).
     let redis = match state.store.ping().await {
-        Ok(()) => "ok".to_string(),
-        Err(e) => format!("error: {e}"),
+        Ok(()) => "ok",
+        Err(e) => {
+            tracing::warn!(error = %e, "health: Redis does not answer");
+            "unavailable"
+        }
     };
     let amqp = match &state.amqp {
-        Some(link) if link.is_up().await => "ok".to_string(),
-        Some(_) => "error: disconnected".to_string(),
-        None => "not used".to_string(),
+        Some(link) if link.is_up().await => "ok",
+        Some(_) => "unavailable",
+        None => "not used",
     };
     let restarts: u64 = queues.values().map(|q| q.restarts).sum();
-    let healthy = queues.values().all(|q| !q.failed) && redis == "ok" && amqp != "error: disconnected";
+    let healthy = queues.values().all(|q| !q.failed) && redis == "ok" && amqp != "unavailable";
+    let queues: BTreeMap<&String, Value> = queues
+        .iter()
+        .map(|(name, q)| {
+            (name, json!({"consumers": q.consumers, "restarts": q.restarts, "failed": q.failed}))
+        })
+        .collect();
     let body = json!({
         "status": if healthy { "ok" } else { "degraded" },
         "llm": state.health.llm(),

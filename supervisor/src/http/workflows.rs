@@ -7,10 +7,12 @@
 use super::caller::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
+use crate::audit::AuditDetail;
 use crate::events::event::topic;
 use crate::workflows::{audit_event, AuditEntry, Change, ChangeError};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use overseer_agents::workflow::AutonomyLevel;
 use serde::Deserialize;
@@ -59,7 +61,7 @@ pub(super) async fn toggle(
     Path(id): Path<String>,
     caller: Caller,
     q: Result<Query<ToggleQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let raw = q?.0.enabled.ok_or_else(|| ApiError::bad_request("enabled=true|false is required"))?;
     let enabled = match raw.to_ascii_lowercase().as_str() {
         "true" | "1" | "on" => true,
@@ -77,7 +79,7 @@ pub(super) async fn confidence(
     Path(id): Path<String>,
     caller: Caller,
     q: Result<Query<ThresholdQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let threshold = q?.0.threshold.ok_or_else(|| ApiError::bad_request("threshold=0..1 is required"))?;
     apply(&state, &id, Change::Threshold(threshold), caller).await
 }
@@ -90,7 +92,7 @@ pub(super) async fn autonomy(
     Path(id): Path<String>,
     caller: Caller,
     q: Result<Query<AutonomyQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let raw = q?.0.level.ok_or_else(|| ApiError::bad_request("level is required"))?;
     let level = AutonomyLevel::parse(&raw).ok_or_else(|| {
         ApiError::bad_request(format!(
@@ -100,9 +102,9 @@ pub(super) async fn autonomy(
     apply(&state, &id, Change::Autonomy(level), caller).await
 }
 
-async fn apply(state: &AppState, id: &str, change: Change, caller: Caller) -> Result<Json<Value>, ApiError> {
+async fn apply(state: &AppState, id: &str, change: Change, caller: Caller) -> Result<Response, ApiError> {
     let (entry, workflow) =
-        state.workflows.change(id, change, caller.0, None).await.map_err(|e| match e {
+        state.workflows.change(id, change, caller.actor(), None).await.map_err(|e| match e {
             ChangeError::Unknown(_) => unknown(id),
             ChangeError::Invalid(detail) => ApiError::bad_request(detail),
             ChangeError::Contended | ChangeError::Moved => {
@@ -115,7 +117,12 @@ async fn apply(state: &AppState, id: &str, change: Change, caller: Caller) -> Re
     body["message"] =
         format!("{} of `{id}` changed from {} to {}", entry.field, entry.before, entry.after).into();
     body["audit_id"] = entry.audit_id.clone().into();
-    Ok(Json(body))
+    let mut response = Json(body).into_response();
+    response.extensions_mut().insert(AuditDetail {
+        before: Some(json!({entry.field.clone(): entry.before})),
+        after: Some(json!({entry.field.clone(): entry.after})),
+    });
+    Ok(response)
 }
 
 /// The audit entry on `audit.trail` (the Redis audit log already holds it).

@@ -121,7 +121,8 @@ impl Onboarding {
                     reasons,
                     data,
                     workflow.config.pending_ttl,
-                );
+                )
+                .with_rules(&workflow.config);
                 let parked = park_and_announce(
                     self.decisions.as_ref(),
                     self.sink.as_ref(),

@@ -152,7 +152,8 @@ fn park_with(
         reasons,
         data,
         workflow.pending_ttl,
-    );
+    )
+    .with_rules(workflow);
     Effect::Park { pending: Box::new(pending), retention: workflow.pending_ttl + history, record }
 }
 

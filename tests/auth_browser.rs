@@ -1,0 +1,199 @@
+//! The dashboard's browser session and the request limits: login sets an HttpOnly,
+//! SameSite=Strict cookie; cookie-authenticated writes need same-origin and the signed CSRF
+//! token; bodies must be JSON; foreign Host names are refused; oversize bodies get 413 and a
+//! burst 429 with Retry-After, all as the contract's JSON errors; CORS only for the configured
+//! origin; the page cannot be framed.
+
+mod common;
+
+use common::auth::token;
+use common::runtime::TestEnv;
+use serde_json::{json, Value};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_csrf_content_types_hosts_and_limits() {
+    let env = TestEnv::new().await;
+    let config = env.config(&[
+        ("OVERSEER__HTTP__CORS_ORIGINS", "[\"https://admin.example\"]"),
+        ("OVERSEER__HTTP__BODY_LIMIT", "65536"),
+        ("OVERSEER__HTTP__RATE_LIMIT__PER_SUBJECT", "5"),
+        ("OVERSEER__HTTP__RATE_LIMIT__BURST", "5"),
+    ]);
+    let running = env.start(&config, &[]).await;
+    let base = format!("http://{}", running.http_addr);
+    let host = running.http_addr.to_string();
+    let plain = reqwest::Client::new();
+
+    // Login: the token becomes an HttpOnly, SameSite=Strict session cookie; the body and the
+    // readable cookie carry the CSRF token, never the session token.
+    let session = token("ada", "admin");
+    let r = plain
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"token": session}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status().as_u16(), 200);
+    let cookies: Vec<String> =
+        r.headers().get_all("set-cookie").iter().map(|v| v.to_str().expect("ascii").to_string()).collect();
+    let answer: Value = r.json().await.expect("JSON");
+    assert_eq!(answer["subject"], "ada");
+    assert!(!answer.to_string().contains(&session), "the answer does not echo the token");
+    let session_cookie = cookies.iter().find(|c| c.starts_with("overseer_session=")).expect("session cookie");
+    assert!(
+        session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Strict"),
+        "{session_cookie}"
+    );
+    let csrf = answer["csrf_token"].as_str().expect("csrf token").to_string();
+    let csrf_cookie = cookies.iter().find(|c| c.starts_with("overseer_csrf=")).expect("csrf cookie");
+    assert!(!csrf_cookie.contains("HttpOnly") && csrf_cookie.contains(&csrf), "{csrf_cookie}");
+    let cookie = format!("overseer_session={session}; overseer_csrf={csrf}");
+    let wrong = plain
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"token": "nope"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(wrong.status().as_u16(), 401);
+
+    // Reading with the cookie works; writing needs same-origin and the CSRF token.
+    let toggle = format!("{base}/api/brain/hitl/workflows/analytics_reporting/toggle?enabled=true");
+    let r =
+        plain.get(format!("{base}/api/auth/session")).header("cookie", &cookie).send().await.expect("get");
+    assert_eq!(r.status().as_u16(), 200);
+    let cross = plain
+        .post(&toggle)
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(cross.status().as_u16(), 403, "a cross-site cookie POST");
+    let no_token = plain
+        .post(&toggle)
+        .header("cookie", &cookie)
+        .header("origin", format!("http://{host}"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(no_token.status().as_u16(), 403, "no CSRF token");
+    let forged = plain
+        .post(&toggle)
+        .header("cookie", &cookie)
+        .header("x-csrf-token", "abc.def")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(forged.status().as_u16(), 403, "a CSRF token not made for this session");
+    let ok = plain
+        .post(&toggle)
+        .header("cookie", &cookie)
+        .header("origin", format!("http://{host}"))
+        .header("sec-fetch-site", "same-origin")
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(ok.status().as_u16(), 200, "{:?}", ok.text().await);
+
+    let admin = common::auth::client_as("ada", "admin");
+    // Bodies must say they are JSON.
+    let r = admin
+        .post(format!("{base}/api/hitl/decision"))
+        .header("content-type", "text/plain")
+        .body(r#"{"decision_id": "dec_x", "action": "approve"}"#)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 415);
+    assert_eq!(r.json::<Value>().await.expect("JSON")["error"], "unsupported_media_type");
+    // Foreign Host names (DNS rebinding) are refused, even with a valid token.
+    let r = admin
+        .get(format!("{base}/api/hitl/pending"))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status().as_u16(), 403);
+    // Oversize bodies: 413, as JSON.
+    let big = json!({"decision_id": "dec_x", "action": "approve", "feedback": "x".repeat(100_000)});
+    let r = admin.post(format!("{base}/api/hitl/decision")).json(&big).send().await.expect("post");
+    assert_eq!(r.status().as_u16(), 413);
+    assert_eq!(r.json::<Value>().await.expect("JSON")["error"], "too_large");
+    // Unknown routes and wrong methods: the JSON error shape.
+    let r = admin.get(format!("{base}/api/nope")).send().await.expect("get");
+    assert_eq!(
+        (r.status().as_u16(), r.json::<Value>().await.expect("JSON")["error"].clone()),
+        (404, json!("not_found"))
+    );
+    let r = admin.delete(format!("{base}/api/hitl/pending")).send().await.expect("delete");
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.json::<Value>().await.expect("JSON")["error"], "method_not_allowed");
+
+    // A burst of writes by one subject: 429 with Retry-After once past the burst.
+    let burst = common::auth::client_as("bursty", "admin");
+    let mut limited = None;
+    for _ in 0..12 {
+        let r = burst
+            .post(format!("{base}/api/brain/hitl/workflows/analytics_reporting/toggle?enabled=true"))
+            .send()
+            .await
+            .expect("post");
+        if r.status().as_u16() == 429 {
+            limited = Some(r);
+            break;
+        }
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    let limited = limited.expect("the burst is limited");
+    let wait: u64 = limited.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(limited.json::<Value>().await.expect("JSON")["error"], "rate_limited");
+
+    // CORS for the configured origin only.
+    let pre = |origin: &'static str| {
+        plain
+            .request(reqwest::Method::OPTIONS, format!("{base}/api/hitl/pending"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+    };
+    let r = pre("https://admin.example").await.expect("preflight");
+    assert_eq!(
+        r.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap_or("")),
+        Some("https://admin.example")
+    );
+    let r = pre("https://evil.example").await.expect("preflight");
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    // The dashboard cannot be framed.
+    let page = plain.get(format!("{base}/api/hitl/dashboard")).send().await.expect("page");
+    let csp = page.headers()["content-security-policy"].to_str().expect("ascii").to_string();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    // The audit log holds the session's write and the refusals, attributed.
+    let audit: Value = admin
+        .get(format!("{base}/api/audit?subject=ada&action=toggle"))
+        .send()
+        .await
+        .expect("audit")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(
+        audit["records"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["outcome"] == "ok" && r["after"]["hitl_enabled"] == true)),
+        "{audit}"
+    );
+    let denied: Value = admin
+        .get(format!("{base}/api/audit?stream=denied&subject=ada"))
+        .send()
+        .await
+        .expect("audit")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(denied["count"].as_u64().is_some_and(|n| n >= 3), "{denied}");
+    running.shutdown().await;
+}
