@@ -76,15 +76,11 @@ async fn every_route_refuses_every_bad_token_and_audits_it() {
     };
     let admin = rs(good(json!({})));
     let valid = reqwest::Client::new();
-    let doc: Value = valid
-        .get(format!("{base}/api/openapi.json"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("doc")
-        .json()
-        .await
-        .expect("JSON");
+    let read = |path: String| {
+        let request = valid.get(format!("{base}{path}")).bearer_auth(&admin);
+        async move { request.send().await.expect("GET").json::<Value>().await.expect("JSON") }
+    };
+    let doc = read("/api/openapi.json".into()).await;
     let mut tampered = rs(good(json!({})));
     let last = tampered.pop().expect("a signature");
     tampered.push(if last == 'A' { 'B' } else { 'A' });
@@ -166,25 +162,9 @@ async fn every_route_refuses_every_bad_token_and_audits_it() {
     }
 
     // Nothing changed.
-    let d: Value = valid
-        .get(format!("{base}/api/brain/hitl/decisions/{decision}"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("JSON");
+    let d = read(format!("/api/brain/hitl/decisions/{decision}")).await;
     assert_eq!(d["status"], "pending", "{d}");
-    let w: Value = valid
-        .get(format!("{base}/api/brain/hitl/workflows/payment_processing"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("JSON");
+    let w = read("/api/brain/hitl/workflows/payment_processing".into()).await;
     assert_eq!(
         (w["hitl_enabled"].clone(), w["confidence_threshold"].clone(), w["autonomy_level"].clone()),
         (json!(true), json!(0.95), json!("supervised")),

@@ -217,3 +217,54 @@ fn principal(c: Claims) -> Result<Principal, AuthError> {
         .ok_or_else(|| AuthError::Claims("`role` must be viewer, approver or admin".into()))?;
     Ok(Principal { subject: c.sub, role, groups: c.groups, workflows: c.workflows, expires_at: c.exp })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::issue::{issue, Grant};
+    use std::time::Duration;
+
+    fn config(secret: &str) -> (tempfile::TempDir, AuthConfig) {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("secret");
+        std::fs::write(&path, format!("{secret}\n")).expect("write");
+        (dir, AuthConfig { hs256_secret_file: Some(path), ..AuthConfig::default() })
+    }
+
+    fn grant(subject: &str) -> Grant {
+        Grant {
+            subject: subject.into(),
+            role: Role::Approver,
+            workflows: Some(vec!["payment_processing".into()]),
+            groups: vec!["finance".into()],
+            ttl: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn issued_tokens_verify_with_their_claims_and_only_with_their_secret() {
+        let (_dir, c) = config("a-secret-of-at-least-thirty-two-bytes!");
+        let token = issue(&c, &grant("ada")).expect("issued");
+        let p = Verifier::from_config(&c).expect("verifier").verify(&token).expect("verifies");
+        assert_eq!((p.subject.as_str(), p.role), ("ada", Role::Approver));
+        assert_eq!(p.workflows, Some(vec!["payment_processing".to_string()]));
+        assert_eq!(p.groups, vec!["finance".to_string()]);
+        let (_other, c2) = config("another-secret-of-at-least-thirty-two-bytes");
+        assert_eq!(Verifier::from_config(&c2).expect("verifier").verify(&token), Err(AuthError::Signature));
+        assert_eq!(
+            Verifier::from_config(&c).expect("verifier").verify("not.a.jwt"),
+            Err(AuthError::Malformed)
+        );
+    }
+
+    #[test]
+    fn short_secrets_reserved_subjects_and_long_lives_are_refused() {
+        let (_dir, short) = config("too-short");
+        assert!(Verifier::from_config(&short).is_err());
+        let (_dir, c) = config("a-secret-of-at-least-thirty-two-bytes!");
+        assert!(issue(&c, &grant("overseer-adaptive")).is_err());
+        assert!(issue(&c, &Grant { ttl: Duration::from_secs(365 * 24 * 3600), ..grant("ada") }).is_err());
+        let rs_only = AuthConfig { algorithms: vec!["RS256".into()], ..c.clone() };
+        assert!(issue(&rs_only, &grant("ada")).is_err(), "no HS256 tokens where HS256 is not accepted");
+    }
+}
