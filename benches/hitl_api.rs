@@ -159,6 +159,7 @@ async fn bench() {
         sink: None,
         effects: Some(effects),
         agents: Default::default(),
+        policy: config.policy.clone(),
         onboarding: None,
         security: Arc::new(
             Security::from_config(

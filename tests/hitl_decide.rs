@@ -193,9 +193,27 @@ async fn an_edited_approval_is_checked_and_what_executes() {
     )
     .await;
     assert_eq!(code, 409, "a stale payload is refused: {body}");
+    let hash = shown["payload_hash"].as_str().expect("hash");
+
+    // An edit obeys the same policy as the model: no action off the allow-list, no refund
+    // above the limit, no refunds beyond the order's own total (20 here).
+    for (actions, rule) in [
+        (json!([{"action": "wire_money", "amount": 1e9}]), "allow_list"),
+        (json!([{"action": "refund", "amount": 500.0}]), "refund_limit"),
+        (
+            json!([{"action": "refund", "amount": 15.0}, {"action": "refund", "amount": 15.0}]),
+            "refund_order_total",
+        ),
+    ] {
+        let mut bad = edit.clone();
+        bad["actions"] = actions;
+        let (code, body) =
+            post(&format!("{base}/approve"), "ada", json!({"edited": bad, "payload_hash": hash})).await;
+        assert_eq!(code, 400, "{body}");
+        assert!(body["detail"].as_str().is_some_and(|d| d.contains(rule)), "names {rule}: {body}");
+    }
 
     edit["actions"] = json!([{"action": "fulfil", "note": "ship with the express carrier"}]);
-    let hash = shown["payload_hash"].as_str().expect("hash");
     let (code, body) =
         post(&format!("{base}/approve"), "ada", json!({"edited": edit, "payload_hash": hash})).await;
     assert_eq!(code, 200, "{body}");
@@ -204,6 +222,10 @@ async fn an_edited_approval_is_checked_and_what_executes() {
     let completion = &seen.iter().find(|(t, _)| t == "ai.completions").expect("completion").1;
     assert_eq!(completion["edited"], true);
     assert_eq!(completion["result"]["actions"][0]["note"], "ship with the express carrier");
+    assert_eq!(completion["payload_hash"], hash, "what was shown");
+    let executed = overseer_supervisor::hitl::decision::hash_proposal(&completion["result"]);
+    assert_eq!(completion["executed_hash"], executed.as_str(), "the hash of exactly what executes");
+    assert_ne!(executed, hash);
     let (_, record) = env.take("hitl_training").await.expect("training record");
     let record: Value = serde_json::from_slice(&record).expect("JSON");
     assert!(record["edit_diff"].as_array().is_some_and(|d| !d.is_empty()), "{record}");

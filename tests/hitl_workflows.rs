@@ -53,7 +53,10 @@ async fn changes_through_one_replica_route_the_next_task_on_another() {
     let env = TestEnv::new().await;
     // Combined confidence 0.4 + 0.6 × 0.99 ≈ 0.994.
     env.llm.set_default(Reply::content(order_proposal(0.99, json!([{"action": "fulfil"}]))));
-    let config = env.config(&[]);
+    // The tasks name payment_processing, which this test makes looser than auto_orders' own
+    // workflow: only the queue's allow-list lets them run under it (else workflow_not_allowed).
+    let config =
+        env.config(&[("OVERSEER__QUEUES__AUTO_ORDERS__ALLOWED_WORKFLOWS", "[\"payment_processing\"]")]);
     let a = env.start(&config, &["auto_analytics"]).await;
     let b = env.start(&config, &["auto_orders"]).await;
     assert_eq!(route_of_next_task(&env).await, "hitl", "supervised by default");

@@ -18,6 +18,7 @@
 
 pub mod agent;
 pub mod confidence;
+pub mod injection;
 pub mod llm;
 pub mod onboarding;
 pub mod policy;

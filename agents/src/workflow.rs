@@ -200,6 +200,33 @@ fn default_review_sample_rate() -> f64 {
 }
 
 impl WorkflowConfig {
+    /// How much this workflow holds back for a person: 0 never (HITL off, monitored,
+    /// autonomous), 1 below its threshold (assisted, adaptive), 2 always (supervised).
+    fn gate(&self) -> u8 {
+        if !self.hitl_enabled {
+            return 0;
+        }
+        match self.autonomy_level {
+            AutonomyLevel::Supervised => 2,
+            AutonomyLevel::Assisted | AutonomyLevel::Adaptive => 1,
+            AutonomyLevel::Monitored | AutonomyLevel::Autonomous => 0,
+        }
+    }
+
+    /// Whether this workflow sends to a person at least whatever `other` sends, with approver
+    /// rules at least as tight: the test a task's named workflow must pass against its
+    /// queue's own (a task cannot pick a looser workflow than its queue's).
+    pub fn at_least_as_strict_as(&self, other: &WorkflowConfig) -> bool {
+        let gate = match (self.gate(), other.gate()) {
+            (a, b) if a != b => a > b,
+            (1, 1) => self.confidence_threshold >= other.confidence_threshold,
+            _ => true,
+        };
+        let approvers = other.approvers.is_empty()
+            || (!self.approvers.is_empty() && self.approvers.iter().all(|a| other.approvers.contains(a)));
+        gate && approvers && self.required_approvals >= other.required_approvals
+    }
+
     /// Problems with this workflow's values, as (key, message) pairs; empty when valid.
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
@@ -226,6 +253,28 @@ mod tests {
 
     fn parse(text: &str) -> Result<WorkflowConfig, toml::de::Error> {
         toml::from_str(text)
+    }
+
+    fn wf(hitl: bool, threshold: f64, level: &str, approvers: &str) -> WorkflowConfig {
+        parse(&format!(
+            "hitl_enabled = {hitl}\nconfidence_threshold = {threshold}\nautonomy_level = \"{level}\"\napprovers = {approvers}"
+        ))
+        .expect("valid workflow")
+    }
+
+    #[test]
+    fn strictness_orders_gates_thresholds_and_approver_rules() {
+        let assisted = wf(true, 0.85, "assisted", "[]");
+        assert!(wf(true, 0.95, "supervised", "[]").at_least_as_strict_as(&assisted));
+        assert!(wf(true, 0.9, "adaptive", "[]").at_least_as_strict_as(&assisted));
+        assert!(!wf(true, 0.7, "assisted", "[]").at_least_as_strict_as(&assisted), "a lower threshold");
+        assert!(!wf(false, 0.99, "supervised", "[]").at_least_as_strict_as(&assisted), "HITL off");
+        assert!(!wf(true, 0.99, "autonomous", "[]").at_least_as_strict_as(&assisted));
+        assert!(wf(true, 0.1, "monitored", "[]").at_least_as_strict_as(&wf(false, 0.9, "autonomous", "[]")));
+        let listed = wf(true, 0.85, "assisted", "[\"carol\", \"dave\"]");
+        assert!(!assisted.at_least_as_strict_as(&listed), "no list is looser than a list");
+        assert!(wf(true, 0.9, "assisted", "[\"carol\"]").at_least_as_strict_as(&listed));
+        assert!(!wf(true, 0.9, "assisted", "[\"carol\", \"eve\"]").at_least_as_strict_as(&listed));
     }
 
     #[test]

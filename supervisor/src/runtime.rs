@@ -110,14 +110,18 @@ fn consumed_queues(config: &Config, options: &RunOptions) -> Result<Vec<QueueCon
         .iter()
         .filter(|(name, _)| options.queues.is_empty() || options.queues.contains(name))
         .filter_map(|(name, q)| match (q.consumer, &q.agent, &q.workflow) {
-            (ConsumerRole::Agent, Some(agent), Some(workflow)) => {
-                Some(QueueContext { queue: name.clone(), agent: agent.clone(), workflow: workflow.clone() })
-            }
+            (ConsumerRole::Agent, Some(agent), Some(workflow)) => Some(QueueContext {
+                queue: name.clone(),
+                agent: agent.clone(),
+                workflow: workflow.clone(),
+                allowed_workflows: q.allowed_workflows.clone(),
+            }),
             // Approval requests name their workflow; there is no default.
             (ConsumerRole::HitlIntake, _, _) => Some(QueueContext {
                 queue: name.clone(),
                 agent: INTAKE_AGENT.into(),
                 workflow: String::new(),
+                allowed_workflows: Vec::new(),
             }),
             _ => None,
         })
@@ -263,6 +267,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         sink: Some(sink),
         effects: Some(effects),
         agents,
+        policy: config.policy.clone(),
         onboarding: Some(onboarding),
         security: security.clone(),
         limits: Arc::new(config.http.clone()),

@@ -75,7 +75,7 @@ impl Domain for InventoryDomain {
     }
 
     fn policy_context(input: &StockInput) -> PolicyContext {
-        PolicyContext { on_hand: Some(input.on_hand) }
+        PolicyContext { on_hand: Some(input.on_hand), ..PolicyContext::default() }
     }
 
     fn offline(kind: &str, input: &StockInput, completeness: f64) -> Proposal<InventoryDetails> {

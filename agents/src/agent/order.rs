@@ -1,6 +1,7 @@
 //! The order-processing agent.
 
 use super::{offline_summary, score, Domain};
+use crate::policy::PolicyContext;
 use crate::proposal::{Proposal, ProposedAction};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -94,6 +95,14 @@ impl Domain for OrderDomain {
     type Input = OrderInput;
     type Details = OrderDetails;
     const KINDS: &'static [&'static str] = &["order.process", "order.refund", "order.cancel"];
+
+    /// Refunds may not exceed what the order is worth: its items (a stated total only when
+    /// it is lower; a payload cannot inflate it).
+    fn policy_context(input: &OrderInput) -> PolicyContext {
+        let items = items_total(input);
+        let worth = input.total.filter(|t| t.is_finite()).map_or(items, |t| t.min(items));
+        PolicyContext { order_total: Some(worth), ..PolicyContext::default() }
+    }
 
     fn problems(input: &OrderInput) -> Vec<String> {
         let mut out = Vec::new();

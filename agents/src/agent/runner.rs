@@ -1,8 +1,10 @@
 //! Drives one task through an agent: assess the input, build the prompt, ask the model,
-//! validate the answer (one corrective retry), score confidence, apply the action policy.
+//! validate the answer (one corrective retry), score confidence, apply the action policy and
+//! the prompt-injection tripwire.
 
 use super::{Agent, AgentError, Assessment, CheckedProposal};
 use crate::confidence::{self, Confidence};
+use crate::injection;
 use crate::llm::{LlmClient, LlmError, LlmRequest};
 use crate::policy::PolicyConfig;
 use crate::task::Task;
@@ -79,11 +81,13 @@ pub async fn run(
     let info = llm.info();
     let (schema_name, schema) = agent.output_schema();
     let spec = agent.spec();
-    let payload_json = serde_json::to_string(&task.payload).unwrap_or_default();
+    // The payload is data between markers, never instructions (crate::injection).
+    let payload_json = injection::delimit(&serde_json::to_string(&task.payload).unwrap_or_default());
     let request = LlmRequest {
         system: format!(
-            "{}\n\nAnswer with a single JSON object that follows this JSON schema:\n{}",
+            "{}\n\n{}\n\nAnswer with a single JSON object that follows this JSON schema:\n{}",
             spec.system_prompt.trim(),
+            injection::SYSTEM_GUARD,
             schema
         ),
         user: render(&spec.user_template, &assessment.kind, &payload_json),
@@ -117,6 +121,13 @@ pub async fn run(
         proposal.model_confidence,
         confidence::from_logprobs(&reply.logprobs),
     );
-    let review_reasons = policy.review_reasons(&spec.allowed_actions, &proposal.actions, assessment.policy);
+    let mut review_reasons =
+        policy.review_reasons(&spec.allowed_actions, &proposal.actions, assessment.policy);
+    // Money-moving and irreversible actions need a signal beside the model's own word.
+    review_reasons.extend(policy.self_reported_reasons(&proposal.actions, confidence.logprob.is_some()));
+    if let Some(finding) = injection::scan(&task.payload) {
+        tracing::info!(task_id = %task.task_id, signal = finding.signal, path = %finding.path, "possible prompt injection; a person decides");
+        review_reasons.push(finding.reason());
+    }
     Ok(AgentResult { assessment, proposal, confidence, review_reasons, usage })
 }

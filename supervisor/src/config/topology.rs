@@ -47,6 +47,10 @@ pub struct QueueConfig {
     /// The workflow (a key of `[workflows]`) for tasks that name none.
     #[serde(default)]
     pub workflow: Option<String>,
+    /// Workflows a task on this queue may name besides those at least as strict as the queue's
+    /// own; a task naming any other workflow is dead-lettered (`workflow_not_allowed`).
+    #[serde(default)]
+    pub allowed_workflows: Vec<String>,
     /// Prefetch per consumer; the class default when absent.
     #[serde(default)]
     pub prefetch: Option<u16>,

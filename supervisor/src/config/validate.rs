@@ -104,6 +104,9 @@ fn queues(config: &Config, out: &mut Problems) {
         if q.message_ttl.is_zero() {
             out.push((key("message_ttl"), "must be longer than zero".into()));
         }
+        for w in q.allowed_workflows.iter().filter(|w| !config.workflows.contains_key(*w)) {
+            out.push((key("allowed_workflows"), format!("`{w}` is not a configured workflow")));
+        }
         match (q.consumer, &q.agent, &q.workflow) {
             (ConsumerRole::Agent, None, _) => {
                 out.push((key("agent"), "required when consumer = \"agent\"".into()))

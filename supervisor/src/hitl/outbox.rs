@@ -210,6 +210,9 @@ fn completion(d: &PendingDecision) -> Value {
             "approved_by": d.decided_by,
             "approvals": d.approvals,
             "edited": d.edited.is_some(),
+            // What was shown to the approver, and what executes (the edit's own hash when edited).
+            "payload_hash": d.payload_hash,
+            "executed_hash": crate::hitl::decision::hash_proposal(executed(d)),
             "llm_provider": d.decision_data["llm_provider"],
             "result": executed(d),
         }),

@@ -190,7 +190,8 @@ fn refused(e: TransitionError) -> ApiError {
     }
 }
 
-/// The edited proposal, checked against the agent's output schema and normalised to the
+/// The edited proposal, checked against the agent's output schema and the action policy's
+/// limits (allow-list, amounts, quantities, totals, number of actions), normalised to the
 /// stored shape (summary, model_confidence, actions, details).
 fn checked_edit(state: &AppState, d: &PendingDecision, edited: Value) -> Result<Value, ApiError> {
     let agent = state
@@ -208,6 +209,17 @@ fn checked_edit(state: &AppState, d: &PendingDecision, edited: Value) -> Result<
     let checked = agent.check_output(&Value::Object(fields).to_string()).map_err(|problem| {
         ApiError::bad_request(format!("edited proposal does not fit the agent's schema: {problem}"))
     })?;
+    // The same limits as a model's proposal: an edit cannot add what the policy forbids.
+    let task = &d.decision_data["task"];
+    let payload = task["payload"].as_object().cloned().unwrap_or_default();
+    let ctx = agent.assess(task["kind"].as_str(), &payload).map(|a| a.policy).unwrap_or_default();
+    let broken = state.policy.edit_problems(&agent.spec().allowed_actions, &checked.actions, ctx);
+    if !broken.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "edited proposal breaks the action policy: {}",
+            broken.join("; ")
+        )));
+    }
     serde_json::to_value(checked).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 

@@ -52,6 +52,8 @@ pub struct AppState {
     pub effects: Option<Arc<DecisionEffects>>,
     /// The agents, to validate an approver's edited proposal against the agent's schema.
     pub agents: HashMap<String, Arc<dyn Agent>>,
+    /// The action policy an edited proposal must keep.
+    pub policy: overseer_agents::policy::PolicyConfig,
     /// The lead intake (none: its endpoints answer 503).
     pub onboarding: Option<Arc<crate::onboarding::Onboarding>>,
     /// Token verification, rate limits, the audit log (see [`guard`]).

@@ -10,6 +10,7 @@ use overseer_agents::llm::LlmClient;
 use overseer_agents::policy::PolicyConfig;
 use overseer_agents::routing::{self, Route};
 use overseer_agents::task::{Task, TaskLimits};
+use overseer_agents::workflow::WorkflowConfig;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,8 @@ pub struct QueueContext {
     pub agent: String,
     /// The workflow for tasks that name none.
     pub workflow: String,
+    /// Workflows a task may name besides those at least as strict as `workflow`.
+    pub allowed_workflows: Vec<String>,
 }
 
 /// What tasks are computed with: agents, model, workflows, policy, limits.
@@ -125,6 +128,32 @@ impl Pipeline {
         effects.commit_and_apply(&task.task_id, token, COMMIT_LEASE, effect).await
     }
 
+    /// A task runs under its queue's workflow or a stricter one (or one its queue allows),
+    /// never a looser one: naming `analytics_reporting` on auto_orders does not turn HITL off.
+    fn bound(&self, ctx: &QueueContext, named: &str, workflow: &WorkflowConfig) -> Result<(), Outcome> {
+        // The intake has no workflow of its own: every approval request waits for a person.
+        if ctx.workflow.is_empty()
+            || named == ctx.workflow
+            || ctx.allowed_workflows.iter().any(|w| w == named)
+        {
+            return Ok(());
+        }
+        let own = self.parts.workflows.get(&ctx.workflow).ok_or_else(|| Outcome::DeadLetter {
+            code: "unknown_workflow",
+            reason: format!("the queue's workflow `{}` is not configured", ctx.workflow),
+        })?;
+        if workflow.at_least_as_strict_as(&own.config) {
+            return Ok(());
+        }
+        Err(Outcome::DeadLetter {
+            code: "workflow_not_allowed",
+            reason: format!(
+                "workflow `{named}` is looser than `{}`, the workflow of queue {}; a task may name only one at least as strict",
+                ctx.workflow, ctx.queue
+            ),
+        })
+    }
+
     /// The agent's result, routed: the effect to apply, or the outcome when there is none.
     async fn decide(&self, ctx: &QueueContext, task: &Task) -> Result<Effect, Outcome> {
         if ctx.agent == super::intake::INTAKE_AGENT && task.workflow.is_none() {
@@ -141,6 +170,7 @@ impl Pipeline {
             });
         };
         let workflow = &current.config;
+        self.bound(ctx, workflow_id, workflow)?;
         if ctx.agent == super::intake::INTAKE_AGENT {
             return super::intake::approval_request(ctx, task, workflow_id, workflow, self.parts.history);
         }

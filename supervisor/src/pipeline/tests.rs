@@ -46,7 +46,12 @@ async fn pipeline() -> (Pipeline, Arc<MemorySink>, Arc<MemoryStore>) {
 }
 
 fn ctx() -> QueueContext {
-    QueueContext { queue: "auto_orders".into(), agent: "order".into(), workflow: "order_processing".into() }
+    QueueContext {
+        queue: "auto_orders".into(),
+        agent: "order".into(),
+        workflow: "order_processing".into(),
+        allowed_workflows: Vec::new(),
+    }
 }
 
 fn order(task_id: &str, extra: serde_json::Value) -> Vec<u8> {
@@ -95,6 +100,9 @@ async fn bad_tasks_are_dead_lettered_with_their_reason() {
         (b"{not json".to_vec(), "not_json"),
         (order("t3", json!({"kind": "order.teleport"})), "unknown_kind"),
         (order("t4", json!({"workflow": "nope"})), "unknown_workflow"),
+        // auto_orders runs under order_processing (assisted); analytics_reporting has HITL off.
+        (order("t6", json!({"workflow": "analytics_reporting"})), "workflow_not_allowed"),
+        (order("t7", json!({"workflow": "campaign_optimization"})), "workflow_not_allowed"),
         (br#"{"task_id":"t5","payload":{"items":[]}}"#.to_vec(), "invalid_payload"),
         (vec![b' '; 5000], "too_large"),
     ];
