@@ -45,6 +45,11 @@ async fn the_cli_lists_shows_decides_and_changes_workflows() {
     let out = cli(&api, &["approve", &decisions[0], "--feedback", "fine"]).await;
     assert!(out.status.success(), "{}", common::text(&out));
     assert!(common::text(&out).contains("approved"));
+    assert!(
+        common::text(&out).contains("actions: fulfil\nreasons: "),
+        "shows what is decided: {}",
+        common::text(&out)
+    );
     let out = cli(&api, &["approve", &decisions[0]]).await;
     assert!(!out.status.success(), "a second approval fails");
     assert!(common::text(&out).contains("409"), "{}", common::text(&out));

@@ -137,17 +137,34 @@ async fn a_decided_decision_waits_in_the_outbox_until_its_effects_are_done() {
     store.transition(&id, &approve("ada", None)).await.expect("approved");
     assert_eq!(store.outbox_due(u64::MAX, 10).await.expect("outbox"), vec![id.clone()]);
     assert!(store.outbox_due(1, 10).await.expect("outbox").is_empty(), "not due before its decision time");
-    assert!(store.outbox_lease(&id, Duration::from_secs(30)).await.expect("lease"));
-    assert!(!store.outbox_lease(&id, Duration::from_secs(30)).await.expect("lease"), "one runner at a time");
-    store.effect_done(&id, "completion").await.expect("mark");
-    store.effect_done(&id, "decision").await.expect("mark");
+    let token = store.outbox_lease(&id, Duration::from_secs(30)).await.expect("lease").expect("free");
+    assert!(
+        store.outbox_lease(&id, Duration::from_secs(30)).await.expect("lease").is_none(),
+        "one runner at a time"
+    );
+    assert!(store.effect_done(&id, "completion", &token).await.expect("mark"));
+    assert!(!store.effect_done(&id, "feedback", "someone-else").await.expect("mark"), "only the owner marks");
+    store.outbox_release(&id, "someone-else").await.expect("release");
+    assert!(
+        store.outbox_lease(&id, Duration::from_secs(30)).await.expect("lease").is_none(),
+        "only the owner releases"
+    );
+    assert!(store.outbox_renew(&id, &token, Duration::from_secs(30)).await.expect("renew"));
+    assert!(!store.outbox_renew(&id, "someone-else", Duration::from_secs(30)).await.expect("renew"));
+    assert!(store.effect_done(&id, "decision", &token).await.expect("mark"));
     let marked = store.get(&id).await.expect("get").expect("there");
     assert_eq!(marked.effects_done, vec!["completion".to_string(), "decision".to_string()]);
     let history = store.history_page(None, 10).await.expect("history");
     assert_eq!(history.iter().map(|(_, i)| i.clone()).collect::<Vec<_>>(), vec![id.clone()]);
-    store.outbox_done(&id).await.expect("done");
+    store.outbox_done(&id, &token).await.expect("done");
     assert!(store.outbox_due(u64::MAX, 10).await.expect("outbox").is_empty());
-    assert!(store.outbox_lease(&id, Duration::from_secs(30)).await.expect("lease"), "lease released");
+    let again = store.outbox_lease(&id, Duration::from_millis(200)).await.expect("lease");
+    assert!(again.is_some(), "lease released");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !store.outbox_renew(&id, &again.unwrap_or_default(), Duration::from_secs(1)).await.expect("renew"),
+        "an expired lease cannot be renewed"
+    );
     store.trim_history(u64::MAX).await.expect("trim");
     assert!(store.history_page(None, 10).await.expect("history").is_empty());
 }

@@ -108,11 +108,12 @@ impl HitlClient {
         for d in &decisions {
             let _ = writeln!(
                 out,
-                "{}\t{}\t{:.2}\texpires {}\t{}",
+                "{}\t{}\t{:.2}\texpires {}\t{}\t[model] {}",
                 printable(d["decision_id"].as_str().unwrap_or("?"), &[]),
                 printable(d["workflow_id"].as_str().unwrap_or("?"), &[]),
                 d["confidence"].as_f64().unwrap_or(0.0),
                 printable(d["expires_at"].as_str().unwrap_or("?"), &[]),
+                printable(&actions_text(&d["decision_data"]["proposal"]["actions"]), &[]),
                 printable(d["decision_data"]["proposal"]["summary"].as_str().unwrap_or(""), &[]),
             );
         }
@@ -133,20 +134,38 @@ impl HitlClient {
         feedback: Option<&str>,
         edited: Option<Value>,
     ) -> Result<String, CliError> {
-        let mut body = json!({"feedback": feedback});
+        let (shown, hash) = self.shown(id).await?;
+        let mut body = json!({"feedback": feedback, "payload_hash": hash});
         if let Some(e) = edited {
             body["edited"] = e;
         }
         let url = self.url(&["api", "brain", "hitl", "decisions", id, "approve"], &[]);
         let answer = self.call(reqwest::Method::POST, url, Some(body)).await?;
-        Ok(outcome_line(&answer))
+        Ok(format!("{shown}{}", outcome_line(&answer)))
     }
 
     pub async fn reject(&self, id: &str, feedback: &str) -> Result<String, CliError> {
-        let body = json!({"feedback": feedback});
+        let (shown, hash) = self.shown(id).await?;
+        let body = json!({"feedback": feedback, "payload_hash": hash});
         let url = self.url(&["api", "brain", "hitl", "decisions", id, "reject"], &[]);
         let answer = self.call(reqwest::Method::POST, url, Some(body)).await?;
-        Ok(outcome_line(&answer))
+        Ok(format!("{shown}{}", outcome_line(&answer)))
+    }
+
+    /// What is decided, as printed before the outcome (actions with amounts, the reasons), and
+    /// the payload hash of exactly that: a proposal changed since answers 409, never executes.
+    async fn shown(&self, id: &str) -> Result<(String, String), CliError> {
+        let url = self.url(&["api", "brain", "hitl", "decisions", id], &[]);
+        let d = self.call(reqwest::Method::GET, url, None).await?;
+        let hash = d["payload_hash"].as_str().unwrap_or_default().to_string();
+        let reasons: Vec<&str> =
+            d["reasons"].as_array().map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let text = format!(
+            "actions: {}\nreasons: {}\n",
+            actions_text(&d["decision_data"]["proposal"]["actions"]),
+            reasons.join("; ")
+        );
+        Ok((printable(&text, &['\n']), hash))
     }
 
     /// Lists the workflows, or applies `changes` to `id` and shows it.
@@ -179,6 +198,26 @@ impl HitlClient {
         }
         Ok(workflow_line(&self.call(reqwest::Method::GET, at("", &[]), None).await?))
     }
+}
+
+/// `refund 10, fulfil` from a proposal's actions.
+fn actions_text(actions: &Value) -> String {
+    let list = actions.as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        return "none".into();
+    }
+    list.iter()
+        .map(|a| {
+            let mut text = a["action"].as_str().unwrap_or("?").to_string();
+            for field in ["amount", "quantity"] {
+                if let Some(n) = a[field].as_f64() {
+                    text.push_str(&format!(" {field} {n}"));
+                }
+            }
+            text
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn outcome_line(answer: &Value) -> String {

@@ -17,7 +17,8 @@ struct Inner {
     by_task: HashMap<String, String>,
     /// Decided, effects not yet durable: id → decision time (ms).
     outbox: HashMap<String, u64>,
-    leases: HashMap<String, std::time::Instant>,
+    /// Outbox leases: until when, and the owner's token.
+    leases: HashMap<String, (std::time::Instant, String)>,
     /// Decided: (decision time ms, id).
     history: Vec<(u64, String)>,
 }
@@ -158,36 +159,62 @@ impl DecisionStore for MemoryStore {
         Ok(due.into_iter().take(limit).map(|(_, id)| id).collect())
     }
 
-    async fn outbox_lease(&self, decision_id: &str, lease: Duration) -> Result<bool, StoreError> {
+    async fn outbox_lease(&self, decision_id: &str, lease: Duration) -> Result<Option<String>, StoreError> {
         let mut inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
         let now = std::time::Instant::now();
-        if inner.leases.get(decision_id).is_some_and(|until| *until > now) {
-            return Ok(false);
+        if inner.leases.get(decision_id).is_some_and(|(until, _)| *until > now) {
+            return Ok(None);
         }
-        inner.leases.insert(decision_id.to_string(), now + lease);
-        Ok(true)
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        inner.leases.insert(decision_id.to_string(), (now + lease, token.clone()));
+        Ok(Some(token))
     }
 
-    async fn outbox_release(&self, decision_id: &str) -> Result<(), StoreError> {
+    async fn outbox_renew(
+        &self,
+        decision_id: &str,
+        token: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
         let mut inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
-        inner.leases.remove(decision_id);
+        let now = std::time::Instant::now();
+        match inner.leases.get_mut(decision_id) {
+            Some((until, held)) if held == token && *until > now => {
+                *until = now + lease;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn outbox_release(&self, decision_id: &str, token: &str) -> Result<(), StoreError> {
+        let mut inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        if inner.leases.get(decision_id).is_some_and(|(_, held)| held == token) {
+            inner.leases.remove(decision_id);
+        }
         Ok(())
     }
 
-    async fn effect_done(&self, decision_id: &str, effect: &str) -> Result<(), StoreError> {
+    async fn effect_done(&self, decision_id: &str, effect: &str, token: &str) -> Result<bool, StoreError> {
         let mut inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let now = std::time::Instant::now();
+        if !inner.leases.get(decision_id).is_some_and(|(until, held)| held == token && *until > now) {
+            return Ok(false);
+        }
         if let Some(d) = inner.decisions.get_mut(decision_id) {
             if !d.effects_done.iter().any(|e| e == effect) {
                 d.effects_done.push(effect.to_string());
             }
         }
-        Ok(())
+        Ok(true)
     }
 
-    async fn outbox_done(&self, decision_id: &str) -> Result<(), StoreError> {
+    async fn outbox_done(&self, decision_id: &str, token: &str) -> Result<(), StoreError> {
         let mut inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
         inner.outbox.remove(decision_id);
-        inner.leases.remove(decision_id);
+        if inner.leases.get(decision_id).is_some_and(|(_, held)| held == token) {
+            inner.leases.remove(decision_id);
+        }
         Ok(())
     }
 }

@@ -99,13 +99,18 @@ pub trait DecisionStore: Send + Sync {
 
     /// Decisions in the outbox that changed state at or before `before_ms`, oldest first.
     async fn outbox_due(&self, before_ms: u64, limit: usize) -> Result<Vec<String>, StoreError>;
-    /// Takes the right to run a decision's effects for `lease`; false when another runner
-    /// holds it.
-    async fn outbox_lease(&self, decision_id: &str, lease: Duration) -> Result<bool, StoreError>;
-    /// Gives the lease back after a failed run, so the next sweep may try again at once.
-    async fn outbox_release(&self, decision_id: &str) -> Result<(), StoreError>;
-    /// Marks one effect of the decision durable, so no later run repeats it.
-    async fn effect_done(&self, decision_id: &str, effect: &str) -> Result<(), StoreError>;
-    /// All effects are durable: the decision leaves the outbox (and its lease is released).
-    async fn outbox_done(&self, decision_id: &str) -> Result<(), StoreError>;
+    /// Takes the right to run a decision's effects for `lease`: the owner's token, or `None`
+    /// when another runner holds it.
+    async fn outbox_lease(&self, decision_id: &str, lease: Duration) -> Result<Option<String>, StoreError>;
+    /// Extends the lease while `token` holds it; false when it was lost (expired, taken).
+    async fn outbox_renew(&self, decision_id: &str, token: &str, lease: Duration)
+        -> Result<bool, StoreError>;
+    /// Gives the lease back after a failed run (only its owner can), so the next sweep may try
+    /// again at once.
+    async fn outbox_release(&self, decision_id: &str, token: &str) -> Result<(), StoreError>;
+    /// Marks one effect of the decision durable, so no later run repeats it; false (nothing
+    /// marked) when `token` no longer holds the lease.
+    async fn effect_done(&self, decision_id: &str, effect: &str, token: &str) -> Result<bool, StoreError>;
+    /// All effects are durable: the decision leaves the outbox (and the owner's lease goes).
+    async fn outbox_done(&self, decision_id: &str, token: &str) -> Result<(), StoreError>;
 }

@@ -37,7 +37,8 @@ use std::time::{Duration, SystemTime};
 pub const EXCEPTIONS_QUEUE: &str = "hitl_exceptions";
 /// The queue training records go to (CONTRACT.md).
 pub const TRAINING_QUEUE: &str = "hitl_training";
-/// How long one run may hold a decision's effects.
+/// How long a run's lease lasts without renewal; a live run renews it every third of this, so
+/// a slow Kafka never lets a second runner in while the first still works.
 const LEASE: Duration = Duration::from_secs(60);
 
 /// What running a decision's effects needs.
@@ -90,38 +91,90 @@ impl DecisionEffects {
     }
 
     async fn run_on(&self, decision_id: &str, fresh: Option<PendingDecision>) -> Result<Ran, String> {
-        if !self.store.outbox_lease(decision_id, LEASE).await.map_err(|e| e.to_string())? {
+        self.run_leased(decision_id, fresh, LEASE).await
+    }
+
+    /// One run under a lease of `lease` that only this run owns, renewed while it works; a
+    /// run that loses it (its process stalled past the lease) stops before the next effect
+    /// and cannot mark anything done.
+    async fn run_leased(
+        &self,
+        decision_id: &str,
+        fresh: Option<PendingDecision>,
+        lease: Duration,
+    ) -> Result<Ran, String> {
+        let Some(token) = self.store.outbox_lease(decision_id, lease).await.map_err(|e| e.to_string())?
+        else {
             return Ok(Ran::Held);
+        };
+        let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let renewing = {
+            let (store, id, token, lost) =
+                (self.store.clone(), decision_id.to_string(), token.clone(), lost.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(lease / 3);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if !store.outbox_renew(&id, &token, lease).await.unwrap_or(false) {
+                        lost.store(true, std::sync::atomic::Ordering::Release);
+                        break;
+                    }
+                }
+            })
+        };
+        let result = self.run_owned(decision_id, fresh, &token, &lost).await;
+        renewing.abort();
+        if result.is_err() {
+            // Let the next sweep try again without waiting out the lease.
+            let _ = self.store.outbox_release(decision_id, &token).await;
         }
+        result
+    }
+
+    async fn run_owned(
+        &self,
+        decision_id: &str,
+        fresh: Option<PendingDecision>,
+        token: &str,
+        lost: &std::sync::atomic::AtomicBool,
+    ) -> Result<Ran, String> {
         let d = match fresh {
             Some(d) => Some(d),
             None => self.store.get(decision_id).await.map_err(|e| e.to_string())?,
         };
         let Some(d) = d else {
-            self.store.outbox_done(decision_id).await.map_err(|e| e.to_string())?;
+            self.store.outbox_done(decision_id, token).await.map_err(|e| e.to_string())?;
             return Ok(Ran::Gone);
         };
-        if let Err(e) = self.apply_missing(&d).await {
-            // Let the next sweep try again without waiting out the lease.
-            let _ = self.store.outbox_release(decision_id).await;
-            return Err(e);
-        }
+        self.apply_missing(&d, token, lost).await?;
         let outcome = format!("hitl_{}", d.status);
         if let Err(e) = self.ledger.record(&d.task_id, &outcome, OUTCOME_RETENTION).await {
             tracing::warn!(task_id = %d.task_id, error = %e, "decision outcome not recorded in the ledger");
         }
-        self.store.outbox_done(decision_id).await.map_err(|e| e.to_string())?;
+        self.store.outbox_done(decision_id, token).await.map_err(|e| e.to_string())?;
         Ok(Ran::Done)
     }
 
-    /// Applies, in order, each effect not marked done, marking each once durable.
-    async fn apply_missing(&self, d: &PendingDecision) -> Result<(), String> {
+    /// Applies, in order, each effect not marked done, marking each once durable, as long as
+    /// this run still owns the lease.
+    async fn apply_missing(
+        &self,
+        d: &PendingDecision,
+        token: &str,
+        lost: &std::sync::atomic::AtomicBool,
+    ) -> Result<(), String> {
         for effect in effects_of(&d.status) {
             if d.effects_done.iter().any(|e| e == effect) {
                 continue;
             }
+            if lost.load(std::sync::atomic::Ordering::Acquire) {
+                return Err("the outbox lease was lost; another runner goes on".into());
+            }
             self.apply(effect, d).await.map_err(|e| format!("{effect}: {e}"))?;
-            self.store.effect_done(&d.decision_id, effect).await.map_err(|e| e.to_string())?;
+            if !self.store.effect_done(&d.decision_id, effect, token).await.map_err(|e| e.to_string())? {
+                return Err(format!("{effect} ran but the lease was lost before it was marked"));
+            }
         }
         Ok(())
     }
@@ -333,6 +386,62 @@ mod tests {
         }
     }
 
+    /// A sink whose completions take `delay` to become durable (a slow or stalling Kafka).
+    struct SlowSink {
+        inner: MemorySink,
+        delay: Duration,
+    }
+
+    #[async_trait::async_trait]
+    impl EventSink for SlowSink {
+        async fn publish(&self, topic: &str, key: &str, event: &Value) -> Result<(), SinkError> {
+            if topic == topic::COMPLETIONS {
+                tokio::time::sleep(self.delay).await;
+            }
+            self.inner.publish(topic, key, event).await
+        }
+        async fn flush(&self, _t: Duration) -> Result<(), SinkError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_kafka_never_lets_a_second_runner_repeat_the_completion() {
+        let store = Arc::new(MemoryStore::default());
+        let sink = Arc::new(SlowSink { inner: MemorySink::default(), delay: Duration::from_millis(900) });
+        let d = approved(&store, None).await;
+        let workflows = Arc::new(WorkflowRegistry::in_memory(Default::default()).await);
+        let effects = || DecisionEffects {
+            store: store.clone(),
+            sink: sink.clone(),
+            queues: Arc::new(MemoryQueues::default()),
+            ledger: Arc::new(MemoryLedger::default()),
+            domain_topics: Default::default(),
+            workflows: workflows.clone(),
+            notifier: Notifier::disabled(),
+        };
+        let (a, b) = (Arc::new(effects()), Arc::new(effects()));
+        // The lease (300 ms) is far shorter than one completion (900 ms): only renewal keeps
+        // the second runner out.
+        let lease = Duration::from_millis(300);
+        let id = d.decision_id.clone();
+        let first = tokio::spawn({
+            let (a, id) = (a.clone(), id.clone());
+            async move { a.run_leased(&id, None, lease).await }
+        });
+        let mut held = 0;
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(120)).await;
+            if b.run_leased(&id, None, lease).await == Ok(Ran::Held) {
+                held += 1;
+            }
+        }
+        assert_eq!(first.await.expect("join"), Ok(Ran::Done));
+        assert!(held >= 7, "the second runner was held off {held} times");
+        let completions = sink.inner.events().into_iter().filter(|(t, _, _)| t == topic::COMPLETIONS).count();
+        assert_eq!(completions, 1, "one completion, however slow Kafka is");
+    }
+
     async fn approved(store: &MemoryStore, edited: Option<Value>) -> PendingDecision {
         let data = json!({"task": {"task_id": "t1"}, "proposal": {"summary": "s", "actions": [{"action": "refund", "amount": 10}]}});
         let c = Confidence::combine(0.5, 0.5, None);
@@ -376,9 +485,10 @@ mod tests {
         let again = store.get(&d.decision_id).await.expect("get").expect("there");
         assert_eq!(again.effects_done, vec!["completion", "domain", "decision"]);
         // The failed run gave its lease back; while another runner holds it, a run waits.
-        assert!(store.outbox_lease(&d.decision_id, Duration::from_secs(60)).await.expect("lease"));
+        let token =
+            store.outbox_lease(&d.decision_id, Duration::from_secs(60)).await.expect("lease").expect("free");
         assert_eq!(fx.run(&d.decision_id).await, Ok(Ran::Held));
-        store.outbox_release(&d.decision_id).await.expect("release");
+        store.outbox_release(&d.decision_id, &token).await.expect("release");
         sink.down.store(false, Ordering::SeqCst);
         assert_eq!(fx.run(&d.decision_id).await, Ok(Ran::Done));
 

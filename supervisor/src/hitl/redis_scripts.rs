@@ -61,3 +61,32 @@ if ARGV[2] == 'approved' or ARGV[2] == 'rejected' then
 end
 return {'ok', '', redis.call('HGETALL', KEYS[1])}
 ";
+
+/// Renews an outbox lease held by ARGV[1] for ARGV[2] ms. KEYS[1] = `outbox:lease:<id>`.
+/// Answers 1 when renewed, 0 when the lease is someone else's or gone.
+pub(super) const LEASE_RENEW: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+";
+
+/// Gives back an outbox lease, only when ARGV[1] holds it. KEYS[1] = `outbox:lease:<id>`.
+pub(super) const LEASE_RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// Marks an effect durable (HSET KEYS[2] `fx:<ARGV[2]>` ARGV[3]) only while ARGV[1] holds the
+/// lease KEYS[1]: a runner that lost its lease cannot claim work done. Answers 1 or 0.
+pub(super) const MARK_EFFECT: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[2], 'fx:' .. ARGV[2], ARGV[3])
+return 1
+";
+
+/// All effects are durable: the decision leaves the outbox KEYS[2] (member ARGV[2]) and the
+/// lease KEYS[1] is dropped when ARGV[1] holds it.
+pub(super) const OUTBOX_DONE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('ZREM', KEYS[2], ARGV[2])
+return 1
+";

@@ -27,6 +27,10 @@ pub struct RedisStore {
     prefix: String,
     park: redis::Script,
     transition: redis::Script,
+    renew: redis::Script,
+    release: redis::Script,
+    mark: redis::Script,
+    done: redis::Script,
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
@@ -67,6 +71,10 @@ impl RedisStore {
             prefix: prefix.to_string(),
             park: redis::Script::new(PARK),
             transition: redis::Script::new(TRANSITION),
+            renew: redis::Script::new(super::redis_scripts::LEASE_RENEW),
+            release: redis::Script::new(super::redis_scripts::LEASE_RELEASE),
+            mark: redis::Script::new(super::redis_scripts::MARK_EFFECT),
+            done: redis::Script::new(super::redis_scripts::OUTBOX_DONE),
         })
     }
 
@@ -411,54 +419,73 @@ impl DecisionStore for RedisStore {
         self.scored_up_to("outbox", before_ms, limit).await
     }
 
-    async fn outbox_lease(&self, decision_id: &str, lease: Duration) -> Result<bool, StoreError> {
+    async fn outbox_lease(&self, decision_id: &str, lease: Duration) -> Result<Option<String>, StoreError> {
+        let token = uuid::Uuid::new_v4().simple().to_string();
         let mut conn = self.conn.clone();
         let set: Option<String> = redis::cmd("SET")
             .arg(self.key(&format!("outbox:lease:{decision_id}")))
-            .arg(1)
+            .arg(&token)
             .arg("NX")
             .arg("PX")
             .arg(lease.as_millis().max(1) as u64)
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        Ok(set.is_some())
+        Ok(set.map(|_| token))
     }
 
-    async fn outbox_release(&self, decision_id: &str) -> Result<(), StoreError> {
+    async fn outbox_renew(
+        &self,
+        decision_id: &str,
+        token: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
-        redis::cmd("DEL")
-            .arg(self.key(&format!("outbox:lease:{decision_id}")))
-            .query_async::<i64>(&mut conn)
+        self.renew
+            .key(self.key(&format!("outbox:lease:{decision_id}")))
+            .arg(token)
+            .arg(lease.as_millis().max(1) as u64)
+            .invoke_async::<i64>(&mut conn)
+            .await
+            .map(|n| n == 1)
+            .map_err(unavailable)
+    }
+
+    async fn outbox_release(&self, decision_id: &str, token: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        self.release
+            .key(self.key(&format!("outbox:lease:{decision_id}")))
+            .arg(token)
+            .invoke_async::<i64>(&mut conn)
             .await
             .map(|_| ())
             .map_err(unavailable)
     }
 
-    async fn effect_done(&self, decision_id: &str, effect: &str) -> Result<(), StoreError> {
+    async fn effect_done(&self, decision_id: &str, effect: &str, token: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
-        redis::cmd("HSET")
-            .arg(self.key(&format!("decision:{decision_id}")))
-            .arg(format!("fx:{effect}"))
+        self.mark
+            .key(self.key(&format!("outbox:lease:{decision_id}")))
+            .key(self.key(&format!("decision:{decision_id}")))
+            .arg(token)
+            .arg(effect)
             .arg(crate::events::event::now())
-            .query_async::<i64>(&mut conn)
+            .invoke_async::<i64>(&mut conn)
             .await
-            .map(|_| ())
+            .map(|n| n == 1)
             .map_err(unavailable)
     }
 
-    async fn outbox_done(&self, decision_id: &str) -> Result<(), StoreError> {
+    async fn outbox_done(&self, decision_id: &str, token: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        redis::pipe()
-            .cmd("ZREM")
-            .arg(self.key("outbox"))
+        self.done
+            .key(self.key(&format!("outbox:lease:{decision_id}")))
+            .key(self.key("outbox"))
+            .arg(token)
             .arg(decision_id)
-            .ignore()
-            .cmd("DEL")
-            .arg(self.key(&format!("outbox:lease:{decision_id}")))
-            .ignore()
-            .query_async::<()>(&mut conn)
+            .invoke_async::<i64>(&mut conn)
             .await
+            .map(|_| ())
             .map_err(unavailable)
     }
 }
