@@ -50,10 +50,14 @@ impl DecisionStore for MemoryStore {
         t: &Transition,
     ) -> Result<PendingDecision, TransitionError> {
         let mut inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let busy = inner.outbox.contains_key(decision_id);
         let decision = inner
             .decisions
             .get_mut(decision_id)
             .ok_or_else(|| TransitionError::NotFound(decision_id.to_string()))?;
+        if busy && decision.status == super::Status::Escalated.as_str() {
+            return Err(TransitionError::Busy);
+        }
         transition::apply(decision, t)?;
         let changed = decision.clone();
         if changed.status != super::Status::Pending.as_str() {

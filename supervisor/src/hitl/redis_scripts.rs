@@ -8,7 +8,10 @@
 //! TRANSITION — KEYS: decision hash, `pending`, `outbox`, `history`, `pending:wf:<workflow>`,
 //! `stats:<workflow>`, `ttd:<workflow>`; ARGV: id, to, by, feedback, seen hash, edited JSON,
 //! at, now ms, required approvals, from. Answers {code, detail, fields}: ok / partial (with the
-//! decision's fields as changed), not_found, already, expired, stale, approver.
+//! decision's fields as changed), not_found, already, expired, stale, approver, busy (an
+//! escalated decision whose escalation effects are still in the outbox). An escalated
+//! decision may still be approved or rejected (past its deadline); its `fx:` marks are cleared
+//! for the new effects.
 
 pub(super) const PARK: &str = r"
 local existing = redis.call('GET', KEYS[1])
@@ -30,9 +33,11 @@ if not f[1] then
   redis.call('ZREM', KEYS[5], ARGV[1])
   return {'not_found', '', {}}
 end
-if f[1] ~= 'pending' then return {'already', f[1], {}} end
+local escalated = (f[1] == 'escalated' and (ARGV[2] == 'approved' or ARGV[2] == 'rejected'))
+if f[1] ~= 'pending' and not escalated then return {'already', f[1], {}} end
+if escalated and redis.call('ZSCORE', KEYS[3], ARGV[1]) then return {'busy', '', {}} end
 local expiring = (ARGV[2] == 'expired' or ARGV[2] == 'escalated')
-if (not expiring) and tonumber(ARGV[8]) >= tonumber(f[2]) then return {'expired', f[4], {}} end
+if (not expiring) and (not escalated) and tonumber(ARGV[8]) >= tonumber(f[2]) then return {'expired', f[4], {}} end
 if ARGV[5] ~= '' and ARGV[5] ~= f[3] then return {'stale', '', {}} end
 if ARGV[2] == 'approved' and tonumber(ARGV[9]) > 1 then
   local list = f[5] or ''
@@ -42,6 +47,11 @@ if ARGV[2] == 'approved' and tonumber(ARGV[9]) > 1 then
   local n = 1
   for _ in string.gmatch(list, ',') do n = n + 1 end
   if n < tonumber(ARGV[9]) then return {'partial', list, redis.call('HGETALL', KEYS[1])} end
+end
+if escalated then
+  for _, k in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(k, 1, 3) == 'fx:' then redis.call('HDEL', KEYS[1], k) end
+  end
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'decided_at', ARGV[7], 'decided_by', ARGV[3])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'feedback', ARGV[4]) end

@@ -330,6 +330,7 @@ impl DecisionStore for RedisStore {
             "already" => Err(TransitionError::AlreadyDecided(detail)),
             "expired" => Err(TransitionError::Expired(detail)),
             "approver" => Err(TransitionError::AlreadyApprovedBy(detail)),
+            "busy" => Err(TransitionError::Busy),
             _ => Err(TransitionError::Stale),
         }
     }

@@ -3,7 +3,9 @@
 //! decision past its deadline cannot be approved (`Expired`); an approval made on a payload
 //! other than the one stored (its hash) is refused (`Stale`). Where a workflow needs M
 //! approvals, each distinct approver is counted once and the decision stays pending until
-//! the M-th; one rejection rejects it.
+//! the M-th; one rejection rejects it. An escalated decision (expired into `hitl_exceptions`)
+//! stays decidable by a person: approved or rejected past its deadline, once its escalation's
+//! own effects are done (`Busy` until then).
 
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +73,8 @@ pub enum TransitionError {
     Stale,
     #[error("`{0}` already approved this decision; it needs approvals from other people")]
     AlreadyApprovedBy(String),
+    #[error("the decision's escalation is still being processed; try again in a few seconds")]
+    Busy,
     #[error(transparent)]
     Store(#[from] super::StoreError),
 }
@@ -80,7 +84,7 @@ impl TransitionError {
     pub fn http_status(&self) -> u16 {
         match self {
             Self::NotFound(_) => 404,
-            Self::AlreadyDecided(_) | Self::Stale | Self::AlreadyApprovedBy(_) => 409,
+            Self::AlreadyDecided(_) | Self::Stale | Self::AlreadyApprovedBy(_) | Self::Busy => 409,
             Self::Expired(_) => 410,
             Self::Store(_) => 503,
         }
@@ -90,11 +94,14 @@ impl TransitionError {
 /// The rule, applied to a stored decision (the in-memory store uses it directly; the Redis
 /// store runs the same rule in Lua). Returns the decision as changed.
 pub fn apply(decision: &mut super::PendingDecision, t: &Transition) -> Result<(), TransitionError> {
-    if decision.status != Status::Pending.as_str() {
+    // A person may still decide what expired into an escalation.
+    let escalated =
+        decision.status == Status::Escalated.as_str() && matches!(t.to, Status::Approved | Status::Rejected);
+    if decision.status != Status::Pending.as_str() && !escalated {
         return Err(TransitionError::AlreadyDecided(decision.status.clone()));
     }
     let expiring = matches!(t.to, Status::Expired | Status::Escalated);
-    if !expiring && t.now_ms >= decision.expires_at_ms {
+    if !expiring && !escalated && t.now_ms >= decision.expires_at_ms {
         return Err(TransitionError::Expired(decision.expires_at.clone()));
     }
     if t.seen_hash.as_ref().is_some_and(|h| *h != decision.payload_hash) {
@@ -108,6 +115,10 @@ pub fn apply(decision: &mut super::PendingDecision, t: &Transition) -> Result<()
         if (decision.approvals.len() as u32) < t.required_approvals {
             return Ok(());
         }
+    }
+    if escalated {
+        // The escalation's effects are done; the person's decision has effects of its own.
+        decision.effects_done.clear();
     }
     decision.status = t.to.as_str().to_string();
     decision.decided_at = Some(t.at.clone());
@@ -167,6 +178,27 @@ mod tests {
             apply(&mut d, &t(Status::Approved, before, None)),
             Err(TransitionError::AlreadyDecided("rejected".into()))
         );
+    }
+
+    #[test]
+    fn an_escalated_decision_is_still_decided_by_a_person_once() {
+        let mut d = decision();
+        let (deadline, late) = (d.expires_at_ms, d.expires_at_ms + 60_000);
+        assert_eq!(
+            apply(&mut d, &Transition { by: "overseer".into(), ..t(Status::Escalated, deadline, None) }),
+            Ok(())
+        );
+        d.effects_done = vec!["exception".into(), "decision".into()];
+        assert!(matches!(
+            apply(&mut d.clone(), &t(Status::Expired, late, None)),
+            Err(TransitionError::AlreadyDecided(_))
+        ));
+        assert_eq!(apply(&mut d, &t(Status::Approved, late, None)), Ok(()));
+        assert_eq!((d.status.as_str(), d.effects_done.len()), ("approved", 0));
+        assert!(matches!(
+            apply(&mut d, &t(Status::Rejected, late, None)),
+            Err(TransitionError::AlreadyDecided(_))
+        ));
     }
 
     #[test]
