@@ -206,3 +206,28 @@ async fn two_decisions_that_draw_the_same_id_are_both_kept() {
     let other = store.get(&id).await.expect("get").expect("second stored");
     assert_eq!(other.decision_data["proposal"]["summary"], "the second");
 }
+
+/// Deadlines are judged by Redis' clock: a replica whose clock runs an hour behind cannot
+/// approve a decision past its deadline, one an hour ahead can still approve one within it,
+/// and neither can expire a decision early.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_follow_the_redis_clock_not_a_replicas() {
+    let (store, _) = store().await;
+    let hour = 3_600_000;
+    let now = unix_ms(SystemTime::now());
+    let short = parked(&store, Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let behind = Transition { now_ms: now - hour, ..approve("ada", None) };
+    assert!(
+        matches!(store.transition(&short.decision_id, &behind).await, Err(TransitionError::Expired(_))),
+        "past the deadline by Redis' clock"
+    );
+    let long = parked(&store, Duration::from_secs(300)).await;
+    let early =
+        Transition { to: Status::Escalated, by: "overseer".into(), now_ms: now + hour, ..approve("x", None) };
+    assert!(matches!(store.transition(&long.decision_id, &early).await, Err(TransitionError::NotDue(_))));
+    let ahead = Transition { now_ms: now + hour, ..approve("ada", None) };
+    let approved =
+        store.transition(&long.decision_id, &ahead).await.expect("within the deadline by Redis' clock");
+    assert_eq!(approved.status, "approved");
+}

@@ -115,7 +115,12 @@ async fn sweep(args: &SweeperArgs) -> Result<(), String> {
                 }
             }
             // Another replica acted first, or a person decided meanwhile.
-            Err(TransitionError::AlreadyDecided(_) | TransitionError::NotFound(_)) => {}
+            // NotDue: this replica's clock runs ahead of Redis'; a later sweep expires it.
+            Err(
+                TransitionError::AlreadyDecided(_)
+                | TransitionError::NotFound(_)
+                | TransitionError::NotDue(_),
+            ) => {}
             Err(e) => tracing::warn!(decision_id = %id, error = %e, "could not expire a decision"),
         }
     }

@@ -8,7 +8,8 @@
 //! TRANSITION — KEYS: decision hash, `pending`, `outbox`, `history`, `pending:wf:<workflow>`,
 //! `stats:<workflow>`, `ttd:<workflow>`; ARGV: id, to, by, feedback, seen hash, edited JSON,
 //! at, now ms, required approvals, from. Answers {code, detail, fields}: ok / partial (with the
-//! decision's fields as changed), not_found, already, expired, stale, approver, busy (an
+//! decision's fields as changed), not_found, already, expired, not_due (an expiry asked before
+//! the deadline by Redis' clock, which judges every deadline), stale, approver, busy (an
 //! escalated decision whose escalation effects are still in the outbox). An escalated
 //! decision may still be approved or rejected (past its deadline); its `fx:` marks are cleared
 //! for the new effects.
@@ -37,7 +38,11 @@ local escalated = (f[1] == 'escalated' and (ARGV[2] == 'approved' or ARGV[2] == 
 if f[1] ~= 'pending' and not escalated then return {'already', f[1], {}} end
 if escalated and redis.call('ZSCORE', KEYS[3], ARGV[1]) then return {'busy', '', {}} end
 local expiring = (ARGV[2] == 'expired' or ARGV[2] == 'escalated')
-if (not expiring) and (not escalated) and tonumber(ARGV[8]) >= tonumber(f[2]) then return {'expired', f[4], {}} end
+-- Deadlines are judged by Redis' clock, the one every replica shares, never a replica's own.
+local clock = redis.call('TIME')
+local server_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+if (not expiring) and (not escalated) and server_ms >= tonumber(f[2]) then return {'expired', f[4], {}} end
+if expiring and server_ms < tonumber(f[2]) then return {'not_due', f[4], {}} end
 if ARGV[5] ~= '' and ARGV[5] ~= f[3] then return {'stale', '', {}} end
 if ARGV[2] == 'approved' and tonumber(ARGV[9]) > 1 then
   local list = f[5] or ''

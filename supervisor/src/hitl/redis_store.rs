@@ -331,6 +331,7 @@ impl DecisionStore for RedisStore {
             "expired" => Err(TransitionError::Expired(detail)),
             "approver" => Err(TransitionError::AlreadyApprovedBy(detail)),
             "busy" => Err(TransitionError::Busy),
+            "not_due" => Err(TransitionError::NotDue(detail)),
             _ => Err(TransitionError::Stale),
         }
     }

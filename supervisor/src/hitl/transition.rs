@@ -75,6 +75,8 @@ pub enum TransitionError {
     AlreadyApprovedBy(String),
     #[error("the decision's escalation is still being processed; try again in a few seconds")]
     Busy,
+    #[error("the decision is not due to expire until {0}")]
+    NotDue(String),
     #[error(transparent)]
     Store(#[from] super::StoreError),
 }
@@ -84,7 +86,11 @@ impl TransitionError {
     pub fn http_status(&self) -> u16 {
         match self {
             Self::NotFound(_) => 404,
-            Self::AlreadyDecided(_) | Self::Stale | Self::AlreadyApprovedBy(_) | Self::Busy => 409,
+            Self::AlreadyDecided(_)
+            | Self::Stale
+            | Self::AlreadyApprovedBy(_)
+            | Self::Busy
+            | Self::NotDue(_) => 409,
             Self::Expired(_) => 410,
             Self::Store(_) => 503,
         }
