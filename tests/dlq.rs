@@ -73,3 +73,38 @@ async fn an_operator_lists_shows_and_replays_a_fixed_dead_letter() {
     );
     assert_eq!(env.ready("auto_orders.dlq").await, 0);
 }
+
+/// A task on auto_orders (order_processing, assisted) that names a looser workflow (HITL off)
+/// is dead-lettered with the reason, never executed; one naming a stricter one is parked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_naming_a_looser_workflow_is_dead_lettered_with_the_reason() {
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::content(order_proposal(0.99, json!([{"action": "fulfil"}]))));
+    let config = env.config(&[]);
+    let running = env.start(&config, &["auto_orders"]).await;
+    let watch = KafkaWatch::start(&["ai.completions", "hitl.requests"]);
+    let loose = format!("ord-{}", uuid::Uuid::new_v4());
+    let strict = format!("ord-{}", uuid::Uuid::new_v4());
+    env.submit(&config, "auto_orders", &order(&loose, Some("analytics_reporting")), 1).await;
+    env.submit(&config, "auto_orders", &order(&strict, Some("payment_processing")), 1).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.ready("auto_orders.dlq").await < 1 {
+        assert!(Instant::now() < deadline, "never dead-lettered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (headers, body) = env.take("auto_orders.dlq").await.expect("a dead letter");
+    assert!(String::from_utf8_lossy(&body).contains(&loose));
+    assert_eq!(
+        headers.get("x-overseer-reason").map(String::as_str),
+        Some("workflow_not_allowed"),
+        "{headers:?}"
+    );
+    let ids: HashSet<String> = [loose.clone(), strict.clone()].into();
+    let seen = watch.collect(&ids, Duration::from_secs(10), |s| count(s, "hitl.requests") >= 1);
+    assert_eq!(count(&seen, "ai.completions"), 0, "nothing executed: {seen:?}");
+    assert!(
+        seen.iter().any(|(t, e)| t == "hitl.requests" && e["task_id"] == strict.as_str()),
+        "the stricter one is parked"
+    );
+    running.shutdown().await;
+}

@@ -41,6 +41,7 @@ pub mod pipeline;
 pub mod redact;
 pub mod runtime;
 pub mod setup;
+pub mod store;
 pub mod submit;
 pub mod transport;
 pub mod workflows;

@@ -112,8 +112,15 @@ pub struct HitlHandle {
     pub timeout: Duration,
 }
 
+#[async_trait::async_trait]
+impl crate::hitl::Parking for HitlHandle {
+    async fn park(&self, decision: PendingDecision, retention: Duration) -> Result<Parked, String> {
+        self.call_park(decision, retention).await.map_err(|e| e.0)
+    }
+}
+
 impl HitlHandle {
-    pub async fn park(&self, decision: PendingDecision, retention: Duration) -> Result<Parked, HitlError> {
+    async fn call_park(&self, decision: PendingDecision, retention: Duration) -> Result<Parked, HitlError> {
         let decision = Box::new(decision);
         match self
             .actor

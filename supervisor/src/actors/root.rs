@@ -106,7 +106,7 @@ impl Actor for RootSupervisor {
         let pipeline = Arc::new(Pipeline {
             parts: args.parts,
             sink: handle.clone(),
-            hitl: HitlHandle { actor: hitl.clone(), timeout: CALL_TIMEOUT },
+            hitl: Arc::new(HitlHandle { actor: hitl.clone(), timeout: CALL_TIMEOUT }),
             ledger: args.ledger,
         });
         let mut queues = Vec::new();

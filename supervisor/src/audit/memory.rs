@@ -1,7 +1,7 @@
 //! The audit log in memory (unit tests, the embedded demo), capped like the Redis one.
 
 use super::{AccessRecord, AuditLog, Stream};
-use crate::hitl::StoreError;
+use crate::store::StoreError;
 use async_trait::async_trait;
 use std::collections::VecDeque;
 use std::sync::Mutex;

@@ -13,7 +13,7 @@ pub mod redis_audit;
 
 use crate::events::event;
 use crate::events::EventSink;
-use crate::hitl::StoreError;
+use crate::store::StoreError;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

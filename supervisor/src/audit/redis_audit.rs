@@ -3,7 +3,7 @@
 //! record's `audit_id`, so pages are `XREVRANGE` from an exclusive id.
 
 use super::{AccessRecord, AuditLog, Stream};
-use crate::hitl::StoreError;
+use crate::store::StoreError;
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 

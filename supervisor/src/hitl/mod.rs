@@ -14,12 +14,14 @@ pub use decision::{ApproverRules, PendingDecision};
 use std::time::Duration;
 pub use transition::{Status, Transition, TransitionError};
 
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum StoreError {
-    #[error("decision store unavailable: {0}")]
-    Unavailable(String),
-    #[error("stored decision is unreadable: {0}")]
-    Corrupt(String),
+pub use crate::store::StoreError;
+
+/// Parking a decision for a person (the store write and its `hitl.requests` announcement):
+/// what the pipeline asks of the HITL service, so the pipeline needs no actor.
+#[async_trait]
+pub trait Parking: Send + Sync {
+    /// Parks `decision`, kept for `retention`; an error names what failed.
+    async fn park(&self, decision: PendingDecision, retention: Duration) -> Result<Parked, String>;
 }
 
 /// One workflow's decision figures (for `/api/hitl/metrics` and the HITL gauges).

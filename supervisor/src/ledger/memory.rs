@@ -1,7 +1,7 @@
 //! The ledger in memory, for unit tests and the embedded demo.
 
 use super::{token, Claim, Ledger};
-use crate::hitl::StoreError;
+use crate::store::StoreError;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -15,9 +15,13 @@
 pub mod memory;
 pub mod redis_ledger;
 
-use crate::hitl::StoreError;
+use crate::store::StoreError;
 use async_trait::async_trait;
 use std::time::Duration;
+
+/// How long a task's recorded outcome is kept (redeliveries and duplicate publishes within it
+/// are recognised).
+pub const OUTCOME_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// What a claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]

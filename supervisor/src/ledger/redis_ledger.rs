@@ -3,7 +3,7 @@
 //! is one Lua script (atomic; redis-rs reloads scripts after NOSCRIPT).
 
 use super::{token, Claim, Ledger};
-use crate::hitl::StoreError;
+use crate::store::StoreError;
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use std::time::Duration;

@@ -4,9 +4,9 @@
 
 use super::outcome::{Done, Outcome};
 use super::processor::{QueueContext, OUTCOME_RETENTION};
-use crate::actors::hitl::HitlHandle;
 use crate::events::event::{self, topic};
 use crate::events::{EventSink, SinkError};
+use crate::hitl::Parking;
 use crate::hitl::PendingDecision;
 use crate::ledger::Ledger;
 use overseer_agents::agent::runner::AgentResult;
@@ -168,7 +168,7 @@ fn sink_outcome(e: SinkError) -> Outcome {
 #[derive(Clone)]
 pub(super) struct Effects {
     pub(super) sink: Arc<dyn EventSink>,
-    pub(super) hitl: HitlHandle,
+    pub(super) hitl: Arc<dyn Parking>,
     pub(super) ledger: Arc<dyn Ledger>,
 }
 

@@ -1,7 +1,7 @@
 use super::effects::{self, Effect, Effects};
 use super::outcome::Outcome;
-use crate::actors::hitl::HitlHandle;
 use crate::events::EventSink;
+use crate::hitl::Parking;
 use crate::ledger::{Claim, Ledger};
 use crate::workflows::WorkflowRegistry;
 use overseer_agents::agent::runner;
@@ -45,15 +45,13 @@ pub struct Pipeline {
     pub parts: PipelineParts,
     /// Events go through the EventPublisher actor.
     pub sink: Arc<dyn EventSink>,
-    /// Decisions for a person go through the HitlActor (store + hitl.requests).
-    pub hitl: HitlHandle,
+    /// Decisions for a person go through the HITL service (store + hitl.requests).
+    pub hitl: Arc<dyn Parking>,
     /// Outcomes by task_id: the idempotency key.
     pub ledger: Arc<dyn Ledger>,
 }
 
-/// How long a task's recorded outcome is kept (redeliveries and duplicate publishes within it
-/// are recognised).
-pub const OUTCOME_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+pub use crate::ledger::OUTCOME_RETENTION;
 /// A delivery of a task that another delivery holds comes back after this.
 const BUSY_DEFER: Duration = Duration::from_secs(30);
 /// How long a commit (effects being made durable) may take before another delivery may retry.

@@ -1,28 +1,33 @@
 //! The pipeline on the in-memory sink and store with the offline model: no services needed.
 
 use super::{Done, Outcome, Pipeline, PipelineParts, QueueContext};
-use crate::actors::hitl::{HitlActor, HitlArgs, HitlHandle};
 use crate::config::Config;
 use crate::events::memory::MemorySink;
 use crate::hitl::memory::MemoryStore;
-use crate::hitl::DecisionStore;
+use crate::hitl::{DecisionStore, Parked, Parking, PendingDecision};
 use crate::ledger::memory::MemoryLedger;
 use overseer_agents::agent;
 use overseer_agents::llm::offline::OfflineLlm;
 use overseer_agents::task::TaskLimits;
-use ractor::Actor;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Parking straight into the memory store (the pipeline needs no actor).
+struct Direct(Arc<MemoryStore>);
+
+#[async_trait::async_trait]
+impl Parking for Direct {
+    async fn park(&self, decision: PendingDecision, retention: Duration) -> Result<Parked, String> {
+        self.0.park(&decision, retention).await.map_err(|e| e.to_string())
+    }
+}
 
 async fn pipeline() -> (Pipeline, Arc<MemorySink>, Arc<MemoryStore>) {
     let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config"));
     let config = Config::load_with_env(dir, Vec::new()).expect("config");
     let sink = Arc::new(MemorySink::default());
     let store = Arc::new(MemoryStore::default());
-    let args =
-        HitlArgs { store: store.clone(), sink: sink.clone(), notifier: crate::notify::Notifier::disabled() };
-    let (hitl, _) = Actor::spawn(None, HitlActor, args).await.expect("hitl actor");
     let parts = PipelineParts {
         agents: config
             .agents
@@ -39,7 +44,7 @@ async fn pipeline() -> (Pipeline, Arc<MemorySink>, Arc<MemoryStore>) {
     let pipeline = Pipeline {
         parts,
         sink: sink.clone(),
-        hitl: HitlHandle { actor: hitl, timeout: Duration::from_secs(5) },
+        hitl: Arc::new(Direct(store.clone())),
         ledger: Arc::new(MemoryLedger::default()),
     };
     (pipeline, sink, store)

@@ -7,7 +7,7 @@ use super::publish::confirmed;
 use crate::events::event::{self, topic};
 use crate::events::EventSink;
 use crate::ledger::Ledger;
-use crate::pipeline::processor::OUTCOME_RETENTION;
+use crate::ledger::OUTCOME_RETENTION;
 use crate::pipeline::{Outcome, QueueContext, TaskClaim};
 use crate::setup::desired::{dlq_name, retry_name};
 use lapin::message::Delivery;

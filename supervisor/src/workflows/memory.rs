@@ -1,7 +1,7 @@
 //! Workflow changes kept in memory, for unit tests and the embedded demo.
 
 use super::WorkflowStore;
-use crate::hitl::StoreError;
+use crate::store::StoreError;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Mutex;

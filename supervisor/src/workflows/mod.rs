@@ -8,7 +8,7 @@
 pub mod memory;
 pub mod redis_workflows;
 
-use crate::hitl::StoreError;
+use crate::store::StoreError;
 use async_trait::async_trait;
 use overseer_agents::workflow::{AutonomyLevel, WorkflowConfig};
 use serde::{Deserialize, Serialize};

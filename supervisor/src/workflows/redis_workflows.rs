@@ -6,7 +6,7 @@
 //! without its audit entry cannot exist.
 
 use super::WorkflowStore;
-use crate::hitl::StoreError;
+use crate::store::StoreError;
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use std::collections::BTreeMap;
