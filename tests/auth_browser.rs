@@ -21,6 +21,7 @@ async fn sessions_csrf_content_types_hosts_and_limits() {
     ]);
     let running = env.start(&config, &[]).await;
     let base = format!("http://{}", running.http_addr);
+    let trail = common::kafka_watch::KafkaWatch::start(&["audit.trail"]);
     let host = running.http_addr.to_string();
     let plain = reqwest::Client::new();
 

@@ -61,6 +61,16 @@ impl KafkaWatch {
         wait: Duration,
         enough: impl Fn(&[Seen]) -> bool,
     ) -> Vec<Seen> {
+        self.collect_where(|e| e["task_id"].as_str().is_some_and(|id| task_ids.contains(id)), wait, enough)
+    }
+
+    /// Events `keep` accepts, read for `wait` or until `enough` says stop.
+    pub fn collect_where(
+        &self,
+        keep: impl Fn(&serde_json::Value) -> bool,
+        wait: Duration,
+        enough: impl Fn(&[Seen]) -> bool,
+    ) -> Vec<Seen> {
         let deadline = Instant::now() + wait;
         let mut seen = Vec::new();
         while Instant::now() < deadline && !enough(&seen) {
@@ -71,7 +81,7 @@ impl KafkaWatch {
                 let Ok(event) = serde_json::from_slice::<serde_json::Value>(payload) else {
                     continue;
                 };
-                if event["task_id"].as_str().is_some_and(|id| task_ids.contains(id)) {
+                if keep(&event) {
                     seen.push((message.topic().to_string(), event));
                 }
             }
