@@ -62,42 +62,29 @@ async fn sessions_csrf_content_types_hosts_and_limits() {
     let r =
         plain.get(format!("{base}/api/auth/session")).header("cookie", &cookie).send().await.expect("get");
     assert_eq!(r.status().as_u16(), 200);
-    let cross = plain
-        .post(&toggle)
-        .header("cookie", &cookie)
-        .header("origin", "https://evil.example")
-        .header("sec-fetch-site", "cross-site")
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(cross.status().as_u16(), 403, "a cross-site cookie POST");
-    let no_token = plain
-        .post(&toggle)
-        .header("cookie", &cookie)
-        .header("origin", format!("http://{host}"))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(no_token.status().as_u16(), 403, "no CSRF token");
-    let forged = plain
-        .post(&toggle)
-        .header("cookie", &cookie)
-        .header("x-csrf-token", "abc.def")
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(forged.status().as_u16(), 403, "a CSRF token not made for this session");
-    let ok = plain
-        .post(&toggle)
-        .header("cookie", &cookie)
-        .header("origin", format!("http://{host}"))
-        .header("sec-fetch-site", "same-origin")
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(ok.status().as_u16(), 200, "{:?}", ok.text().await);
+    let write = |headers: Vec<(&'static str, String)>| {
+        let mut r = plain.post(&toggle).header("cookie", &cookie);
+        for (name, value) in headers {
+            r = r.header(name, value);
+        }
+        async move { r.send().await.expect("post").status().as_u16() }
+    };
+    let own = format!("http://{host}");
+    let cross = vec![
+        ("origin", "https://evil.example".to_string()),
+        ("sec-fetch-site", "cross-site".to_string()),
+        ("x-csrf-token", csrf.clone()),
+    ];
+    assert_eq!(write(cross).await, 403, "a cross-site cookie POST");
+    assert_eq!(write(vec![("origin", own.clone())]).await, 403, "no CSRF token");
+    assert_eq!(
+        write(vec![("x-csrf-token", "abc.def".into())]).await,
+        403,
+        "a CSRF token not made for this session"
+    );
+    let same =
+        vec![("origin", own), ("sec-fetch-site", "same-origin".to_string()), ("x-csrf-token", csrf.clone())];
+    assert_eq!(write(same).await, 200, "a same-origin write with the session's CSRF token");
 
     let admin = common::auth::client_as("ada", "admin");
     // Bodies must say they are JSON.
@@ -196,5 +183,59 @@ async fn sessions_csrf_content_types_hosts_and_limits() {
         .await
         .expect("JSON");
     assert!(denied["count"].as_u64().is_some_and(|n| n >= 3), "{denied}");
+
+    // The same records reach audit.trail as audit.access events.
+    let marker = format!("/api/brain/hitl/decisions/dec_marker_{}", uuid::Uuid::new_v4().simple());
+    let r = plain.get(format!("{base}{marker}")).bearer_auth("not-a-token").send().await.expect("get");
+    assert_eq!(r.status().as_u16(), 401);
+    let events = trail.collect_where(
+        |e| e["event_type"] == "audit.access" && (e["target"] == marker.as_str() || e["subject"] == "bursty"),
+        std::time::Duration::from_secs(20),
+        |s| {
+            s.iter().any(|(_, e)| e["target"] == marker.as_str())
+                && s.iter().any(|(_, e)| e["subject"] == "bursty")
+        },
+    );
+    let refusal =
+        events.iter().find(|(_, e)| e["target"] == marker.as_str()).expect("the refusal is on audit.trail");
+    assert_eq!(
+        (refusal.1["outcome"].clone(), refusal.1["stream"].clone()),
+        (json!("unauthenticated"), json!("denied"))
+    );
+    assert!(events
+        .iter()
+        .any(|(_, e)| e["subject"] == "bursty" && e["outcome"] == "ok" && e["stream"] == "actions"));
+    assert!(!serde_json::to_string(&events).expect("JSON").contains("eyJ"), "no token on audit.trail");
+
+    // A flood of bad tokens from one address: past its failed-authentication pace it gets 429
+    // and stops reaching the audit log, and what verified people did is still there.
+    let mut limited_flood = 0;
+    for _ in 0..150 {
+        let r =
+            plain.get(format!("{base}/api/hitl/pending")).bearer_auth("garbage").send().await.expect("get");
+        if r.status().as_u16() == 429 {
+            limited_flood += 1;
+        }
+    }
+    assert!(limited_flood >= 80, "{limited_flood} of 150 flood requests limited");
+    let flood: Value = admin
+        .get(format!("{base}/api/audit?stream=denied&outcome=unauthenticated&limit=500"))
+        .send()
+        .await
+        .expect("audit")
+        .json()
+        .await
+        .expect("JSON");
+    let recorded = flood["count"].as_u64().unwrap_or(0);
+    assert!((55..=65).contains(&recorded), "{recorded} failures recorded (60 at once, then 60 a minute)");
+    let after: Value = admin
+        .get(format!("{base}/api/audit?subject=ada&action=toggle"))
+        .send()
+        .await
+        .expect("audit")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(after["count"], audit["count"], "the actions stream is untouched");
     running.shutdown().await;
 }

@@ -27,7 +27,7 @@ impl RateLimits {
         Self {
             subject: RateLimiter::keyed(quota(c.per_subject, c.burst)),
             address: RateLimiter::keyed(quota(c.per_address, c.burst)),
-            failures: RateLimiter::keyed(quota(c.auth_failures, c.auth_failures.min(c.burst))),
+            failures: RateLimiter::keyed(quota(c.auth_failures, c.auth_failures)),
             clock: DefaultClock::default(),
         }
     }

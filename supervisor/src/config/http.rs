@@ -147,8 +147,9 @@ pub struct RateLimitConfig {
     /// Requests a subject or address may send at once before the per-minute pace applies.
     #[serde(default = "default_burst")]
     pub burst: u32,
-    /// Failed authentications per minute per client address; past it the address gets 429
-    /// (and its failures stop reaching the audit log, so a flood cannot flush it).
+    /// Failed authentications per minute per client address (this many at once, then this
+    /// many a minute); past it the address gets 429 and its failures stop reaching the audit
+    /// log, so a flood cannot flush it.
     #[serde(default = "default_auth_failures")]
     pub auth_failures: u32,
 }
