@@ -3,6 +3,7 @@
 //! once the event is durable (for Kafka: its delivery report with acks=all), which is what
 //! lets a task be acked after it.
 
+pub mod completion;
 pub mod event;
 pub mod kafka;
 pub mod memory;

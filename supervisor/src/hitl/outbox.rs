@@ -21,6 +21,7 @@
 
 use super::{DecisionStore, PendingDecision, StoreError};
 use crate::config::hitl::NotifyEvent;
+use crate::events::completion::{Approval, Completion, Envelope};
 use crate::events::event::{self, topic};
 use crate::events::EventSink;
 use crate::ledger::Ledger;
@@ -250,26 +251,27 @@ pub fn executed(d: &PendingDecision) -> &Value {
 }
 
 fn completion(d: &PendingDecision) -> Value {
-    event::with(
-        event::envelope("ai.completion", &d.task_id),
-        json!({
-            "queue": d.queue,
-            "agent": d.agent,
-            "workflow": d.workflow_id,
-            "confidence": d.confidence,
-            "confidence_parts": d.confidence_parts,
-            "execution_mode": "hitl_approved",
-            "decision_id": d.decision_id,
-            "approved_by": d.decided_by,
-            "approvals": d.approvals,
-            "edited": d.edited.is_some(),
-            // What was shown to the approver, and what executes (the edit's own hash when edited).
-            "payload_hash": d.payload_hash,
-            "executed_hash": crate::hitl::decision::hash_proposal(executed(d)),
-            "llm_provider": d.decision_data["llm_provider"],
-            "result": executed(d),
+    Completion {
+        envelope: Envelope::new("ai.completion", &d.task_id),
+        queue: d.queue.clone(),
+        agent: d.agent.clone(),
+        workflow: d.workflow_id.clone(),
+        confidence: d.confidence,
+        confidence_parts: serde_json::to_value(d.confidence_parts).unwrap_or_default(),
+        execution_mode: "hitl_approved",
+        review_sample: None,
+        approval: Some(Approval {
+            decision_id: d.decision_id.clone(),
+            approved_by: d.decided_by.clone(),
+            approvals: d.approvals.clone(),
+            edited: d.edited.is_some(),
+            payload_hash: d.payload_hash.clone(),
+            executed_hash: crate::hitl::decision::hash_proposal(executed(d)),
         }),
-    )
+        llm_provider: d.decision_data["llm_provider"].clone(),
+        result: executed(d).clone(),
+    }
+    .to_value()
 }
 
 fn domain_event(d: &PendingDecision) -> Value {

@@ -4,6 +4,7 @@
 
 use super::outcome::{Done, Outcome};
 use super::processor::{QueueContext, OUTCOME_RETENTION};
+use crate::events::completion::{Completion, Envelope};
 use crate::events::event::{self, topic};
 use crate::events::{EventSink, SinkError};
 use crate::hitl::Parking;
@@ -59,20 +60,20 @@ pub(super) fn execute(
     mode: &'static str,
     review: bool,
 ) -> Effect {
-    let completion = event::with(
-        event::envelope("ai.completion", &task.task_id),
-        json!({
-            "queue": ctx.queue,
-            "agent": ctx.agent,
-            "workflow": workflow_id,
-            "confidence": result.confidence.combined,
-            "confidence_parts": result.confidence,
-            "execution_mode": mode,
-            "review_sample": review,
-            "llm_provider": result.usage.provider,
-            "result": result.proposal,
-        }),
-    );
+    let completion = Completion {
+        envelope: Envelope::new("ai.completion", &task.task_id),
+        queue: ctx.queue.clone(),
+        agent: ctx.agent.clone(),
+        workflow: workflow_id.to_string(),
+        confidence: result.confidence.combined,
+        confidence_parts: serde_json::to_value(result.confidence).unwrap_or_default(),
+        execution_mode: mode,
+        review_sample: Some(review),
+        approval: None,
+        llm_provider: result.usage.provider.into(),
+        result: serde_json::to_value(&result.proposal).unwrap_or_default(),
+    }
+    .to_value();
     let kind = result.assessment.kind.rsplit('.').next().unwrap_or("done");
     let domain = event::with(
         event::envelope(&format!("{}.{kind}", ctx.agent), &task.task_id),
