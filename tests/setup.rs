@@ -207,3 +207,28 @@ fn a_topic_with_other_partitions_is_a_conflict_and_rabbitmq_is_not_touched_eithe
     );
     assert!(vhost.queues().is_empty() && vhost.exchanges().is_empty(), "RabbitMQ was touched");
 }
+
+/// Submitting to a queue that was never declared on the broker says so (the mandatory publish
+/// comes back unroutable) and points at `overseer setup`, instead of a bare "not confirmed".
+#[test]
+fn submitting_before_setup_names_the_missing_queue() {
+    let vhost = Vhost::new();
+    let config = repo_config();
+    let task = std::env::temp_dir().join(format!("overseer-task-{}.json", std::process::id()));
+    std::fs::write(&task, r#"{"task_id": "t-before-setup", "payload": {}}"#).expect("task file");
+    let out = overseer(
+        &[
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "submit",
+            "--queue",
+            "auto_orders",
+            "--file",
+            task.to_str().expect("utf-8"),
+        ],
+        &[("OVERSEER__CONNECTIONS__AMQP__URL", &vhost.amqp_url())],
+    );
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(said.contains("queue `auto_orders` does not exist") && said.contains("overseer setup"), "{said}");
+}

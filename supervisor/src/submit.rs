@@ -18,6 +18,10 @@ pub enum SubmitError {
     UnknownQueue(String),
     #[error("RabbitMQ: {0}")]
     Amqp(String),
+    #[error(
+        "task {0} was returned unroutable: queue `{1}` does not exist on this broker (run `overseer setup`)"
+    )]
+    Unroutable(String, String),
     #[error("RabbitMQ did not confirm task {0}")]
     NotConfirmed(String),
 }
@@ -88,6 +92,10 @@ pub async fn run(
         for (task_id, confirm) in confirms {
             match confirm.await.map_err(amqp)? {
                 Confirmation::Ack(None) => {}
+                // Mandatory and routed nowhere: the queue is not declared on this broker/vhost.
+                Confirmation::Ack(Some(_)) => {
+                    return Err(SubmitError::Unroutable(task_id.clone(), queue.to_string()))
+                }
                 _ => return Err(SubmitError::NotConfirmed(task_id.clone())),
             }
             if let Some(bar) = &bar {
