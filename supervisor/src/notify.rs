@@ -283,7 +283,7 @@ pub fn signature(key: &[u8], t: u64, body: &[u8]) -> String {
 pub fn sign(key: &[u8], body: &[u8]) -> String {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else { return String::new() };
     mac.update(body);
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(mac.finalize().into_bytes())
 }
 
 #[cfg(test)]

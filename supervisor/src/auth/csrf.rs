@@ -15,29 +15,18 @@ fn mac(session: &str) -> HmacSha256 {
         .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
-}
-
 /// A fresh token bound to `session`.
 pub fn token_for(session: &str) -> String {
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let mut m = mac(session);
     m.update(nonce.as_bytes());
-    format!("{nonce}.{}", hex(&m.finalize().into_bytes()))
+    format!("{nonce}.{}", hex::encode(m.finalize().into_bytes()))
 }
 
 /// Whether `presented` was made for `session` (constant-time comparison).
 pub fn verify(session: &str, presented: &str) -> bool {
     let Some((nonce, sig)) = presented.split_once('.') else { return false };
-    let Some(sig) = unhex(sig) else { return false };
+    let Ok(sig) = hex::decode(sig) else { return false };
     let mut m = mac(session);
     m.update(nonce.as_bytes());
     m.verify_slice(&sig).is_ok()

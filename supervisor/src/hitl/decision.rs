@@ -78,7 +78,7 @@ pub fn new_decision_id(now: SystemTime) -> String {
 pub fn hash_proposal(proposal: &serde_json::Value) -> String {
     let bytes = serde_json::to_vec(proposal).unwrap_or_default();
     let digest = Sha256::digest(&bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest)
 }
 
 pub fn unix_ms(t: SystemTime) -> u64 {
