@@ -5,6 +5,8 @@
 pub mod decision;
 pub mod memory;
 pub mod outbox;
+mod outbox_events;
+mod redis_fields;
 pub mod redis_scripts;
 pub mod redis_store;
 pub mod transition;

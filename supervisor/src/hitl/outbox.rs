@@ -19,17 +19,19 @@
 //! Then the task's outcome is recorded in the ledger (`hitl_<status>`). The window left: a
 //! runner dying after an effect became durable and before it was marked repeats that one effect.
 
+use super::outbox_events::{
+    audit_entry, completion, decision_event, domain_event, feedback_event, training_record,
+};
 use super::{DecisionStore, PendingDecision, StoreError};
 use crate::config::hitl::NotifyEvent;
-use crate::events::completion::{Approval, Completion, Envelope};
-use crate::events::event::{self, topic};
+use crate::events::event::topic;
 use crate::events::EventSink;
 use crate::ledger::Ledger;
 use crate::ledger::OUTCOME_RETENTION;
 use crate::notify::{Notification, Notifier};
 use crate::transport::publish::QueueOut;
 use crate::workflows::{audit_event, WorkflowRegistry};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -245,120 +247,10 @@ impl DecisionEffects {
     }
 }
 
-/// What executes: the approver's edit when there is one, else the agent's proposal.
-pub fn executed(d: &PendingDecision) -> &Value {
-    d.edited.as_ref().unwrap_or(&d.decision_data["proposal"])
-}
-
-fn completion(d: &PendingDecision) -> Value {
-    Completion {
-        envelope: Envelope::new("ai.completion", &d.task_id),
-        queue: d.queue.clone(),
-        agent: d.agent.clone(),
-        workflow: d.workflow_id.clone(),
-        confidence: d.confidence,
-        confidence_parts: serde_json::to_value(d.confidence_parts).unwrap_or_default(),
-        execution_mode: "hitl_approved",
-        review_sample: None,
-        approval: Some(Approval {
-            decision_id: d.decision_id.clone(),
-            approved_by: d.decided_by.clone(),
-            approvals: d.approvals.clone(),
-            edited: d.edited.is_some(),
-            payload_hash: d.payload_hash.clone(),
-            executed_hash: crate::hitl::decision::hash_proposal(executed(d)),
-        }),
-        llm_provider: d.decision_data["llm_provider"].clone(),
-        result: executed(d).clone(),
-    }
-    .to_value()
-}
-
-fn domain_event(d: &PendingDecision) -> Value {
-    let kind = d.decision_data["kind"].as_str().unwrap_or("approved");
-    let short = kind.rsplit('.').next().unwrap_or("approved");
-    let proposal = executed(d);
-    event::with(
-        event::envelope(&format!("{}.{short}", d.agent), &d.task_id),
-        json!({"agent": d.agent, "kind": kind, "actions": proposal["actions"], "summary": proposal["summary"], "decision_id": d.decision_id}),
-    )
-}
-
-fn decision_event(d: &PendingDecision) -> Value {
-    event::with(
-        event::envelope("hitl.decision", &d.task_id),
-        json!({
-            "decision_id": d.decision_id,
-            "workflow": d.workflow_id,
-            "status": d.status,
-            "decided_by": d.decided_by,
-            "decided_at": d.decided_at,
-            "approvals": d.approvals,
-            "feedback": d.feedback,
-            "edited": d.edited.is_some(),
-            "confidence": d.confidence,
-        }),
-    )
-}
-
-/// Who decided what from where, on `audit.trail`.
-fn audit_entry(d: &PendingDecision) -> Value {
-    event::with(
-        event::envelope("audit.decision", &d.task_id),
-        json!({
-            "decision_id": d.decision_id,
-            "workflow": d.workflow_id,
-            "action": d.status,
-            "by": {"user": d.decided_by, "from": d.decided_from},
-            "at": d.decided_at,
-            "edited": d.edited.is_some(),
-            "approvals": d.approvals,
-        }),
-    )
-}
-
-fn feedback_event(d: &PendingDecision) -> Value {
-    event::with(
-        event::envelope("hitl.feedback", &d.task_id),
-        json!({
-            "decision_id": d.decision_id,
-            "workflow": d.workflow_id,
-            "agent": d.agent,
-            "status": d.status,
-            "feedback": d.feedback,
-            "decided_by": d.decided_by,
-            "confidence": d.confidence,
-        }),
-    )
-}
-
-/// The record downstream training jobs learn from: input, model output, the human decision,
-/// the edit as a JSON Patch (RFC 6902) from the model's proposal, and the feedback.
-pub fn training_record(d: &PendingDecision) -> Value {
-    let proposal = &d.decision_data["proposal"];
-    let diff = d.edited.as_ref().map(|edited| json_patch::diff(proposal, edited));
-    json!({
-        "decision_id": d.decision_id,
-        "task_id": d.task_id,
-        "workflow": d.workflow_id,
-        "agent": d.agent,
-        "input": d.decision_data["task"],
-        "model_output": proposal,
-        "model": d.decision_data["llm_model"],
-        "confidence": d.confidence,
-        "human_decision": d.status,
-        "decided_by": d.decided_by,
-        "decided_at": d.decided_at,
-        "edited": d.edited,
-        "edit_diff": diff,
-        "feedback": d.feedback,
-        "recorded_at": event::now(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::event;
     use crate::events::memory::MemorySink;
     use crate::events::SinkError;
     use crate::hitl::memory::MemoryStore;
@@ -366,6 +258,7 @@ mod tests {
     use crate::ledger::memory::MemoryLedger;
     use crate::transport::publish::MemoryQueues;
     use overseer_agents::confidence::Confidence;
+    use serde_json::json;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     /// A sink that refuses `hitl.feedback` while `down` is set.

@@ -15,6 +15,7 @@
 //! comma-separated `approvals` field (user names cannot contain commas); effects already
 //! durable are `fx:<effect>` fields.
 
+use super::redis_fields::{created_ms, decode};
 use super::redis_scripts::{PARK, TRANSITION};
 use super::{DecisionStore, Parked, PendingDecision, StoreError, Transition, TransitionError, WorkflowStats};
 use async_trait::async_trait;
@@ -113,6 +114,11 @@ impl RedisStore {
             0 => Some(Parked::Existing(id)),
             _ => None,
         })
+    }
+
+    /// The outbox lease of a decision: its runner's token, with a TTL.
+    fn lease_key(&self, decision_id: &str) -> String {
+        self.key(&format!("outbox:lease:{decision_id}"))
     }
 
     fn key(&self, rest: &str) -> String {
@@ -425,7 +431,7 @@ impl DecisionStore for RedisStore {
         let token = uuid::Uuid::new_v4().simple().to_string();
         let mut conn = self.conn.clone();
         let set: Option<String> = redis::cmd("SET")
-            .arg(self.key(&format!("outbox:lease:{decision_id}")))
+            .arg(self.lease_key(decision_id))
             .arg(&token)
             .arg("NX")
             .arg("PX")
@@ -444,7 +450,7 @@ impl DecisionStore for RedisStore {
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
         self.renew
-            .key(self.key(&format!("outbox:lease:{decision_id}")))
+            .key(self.lease_key(decision_id))
             .arg(token)
             .arg(lease.as_millis().max(1) as u64)
             .invoke_async::<i64>(&mut conn)
@@ -456,7 +462,7 @@ impl DecisionStore for RedisStore {
     async fn outbox_release(&self, decision_id: &str, token: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         self.release
-            .key(self.key(&format!("outbox:lease:{decision_id}")))
+            .key(self.lease_key(decision_id))
             .arg(token)
             .invoke_async::<i64>(&mut conn)
             .await
@@ -467,7 +473,7 @@ impl DecisionStore for RedisStore {
     async fn effect_done(&self, decision_id: &str, effect: &str, token: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
         self.mark
-            .key(self.key(&format!("outbox:lease:{decision_id}")))
+            .key(self.lease_key(decision_id))
             .key(self.key(&format!("decision:{decision_id}")))
             .arg(token)
             .arg(effect)
@@ -481,7 +487,7 @@ impl DecisionStore for RedisStore {
     async fn outbox_done(&self, decision_id: &str, token: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         self.done
-            .key(self.key(&format!("outbox:lease:{decision_id}")))
+            .key(self.lease_key(decision_id))
             .key(self.key("outbox"))
             .arg(token)
             .arg(decision_id)
@@ -490,31 +496,4 @@ impl DecisionStore for RedisStore {
             .map(|_| ())
             .map_err(unavailable)
     }
-}
-
-/// When the decision was created, in Unix ms (the per-workflow index's score).
-fn created_ms(d: &PendingDecision) -> u64 {
-    humantime::parse_rfc3339(&d.created_at).map(super::decision::unix_ms).unwrap_or(0)
-}
-
-/// A decision from its hash: the document as parked, with the live fields over it.
-fn decode(fields: &HashMap<String, String>) -> Result<Option<PendingDecision>, StoreError> {
-    let Some(doc) = fields.get("doc") else { return Ok(None) };
-    let mut decision: PendingDecision =
-        serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    if let Some(status) = fields.get("status") {
-        decision.status = status.clone();
-    }
-    decision.decided_at = fields.get("decided_at").cloned();
-    decision.decided_by = fields.get("decided_by").cloned();
-    decision.decided_from = fields.get("decided_from").cloned();
-    decision.feedback = fields.get("feedback").cloned();
-    decision.edited = fields.get("edited").and_then(|e| serde_json::from_str(e).ok());
-    decision.approvals = fields
-        .get("approvals")
-        .map(|a| a.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
-        .unwrap_or_default();
-    decision.effects_done = fields.keys().filter_map(|k| k.strip_prefix("fx:")).map(str::to_string).collect();
-    decision.effects_done.sort();
-    Ok(Some(decision))
 }
