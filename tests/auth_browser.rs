@@ -10,6 +10,11 @@ use common::auth::token;
 use common::runtime::TestEnv;
 use serde_json::{json, Value};
 
+/// One page of the audit log, read as admin.
+async fn audit_page(admin: &reqwest::Client, url: String) -> Value {
+    admin.get(url).send().await.expect("audit").json().await.expect("JSON")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_csrf_content_types_hosts_and_limits() {
     let env = TestEnv::new().await;
@@ -21,7 +26,9 @@ async fn sessions_csrf_content_types_hosts_and_limits() {
     ]);
     let running = env.start(&config, &[]).await;
     let base = format!("http://{}", running.http_addr);
-    let trail = common::kafka_watch::KafkaWatch::start(&["audit.trail"]);
+    // Read from the beginning (records are told apart by this run's own subject and marker).
+    let trail = common::kafka_watch::KafkaWatch::start_at_beginning(common::KAFKA, &["audit.trail"]);
+    let bursty = format!("bursty-{}", uuid::Uuid::new_v4().simple());
     let host = running.http_addr.to_string();
     let plain = reqwest::Client::new();
 
@@ -121,7 +128,7 @@ async fn sessions_csrf_content_types_hosts_and_limits() {
     assert_eq!(r.json::<Value>().await.expect("JSON")["error"], "method_not_allowed");
 
     // A burst of writes by one subject: 429 with Retry-After once past the burst.
-    let burst = common::auth::client_as("bursty", "admin");
+    let burst = common::auth::client_as(&bursty, "admin");
     let mut limited = None;
     for _ in 0..12 {
         let r = burst
@@ -160,28 +167,14 @@ async fn sessions_csrf_content_types_hosts_and_limits() {
     let csp = page.headers()["content-security-policy"].to_str().expect("ascii").to_string();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     // The audit log holds the session's write and the refusals, attributed.
-    let audit: Value = admin
-        .get(format!("{base}/api/audit?subject=ada&action=toggle"))
-        .send()
-        .await
-        .expect("audit")
-        .json()
-        .await
-        .expect("JSON");
+    let audit: Value = audit_page(&admin, format!("{base}/api/audit?subject=ada&action=toggle")).await;
     assert!(
         audit["records"]
             .as_array()
             .is_some_and(|r| r.iter().any(|r| r["outcome"] == "ok" && r["after"]["hitl_enabled"] == true)),
         "{audit}"
     );
-    let denied: Value = admin
-        .get(format!("{base}/api/audit?stream=denied&subject=ada"))
-        .send()
-        .await
-        .expect("audit")
-        .json()
-        .await
-        .expect("JSON");
+    let denied: Value = audit_page(&admin, format!("{base}/api/audit?stream=denied&subject=ada")).await;
     assert!(denied["count"].as_u64().is_some_and(|n| n >= 3), "{denied}");
 
     // The same records reach audit.trail as audit.access events.
@@ -189,11 +182,14 @@ async fn sessions_csrf_content_types_hosts_and_limits() {
     let r = plain.get(format!("{base}{marker}")).bearer_auth("not-a-token").send().await.expect("get");
     assert_eq!(r.status().as_u16(), 401);
     let events = trail.collect_where(
-        |e| e["event_type"] == "audit.access" && (e["target"] == marker.as_str() || e["subject"] == "bursty"),
+        |e| {
+            e["event_type"] == "audit.access"
+                && (e["target"] == marker.as_str() || e["subject"] == bursty.as_str())
+        },
         std::time::Duration::from_secs(20),
         |s| {
             s.iter().any(|(_, e)| e["target"] == marker.as_str())
-                && s.iter().any(|(_, e)| e["subject"] == "bursty")
+                && s.iter().any(|(_, e)| e["subject"] == bursty.as_str())
         },
     );
     let refusal =
@@ -204,7 +200,7 @@ async fn sessions_csrf_content_types_hosts_and_limits() {
     );
     assert!(events
         .iter()
-        .any(|(_, e)| e["subject"] == "bursty" && e["outcome"] == "ok" && e["stream"] == "actions"));
+        .any(|(_, e)| e["subject"] == bursty.as_str() && e["outcome"] == "ok" && e["stream"] == "actions"));
     assert!(!serde_json::to_string(&events).expect("JSON").contains("eyJ"), "no token on audit.trail");
 
     // A flood of bad tokens from one address: past its failed-authentication pace it gets 429
@@ -218,24 +214,11 @@ async fn sessions_csrf_content_types_hosts_and_limits() {
         }
     }
     assert!(limited_flood >= 80, "{limited_flood} of 150 flood requests limited");
-    let flood: Value = admin
-        .get(format!("{base}/api/audit?stream=denied&outcome=unauthenticated&limit=500"))
-        .send()
-        .await
-        .expect("audit")
-        .json()
-        .await
-        .expect("JSON");
+    let flood: Value =
+        audit_page(&admin, format!("{base}/api/audit?stream=denied&outcome=unauthenticated&limit=500")).await;
     let recorded = flood["count"].as_u64().unwrap_or(0);
     assert!((55..=65).contains(&recorded), "{recorded} failures recorded (60 at once, then 60 a minute)");
-    let after: Value = admin
-        .get(format!("{base}/api/audit?subject=ada&action=toggle"))
-        .send()
-        .await
-        .expect("audit")
-        .json()
-        .await
-        .expect("JSON");
+    let after: Value = audit_page(&admin, format!("{base}/api/audit?subject=ada&action=toggle")).await;
     assert_eq!(after["count"], audit["count"], "the actions stream is untouched");
     running.shutdown().await;
 }
