@@ -149,6 +149,7 @@ async fn bench() {
         domain_topics: Default::default(),
         workflows: workflows.clone(),
         notifier: Notifier::disabled(),
+        lease: config.hitl.outbox_lease,
     });
     let state = AppState {
         health: Arc::new(Health::default()),

@@ -224,6 +224,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
             .collect(),
         workflows: workflows.clone(),
         notifier: notifier.clone(),
+        lease: config.hitl.outbox_lease,
     });
     let agents = parts.agents.clone();
     let onboarding = Arc::new(Onboarding {
@@ -246,6 +247,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         max_restarts: config.runtime.max_restarts,
         restart_window: config.runtime.restart_window,
         sweep_interval: config.hitl.sweep_interval,
+        outbox_settle: config.hitl.outbox_settle,
         workflow_poll: config.hitl.workflow_poll,
         notifier,
     };

@@ -18,9 +18,6 @@ use std::time::{Duration, SystemTime};
 
 /// Decisions handled per sweep at most; the rest wait for the next tick.
 const BATCH: usize = 200;
-/// A decision's effects are left to whoever decided it for this long before a sweeper runs
-/// what is missing.
-const OUTBOX_SETTLE: Duration = Duration::from_secs(5);
 
 pub struct ExpirySweeper;
 
@@ -32,6 +29,9 @@ pub struct SweeperArgs {
     pub interval: Duration,
     /// How long decided decisions stay in the history index.
     pub history: Duration,
+    /// How long a decision's effects are left to whoever decided it before a sweeper runs
+    /// what is missing (`hitl.outbox_settle`).
+    pub settle: Duration,
 }
 
 pub enum SweeperMessage {
@@ -124,7 +124,7 @@ async fn sweep(args: &SweeperArgs) -> Result<(), String> {
             Err(e) => tracing::warn!(decision_id = %id, error = %e, "could not expire a decision"),
         }
     }
-    args.effects.drain(OUTBOX_SETTLE, BATCH).await.map_err(|e| e.to_string())?;
+    args.effects.drain(args.settle, BATCH).await.map_err(|e| e.to_string())?;
     let history_start = now_ms.saturating_sub(args.history.as_millis() as u64);
     args.store.trim_history(history_start).await.map_err(|e| e.to_string())?;
     report_gauges(args, now_ms).await

@@ -4,12 +4,12 @@
 //! expiry, notifications) grows from here.
 
 use crate::config::hitl::NotifyEvent;
-use crate::events::event::{self, topic};
+use crate::events::contract::{Envelope, HitlRequest, Origin};
+use crate::events::event::topic;
 use crate::events::EventSink;
 use crate::hitl::{DecisionStore, Parked, PendingDecision};
 use crate::notify::{Notification, Notifier};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,19 +82,19 @@ pub async fn park_and_announce(
     retention: Duration,
 ) -> Result<Parked, HitlError> {
     let parked = store.park(decision, retention).await.map_err(|e| HitlError(e.to_string()))?;
-    let request = event::with(
-        event::envelope("hitl.request", &decision.task_id),
-        json!({
-            "decision_id": parked.decision_id(),
-            "workflow": decision.workflow_id,
-            "queue": decision.queue,
-            "agent": decision.agent,
-            "confidence": decision.confidence,
-            "reasons": decision.reasons,
-            "expires_at": decision.expires_at,
-        }),
-    );
-    sink.publish(topic::HITL_REQUESTS, &decision.task_id, &request)
+    let request = HitlRequest {
+        envelope: Envelope::new("hitl.request", &decision.task_id),
+        decision_id: parked.decision_id().to_string(),
+        origin: Origin {
+            queue: decision.queue.clone(),
+            agent: decision.agent.clone(),
+            workflow: decision.workflow_id.clone(),
+        },
+        confidence: decision.confidence,
+        reasons: decision.reasons.clone(),
+        expires_at: decision.expires_at.clone(),
+    };
+    crate::events::publish(sink, topic::HITL_REQUESTS, &decision.task_id, &request)
         .await
         .map_err(|e| HitlError(e.to_string()))?;
     if let (Parked::New(id), true) = (&parked, notifier.enabled()) {

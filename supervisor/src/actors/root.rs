@@ -51,6 +51,8 @@ pub struct RootArgs {
     pub effects: Arc<crate::hitl::outbox::DecisionEffects>,
     /// How often the ExpirySweeper looks for expired decisions.
     pub sweep_interval: Duration,
+    /// How long the sweeper leaves a decision's effects to whoever decided it.
+    pub outbox_settle: Duration,
     /// Tells people about new pending decisions.
     pub notifier: crate::notify::Notifier,
     /// How often the WorkflowWatcher checks for workflow changes.
@@ -97,6 +99,7 @@ impl Actor for RootSupervisor {
             workflows: args.parts.workflows.clone(),
             interval: args.sweep_interval,
             history: args.parts.history,
+            settle: args.outbox_settle,
         };
         let (sweeper, _) = Actor::spawn_linked(None, ExpirySweeper, sweeper_args, myself.get_cell()).await?;
         let watcher_args =

@@ -11,7 +11,8 @@
 pub mod memory;
 pub mod redis_audit;
 
-use crate::events::event;
+use crate::events::contract::{About, AuditAccess, Envelope};
+use crate::events::event::topic;
 use crate::events::EventSink;
 use crate::store::StoreError;
 use async_trait::async_trait;
@@ -167,11 +168,13 @@ impl Auditor {
         }
         let Some(sink) = self.sink.clone() else { return };
         let key = record.subject.clone().unwrap_or_else(|| "unauthenticated".into());
-        let mut body = serde_json::to_value(&record).unwrap_or_default();
-        body["stream"] = stream.as_str().into();
-        let event = event::with(event::envelope_about("audit.access", "audit_id", &record.audit_id), body);
+        let event = AuditAccess {
+            envelope: Envelope::about("audit.access", About::Itself {}),
+            record,
+            stream: stream.as_str(),
+        };
         tokio::spawn(async move {
-            if let Err(e) = sink.publish(event::topic::AUDIT, &key, &event).await {
+            if let Err(e) = crate::events::publish(sink.as_ref(), topic::AUDIT, &key, &event).await {
                 tracing::warn!(error = %e, "audit.access event not delivered; the record is in the audit log");
             }
         });

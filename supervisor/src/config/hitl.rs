@@ -27,6 +27,16 @@ pub struct HitlConfig {
     /// Attempts per notification (retried with backoff on network errors, 429 and 5xx).
     #[serde(default = "default_notify_attempts")]
     pub notify_attempts: u32,
+    /// How long a runner of a decided decision's effects holds it without renewing; a live
+    /// runner renews every third of this, so only a runner that stalled this long is replaced.
+    #[serde(default = "default_outbox_lease", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub outbox_lease: Duration,
+    /// How long a decision's effects are left to whoever decided it before the sweepers run
+    /// what is missing.
+    #[serde(default = "default_outbox_settle", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub outbox_settle: Duration,
 }
 
 /// What is notified.
@@ -120,10 +130,18 @@ impl Default for HitlConfig {
             workflow_poll: default_workflow_poll(),
             notifications: Vec::new(),
             notify_attempts: default_notify_attempts(),
+            outbox_lease: default_outbox_lease(),
+            outbox_settle: default_outbox_settle(),
         }
     }
 }
 
+fn default_outbox_lease() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_outbox_settle() -> Duration {
+    Duration::from_secs(5)
+}
 fn default_sweep() -> Duration {
     Duration::from_secs(1)
 }

@@ -25,6 +25,10 @@ pub(super) fn problems(config: &Config) -> Problems {
     if config.hitl.notify_attempts == 0 {
         out.push(("hitl.notify_attempts".into(), "must be at least 1".into()));
     }
+    if config.hitl.outbox_lease < std::time::Duration::from_millis(300) {
+        // Renewed every third of it: shorter leases turn into a stream of Redis writes.
+        out.push(("hitl.outbox_lease".into(), "must be at least 300ms".into()));
+    }
     for (name, agent) in &config.agents {
         for (key, message) in agent.problems() {
             out.push((format!("agents.{name}.{key}"), message));

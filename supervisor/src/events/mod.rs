@@ -3,7 +3,7 @@
 //! once the event is durable (for Kafka: its delivery report with acks=all), which is what
 //! lets a task be acked after it.
 
-pub mod completion;
+pub mod contract;
 pub mod event;
 pub mod kafka;
 pub mod memory;
@@ -27,4 +27,14 @@ pub trait EventSink: Send + Sync {
     async fn publish(&self, topic: &str, key: &str, event: &serde_json::Value) -> Result<(), SinkError>;
     /// Waits until everything handed over is delivered or `timeout` passes.
     async fn flush(&self, timeout: std::time::Duration) -> Result<(), SinkError>;
+}
+
+/// Publishes a contract event (see [`contract`]) through any sink.
+pub async fn publish<E: contract::Event + Sync>(
+    sink: &(impl EventSink + ?Sized),
+    topic: &str,
+    key: &str,
+    event: &E,
+) -> Result<(), SinkError> {
+    sink.publish(topic, key, &event.to_value()).await
 }

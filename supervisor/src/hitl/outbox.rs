@@ -24,6 +24,7 @@ use super::outbox_events::{
 };
 use super::{DecisionStore, PendingDecision, StoreError};
 use crate::config::hitl::NotifyEvent;
+use crate::events::contract::Event;
 use crate::events::event::topic;
 use crate::events::EventSink;
 use crate::ledger::Ledger;
@@ -40,9 +41,6 @@ use std::time::{Duration, SystemTime};
 pub const EXCEPTIONS_QUEUE: &str = "hitl_exceptions";
 /// The queue training records go to (CONTRACT.md).
 pub const TRAINING_QUEUE: &str = "hitl_training";
-/// How long a run's lease lasts without renewal; a live run renews it every third of this, so
-/// a slow Kafka never lets a second runner in while the first still works.
-const LEASE: Duration = Duration::from_secs(60);
 
 /// What running a decision's effects needs.
 pub struct DecisionEffects {
@@ -56,6 +54,10 @@ pub struct DecisionEffects {
     pub workflows: Arc<WorkflowRegistry>,
     /// Tells people about escalations.
     pub notifier: Notifier,
+    /// How long a run holds a decision without renewing (`hitl.outbox_lease`); a live run
+    /// renews it every third of this, so a slow Kafka never lets a second runner in while the
+    /// first still works.
+    pub lease: Duration,
 }
 
 /// What a run did.
@@ -94,7 +96,7 @@ impl DecisionEffects {
     }
 
     async fn run_on(&self, decision_id: &str, fresh: Option<PendingDecision>) -> Result<Ran, String> {
-        self.run_leased(decision_id, fresh, LEASE).await
+        self.run_leased(decision_id, fresh, self.lease).await
     }
 
     /// One run under a lease of `lease` that only this run owns, renewed while it works; a
@@ -204,18 +206,18 @@ impl DecisionEffects {
             self.sink.publish(topic, &d.task_id, &event).await.map_err(|e| e.to_string())
         };
         match effect {
-            "completion" => publish(topic::COMPLETIONS, completion(d)).await,
+            "completion" => publish(topic::COMPLETIONS, completion(d).to_value()).await,
             "domain" => match self.domain_topics.get(&d.agent) {
                 Some(domain_topic) => self
                     .sink
-                    .publish(domain_topic, &d.task_id, &domain_event(d))
+                    .publish(domain_topic, &d.task_id, &domain_event(d).to_value())
                     .await
                     .map_err(|e| e.to_string()),
                 None => Ok(()),
             },
-            "decision" => publish(topic::HITL_DECISIONS, decision_event(d)).await,
-            "audit" => publish(topic::AUDIT, audit_entry(d)).await,
-            "feedback" => publish(topic::HITL_FEEDBACK, feedback_event(d)).await,
+            "decision" => publish(topic::HITL_DECISIONS, decision_event(d).to_value()).await,
+            "audit" => publish(topic::AUDIT, audit_entry(d).to_value()).await,
+            "feedback" => publish(topic::HITL_FEEDBACK, feedback_event(d).to_value()).await,
             "training" => {
                 let body = serde_json::to_vec(&training_record(d)).map_err(|e| e.to_string())?;
                 self.queues.send(TRAINING_QUEUE, &body, &d.decision_id).await
@@ -231,8 +233,10 @@ impl DecisionEffects {
                 match self.workflows.record_human_decision(&d.workflow_id, approved).await {
                     Ok(Some(entry)) => {
                         tracing::info!(workflow = %d.workflow_id, before = %entry.before, after = %entry.after, "adaptive threshold moved");
-                        if let Err(e) =
-                            self.sink.publish(topic::AUDIT, &entry.workflow_id, &audit_event(&entry)).await
+                        if let Err(e) = self
+                            .sink
+                            .publish(topic::AUDIT, &entry.workflow_id, &audit_event(&entry).to_value())
+                            .await
                         {
                             tracing::warn!(error = %e, "audit event not delivered; the entry is in the Redis audit log");
                         }
@@ -314,6 +318,7 @@ mod tests {
             domain_topics: Default::default(),
             workflows: workflows.clone(),
             notifier: Notifier::disabled(),
+            lease: Duration::from_secs(60),
         };
         let (a, b) = (Arc::new(effects()), Arc::new(effects()));
         // The lease (300 ms) is far shorter than one completion (900 ms): only renewal keeps
@@ -373,6 +378,7 @@ mod tests {
             domain_topics: [("order".to_string(), "domain.orders".to_string())].into(),
             workflows: Arc::new(WorkflowRegistry::in_memory(Default::default()).await),
             notifier: Notifier::disabled(),
+            lease: Duration::from_secs(60),
         };
         sink.down.store(true, Ordering::SeqCst);
         assert!(fx.run(&d.decision_id).await.is_err());

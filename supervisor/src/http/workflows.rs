@@ -128,7 +128,9 @@ async fn apply(state: &AppState, id: &str, change: Change, caller: Caller) -> Re
 /// The audit entry on `audit.trail` (the Redis audit log already holds it).
 pub(super) async fn emit_audit(state: &AppState, entry: &AuditEntry) {
     let Some(sink) = &state.sink else { return };
-    if let Err(e) = sink.publish(topic::AUDIT, &entry.workflow_id, &audit_event(entry)).await {
+    if let Err(e) =
+        crate::events::publish(sink.as_ref(), topic::AUDIT, &entry.workflow_id, &audit_event(entry)).await
+    {
         tracing::warn!(audit_id = %entry.audit_id, error = %e, "audit event not delivered; the entry is in the Redis audit log");
     }
 }

@@ -9,6 +9,7 @@
 pub mod sessions;
 
 use crate::actors::hitl::park_and_announce;
+use crate::events::contract::{Completion, Envelope, Event, LeadQualified, Origin};
 use crate::events::event::{self, topic};
 use crate::events::EventSink;
 use crate::hitl::{DecisionStore, PendingDecision, StoreError};
@@ -81,31 +82,26 @@ impl Onboarding {
             request: request.clone(),
         };
         let keep = workflow.config.pending_ttl + self.history;
+        // The rules' score is the whole confidence: there is no model to weigh it against.
+        let parts =
+            Confidence { completeness: confidence, model: confidence, logprob: None, combined: confidence };
         match route {
             Route::Execute { mode, review } => {
-                let completion = event::with(
-                    event::envelope("ai.completion", &session_id),
-                    json!({
-                        "queue": SOURCE, "agent": SOURCE, "workflow": WORKFLOW, "confidence": confidence,
-                        "execution_mode": mode.as_str(), "review_sample": review, "result": proposal,
-                    }),
-                );
-                let lead = event::with(
-                    event::envelope("lead.qualified", &session_id),
-                    json!({"confidence": confidence, "company_name": request.business_data.company_name, "plan": plan}),
-                );
+                let origin = Origin { queue: SOURCE.into(), agent: SOURCE.into(), workflow: WORKFLOW.into() };
+                let completion = Completion::new(&session_id, origin, parts, mode, "rules".into(), proposal)
+                    .sampled(review);
+                let lead = LeadQualified {
+                    envelope: Envelope::new("lead.qualified", &session_id),
+                    confidence,
+                    company_name: request.business_data.company_name.clone(),
+                    plan: &plan,
+                };
                 self.publish(topic::COMPLETIONS, &session_id, &completion).await?;
                 self.publish(LEADS_TOPIC, &session_id, &lead).await?;
                 session.status = "completed".into();
                 session.execution_mode = Some(mode.as_str().into());
             }
             Route::Hitl { reasons } => {
-                let parts = Confidence {
-                    completeness: confidence,
-                    model: confidence,
-                    logprob: None,
-                    combined: confidence,
-                };
                 let data = json!({
                     "task": {"task_id": session_id, "kind": "lead.onboard", "workflow": WORKFLOW, "payload": request},
                     "kind": "lead.onboard",
@@ -150,8 +146,15 @@ impl Onboarding {
         Ok(Some(view(&session, decision.as_ref())))
     }
 
-    async fn publish(&self, topic: &str, key: &str, event: &Value) -> Result<(), OnboardingError> {
-        self.sink.publish(topic, key, event).await.map_err(|e| OnboardingError::Unavailable(e.to_string()))
+    async fn publish(
+        &self,
+        topic: &str,
+        key: &str,
+        event: &(impl Event + Sync),
+    ) -> Result<(), OnboardingError> {
+        crate::events::publish(self.sink.as_ref(), topic, key, event)
+            .await
+            .map_err(|e| OnboardingError::Unavailable(e.to_string()))
     }
 }
 

@@ -4,8 +4,10 @@
 
 use super::outcome::{Done, Outcome};
 use super::processor::{QueueContext, OUTCOME_RETENTION};
-use crate::events::completion::{Completion, Envelope};
-use crate::events::event::{self, topic};
+use crate::events::contract::{
+    Completion, DomainEvent, Envelope, Event, ExecutionMode, Origin, RoutingRecord,
+};
+use crate::events::event::topic;
 use crate::events::{EventSink, SinkError};
 use crate::hitl::Parking;
 use crate::hitl::PendingDecision;
@@ -21,9 +23,13 @@ use std::time::Duration;
 /// What a result does once committed.
 pub(super) enum Effect {
     /// Publish these (topic, event) pairs.
-    Execute { mode: &'static str, events: Vec<(String, Value)> },
+    Execute { mode: ExecutionMode, events: Vec<(String, Value)> },
     /// Park the decision (store + hitl.requests), then publish the routing record.
     Park { pending: Box<PendingDecision>, retention: Duration, record: Value },
+}
+
+fn origin(ctx: &QueueContext, workflow_id: &str) -> Origin {
+    Origin { queue: ctx.queue.clone(), agent: ctx.agent.clone(), workflow: workflow_id.to_string() }
 }
 
 /// The `ai.decisions` routing record.
@@ -32,22 +38,19 @@ fn decision_record(
     task: &Task,
     workflow_id: &str,
     result: &AgentResult,
-    route: &str,
+    route: &'static str,
     reasons: &[String],
 ) -> Value {
-    event::with(
-        event::envelope("ai.decision", &task.task_id),
-        json!({
-            "queue": ctx.queue,
-            "agent": ctx.agent,
-            "workflow": workflow_id,
-            "route": route,
-            "reasons": reasons,
-            "confidence": result.confidence,
-            "llm_provider": result.usage.provider,
-            "llm_calls": result.usage.calls,
-        }),
-    )
+    RoutingRecord {
+        envelope: Envelope::new("ai.decision", &task.task_id),
+        origin: origin(ctx, workflow_id),
+        route,
+        reasons: reasons.to_vec(),
+        confidence: result.confidence,
+        llm_provider: Some(result.usage.provider.to_string()),
+        llm_calls: Some(result.usage.calls),
+    }
+    .to_value()
 }
 
 /// `ai.completions`, the agent's domain event and the routing record.
@@ -57,28 +60,29 @@ pub(super) fn execute(
     workflow_id: &str,
     domain_topic: &str,
     result: &AgentResult,
-    mode: &'static str,
+    mode: ExecutionMode,
     review: bool,
 ) -> Effect {
-    let completion = Completion {
-        envelope: Envelope::new("ai.completion", &task.task_id),
-        queue: ctx.queue.clone(),
-        agent: ctx.agent.clone(),
-        workflow: workflow_id.to_string(),
-        confidence: result.confidence.combined,
-        confidence_parts: serde_json::to_value(result.confidence).unwrap_or_default(),
-        execution_mode: mode,
-        review_sample: Some(review),
-        approval: None,
-        llm_provider: result.usage.provider.into(),
-        result: serde_json::to_value(&result.proposal).unwrap_or_default(),
-    }
+    let completion = Completion::new(
+        &task.task_id,
+        origin(ctx, workflow_id),
+        result.confidence,
+        mode,
+        result.usage.provider.into(),
+        serde_json::to_value(&result.proposal).unwrap_or_default(),
+    )
+    .sampled(review)
     .to_value();
     let kind = result.assessment.kind.rsplit('.').next().unwrap_or("done");
-    let domain = event::with(
-        event::envelope(&format!("{}.{kind}", ctx.agent), &task.task_id),
-        json!({"agent": ctx.agent, "kind": result.assessment.kind, "actions": result.proposal.actions, "summary": result.proposal.summary}),
-    );
+    let domain = DomainEvent {
+        envelope: Envelope::new(format!("{}.{kind}", ctx.agent), &task.task_id),
+        agent: ctx.agent.clone(),
+        kind: result.assessment.kind.clone(),
+        actions: serde_json::to_value(&result.proposal.actions).unwrap_or_default(),
+        summary: result.proposal.summary.clone().into(),
+        decision_id: None,
+    }
+    .to_value();
     let record = decision_record(ctx, task, workflow_id, result, "execute", &[]);
     Effect::Execute {
         mode,
@@ -125,10 +129,16 @@ pub(super) fn park_request(
     data: Value,
     history: Duration,
 ) -> Effect {
-    let record = event::with(
-        event::envelope("ai.decision", &task.task_id),
-        json!({"queue": ctx.queue, "agent": ctx.agent, "workflow": workflow_id, "route": "hitl", "reasons": reasons, "confidence": confidence}),
-    );
+    let record = RoutingRecord {
+        envelope: Envelope::new("ai.decision", &task.task_id),
+        origin: origin(ctx, workflow_id),
+        route: "hitl",
+        reasons: reasons.clone(),
+        confidence,
+        llm_provider: None,
+        llm_calls: None,
+    }
+    .to_value();
     park_with(ctx, task, workflow_id, workflow, confidence, reasons, data, record, history)
 }
 
@@ -206,7 +216,7 @@ impl Effects {
                 {
                     return sink_outcome(e);
                 }
-                (Outcome::Done(Done::Executed { mode }), "executed")
+                (Outcome::Done(Done::Executed { mode: mode.as_str() }), "executed")
             }
             Effect::Park { pending, retention, record } => {
                 let parked = match self.hitl.park(*pending, retention).await {

@@ -210,7 +210,7 @@ impl Pipeline {
         Ok(match route {
             Route::Execute { mode, review } => {
                 let topic = &agent.spec().domain_topic;
-                effects::execute(ctx, task, workflow_id, topic, &result, mode.as_str(), review)
+                effects::execute(ctx, task, workflow_id, topic, &result, mode, review)
             }
             Route::Hitl { reasons } => {
                 effects::park(ctx, task, workflow_id, workflow, &result, reasons, self.parts.history)

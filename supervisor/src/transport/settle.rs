@@ -4,7 +4,8 @@
 
 use super::headers::{self, text};
 use super::publish::confirmed;
-use crate::events::event::{self, topic};
+use crate::events::contract::ErrorEvent;
+use crate::events::event::topic;
 use crate::events::EventSink;
 use crate::ledger::Ledger;
 use crate::ledger::OUTCOME_RETENTION;
@@ -157,9 +158,8 @@ impl Settler<'_> {
             }
         }
         // The dead letter is durable; the event is best effort on top of it.
-        if let Err(e) =
-            self.sink.publish(topic::ERRORS, key, &event::error(key, queue, code, reason, attempt)).await
-        {
+        let event = ErrorEvent::new(key, queue, code, reason, attempt);
+        if let Err(e) = crate::events::publish(self.sink, topic::ERRORS, key, &event).await {
             tracing::warn!(%queue, task_id = key, error = %e, "ai.errors event not delivered");
         }
         delivery.ack(BasicAckOptions::default()).await?;

@@ -8,6 +8,7 @@
 pub mod memory;
 pub mod redis_workflows;
 
+use crate::events::contract::{self, About, Envelope, WorkflowChanged};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use overseer_agents::workflow::{AutonomyLevel, WorkflowConfig};
@@ -155,11 +156,19 @@ pub trait WorkflowStore: Send + Sync {
 pub const ADAPTIVE_ACTOR: &str = "overseer-adaptive";
 
 /// An audit entry as the `audit.trail` event.
-pub fn audit_event(entry: &AuditEntry) -> Value {
-    crate::events::event::with(
-        crate::events::event::envelope_about("audit.workflow_changed", "workflow_id", &entry.workflow_id),
-        json!({"audit_id": entry.audit_id, "by": entry.by, "field": entry.field, "before": entry.before, "after": entry.after, "reason": entry.reason}),
-    )
+pub fn audit_event(entry: &AuditEntry) -> WorkflowChanged {
+    WorkflowChanged {
+        envelope: Envelope::about(
+            "audit.workflow_changed",
+            About::Workflow { workflow_id: entry.workflow_id.clone() },
+        ),
+        audit_id: entry.audit_id.clone(),
+        by: contract::Actor { user: Some(entry.by.user.clone()), from: entry.by.from.clone() },
+        field: entry.field.clone(),
+        before: entry.before.clone(),
+        after: entry.after.clone(),
+        reason: entry.reason.clone(),
+    }
 }
 
 /// The live view of the workflows, shared by the pipeline, the sweeper and the API.
