@@ -185,3 +185,78 @@ async fn an_approval_made_while_kafka_is_away_executes_once_it_is_back() {
     assert_eq!(seen[0].1["execution_mode"], "hitl_approved");
     running.shutdown().await;
 }
+
+/// A Kafka made slow (a proxy the broker advertises holds every chunk 800 ms each way, so one
+/// publish takes well over a second) and two replicas running the outbox with a lease of
+/// 400 ms: each replica's sweeper finds the other's approvals in the outbox after 200 ms, long
+/// before their completions are durable. Only the owner renewing its lease (and the lease
+/// refusing anyone else) keeps the second runner out: every approval yields one completion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_kafka_never_makes_two_replicas_execute_an_approval_twice() {
+    let dir = tempfile::tempdir().expect("dir");
+    let broker_port = common::process::free_port();
+    let proxy = common::proxy::Proxy::start(format!("127.0.0.1:{broker_port}")).await;
+    let _kafka = own::tansu_advertising(dir.path(), broker_port, proxy.port);
+    let bootstrap = format!("127.0.0.1:{}", proxy.port);
+    let env = TestEnv::new().await;
+    let config = env.config(&[
+        ("OVERSEER__CONNECTIONS__KAFKA__BOOTSTRAP_SERVERS", bootstrap.as_str()),
+        ("OVERSEER__HITL__SWEEP_INTERVAL", "100ms"),
+        ("OVERSEER__HITL__OUTBOX_LEASE", "400ms"),
+        ("OVERSEER__HITL__OUTBOX_SETTLE", "200ms"),
+    ]);
+    assert!(
+        overseer_supervisor::setup::run(&config, false).await.expect("setup"),
+        "topics on the own broker"
+    );
+    let replicas = [env.start(&config, &["auto_orders"]).await, env.start(&config, &["auto_orders"]).await];
+    let mut decisions = Vec::new();
+    for _ in 0..4 {
+        decisions.push(env.park_direct(&config, "payment_processing").await);
+    }
+
+    proxy.slow(Duration::from_millis(800));
+    for (i, id) in decisions.iter().enumerate() {
+        let api = format!("http://{}/api", replicas[i % 2].http_addr);
+        let approved = common::auth::admin()
+            .post(format!("{api}/brain/hitl/decisions/{id}/approve"))
+            .json(&json!({"feedback": "go"}))
+            .send()
+            .await
+            .expect("approve");
+        assert_eq!(approved.status().as_u16(), 200, "{id}");
+    }
+    let outbox = || -> usize {
+        let client = redis::Client::open("redis://127.0.0.1:6379/0").expect("url");
+        let mut conn = client.get_connection().expect("Redis");
+        redis::cmd("ZCARD").arg(format!("{}outbox", env.redis_prefix)).query(&mut conn).expect("ZCARD")
+    };
+    let started = std::time::Instant::now();
+    while outbox() > 0 {
+        assert!(started.elapsed() < Duration::from_secs(90), "the outbox never emptied");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let slow_for = started.elapsed();
+    proxy.restore();
+
+    let tasks: HashSet<String> = decisions
+        .iter()
+        .map(|id| {
+            let doc = env.redis_hget(&format!("decision:{id}"), "doc").expect("decision");
+            let doc: serde_json::Value = serde_json::from_str(&doc).expect("JSON");
+            doc["task_id"].as_str().expect("task id").to_string()
+        })
+        .collect();
+    let reader = KafkaWatch::start_at_beginning(&bootstrap, &["ai.completions", "hitl.decisions"]);
+    let mut seen = reader.collect(&tasks, Duration::from_secs(30), |s| count(s, "hitl.decisions") >= 4);
+    seen.extend(reader.collect(&tasks, Duration::from_secs(2), |_| false));
+    for replica in replicas {
+        replica.shutdown().await;
+    }
+    assert!(slow_for > Duration::from_secs(2), "Kafka was not slow: effects took {slow_for:?}");
+    let done = completions(&seen);
+    for task in &tasks {
+        assert_eq!(done.get(task), Some(&1), "{task}: one completion per approval ({done:?})");
+    }
+    assert_eq!(count(&seen, "hitl.decisions"), 4, "one decision event per approval");
+}

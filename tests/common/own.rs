@@ -80,15 +80,20 @@ pub fn redis(dir: &std::path::Path) -> Own {
 /// A tansu broker with sqlite storage in `dir`.
 pub fn tansu(dir: &std::path::Path) -> Own {
     let port = super::process::free_port();
-    let url = format!("tcp://127.0.0.1:{port}");
+    tansu_advertising(dir, port, port)
+}
+
+/// A tansu broker listening on `port` that tells clients to reach it at `advertised` (a
+/// proxy in front of it), with sqlite storage in `dir`.
+pub fn tansu_advertising(dir: &std::path::Path, port: u16, advertised: u16) -> Own {
     let args = vec![
         "broker".to_string(),
         "--storage-engine".into(),
         "sqlite://tansu.db".into(),
         "--listener-url".into(),
-        url.clone(),
+        format!("tcp://127.0.0.1:{port}"),
         "--advertised-listener-url".into(),
-        url,
+        format!("tcp://127.0.0.1:{advertised}"),
     ];
     Own::spawn("tansu", args, dir.to_path_buf(), port)
 }

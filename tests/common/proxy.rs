@@ -1,9 +1,10 @@
 //! A TCP proxy in the test process, to take a service away from a client without touching the
 //! machine's shared service. `cut()` drops every proxied connection and refuses new ones (a
 //! broker that died); `freeze()` keeps every socket open but lets no byte through (a broker
-//! that hangs: only heartbeats can tell); `restore()` ends either.
+//! that hangs: only heartbeats can tell); `slow(d)` holds every chunk for `d` in each
+//! direction (a slow network or broker); `restore()` ends all of them.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -14,6 +15,8 @@ use tokio::task::AbortHandle;
 struct State {
     cut: AtomicBool,
     frozen: AtomicBool,
+    /// Milliseconds each chunk is held before it is passed on.
+    delay_ms: AtomicU64,
     links: Mutex<Vec<AbortHandle>>,
 }
 
@@ -37,6 +40,10 @@ async fn pump(
         while state.frozen.load(Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        let delay = state.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
         if to.write_all(&buf[..n]).await.is_err() {
             return;
         }
@@ -44,7 +51,8 @@ async fn pump(
 }
 
 impl Proxy {
-    pub async fn start(target: &'static str) -> Self {
+    pub async fn start(target: impl Into<String>) -> Self {
+        let target: Arc<str> = target.into().into();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let state = Arc::new(State::default());
@@ -55,9 +63,9 @@ impl Proxy {
                     drop(client);
                     continue;
                 }
-                let state = shared.clone();
+                let (state, target) = (shared.clone(), target.clone());
                 let task = tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(target).await else { return };
+                    let Ok(server) = TcpStream::connect(&*target).await else { return };
                     let (cr, cw) = client.into_split();
                     let (sr, sw) = server.into_split();
                     tokio::join!(pump(cr, sw, state.clone()), pump(sr, cw, state));
@@ -85,7 +93,13 @@ impl Proxy {
         self.state.frozen.store(true, Ordering::SeqCst);
     }
 
+    /// Holds every chunk for `delay` in each direction, on open and new connections.
+    pub fn slow(&self, delay: Duration) {
+        self.state.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
     pub fn restore(&self) {
+        self.state.delay_ms.store(0, Ordering::SeqCst);
         self.state.cut.store(false, Ordering::SeqCst);
         self.state.frozen.store(false, Ordering::SeqCst);
     }
