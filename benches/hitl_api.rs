@@ -20,14 +20,15 @@ use overseer_supervisor::auth::Role;
 use overseer_supervisor::config::Config;
 use overseer_supervisor::events::memory::MemorySink;
 use overseer_supervisor::health::Health;
+use overseer_supervisor::hitl::notify::Notifier;
 use overseer_supervisor::hitl::outbox::DecisionEffects;
+use overseer_supervisor::hitl::queues::MemoryQueues;
 use overseer_supervisor::hitl::redis_store::RedisStore;
-use overseer_supervisor::hitl::{DecisionStore, PendingDecision};
+use overseer_supervisor::hitl::service::{EditRules, HitlService};
+use overseer_supervisor::hitl::{Decisions, Outbox, PendingDecision};
 use overseer_supervisor::http::guard::Security;
 use overseer_supervisor::http::{app, AppState};
 use overseer_supervisor::ledger::memory::MemoryLedger;
-use overseer_supervisor::notify::Notifier;
-use overseer_supervisor::transport::publish::MemoryQueues;
 use overseer_supervisor::workflows::WorkflowRegistry;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -154,13 +155,13 @@ async fn bench() {
     let state = AppState {
         health: Arc::new(Health::default()),
         metrics: None,
-        store: store.clone(),
         amqp: None,
         workflows,
         sink: None,
-        effects: Some(effects),
-        agents: Default::default(),
-        policy: config.policy.clone(),
+        hitl: Arc::new(HitlService::new(
+            effects,
+            EditRules { agents: Default::default(), policy: config.policy.clone() },
+        )),
         onboarding: None,
         security: Arc::new(
             Security::from_config(

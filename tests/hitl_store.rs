@@ -6,7 +6,7 @@ use overseer_agents::confidence::Confidence;
 use overseer_supervisor::hitl::decision::unix_ms;
 use overseer_supervisor::hitl::redis_store::RedisStore;
 use overseer_supervisor::hitl::{
-    DecisionStore, Parked, PendingDecision, Status, Transition, TransitionError,
+    DecisionIndexes, Decisions, Outbox, Parked, PendingDecision, Status, Transition, TransitionError,
 };
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -9,7 +9,7 @@ use axum::routing::post;
 use axum::Router;
 use common::llm_server::{order_proposal, Reply};
 use common::runtime::{order, TestEnv};
-use overseer_supervisor::notify::{sign, SIGNATURE_HEADER};
+use overseer_supervisor::hitl::notify::{sign, SIGNATURE_HEADER};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -6,7 +6,7 @@ mod common;
 
 use overseer_agents::confidence::Confidence;
 use overseer_supervisor::hitl::redis_store::RedisStore;
-use overseer_supervisor::hitl::{DecisionStore, PendingDecision};
+use overseer_supervisor::hitl::{Decisions, PendingDecision};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,7 +35,6 @@ pub mod hitl_cli;
 pub mod http;
 pub mod ledger;
 pub mod metrics;
-pub mod notify;
 pub mod onboarding;
 pub mod pipeline;
 pub mod redact;

@@ -11,14 +11,15 @@ use crate::connect::{self, Unreachable};
 use crate::events::kafka::KafkaSink;
 use crate::events::EventSink;
 use crate::health::{Health, LlmHealth};
+use crate::hitl::notify::{Notifier, NotifierTask};
 use crate::hitl::outbox::DecisionEffects;
 use crate::hitl::redis_store::RedisStore;
+use crate::hitl::service::{EditRules, HitlService};
 use crate::hitl::DecisionStore;
 use crate::http::guard::Security;
 use crate::http::{app, AppState};
 use crate::ledger::redis_ledger::RedisLedger;
 use crate::ledger::Ledger;
-use crate::notify::{Notifier, NotifierTask};
 use crate::onboarding::sessions::RedisSessions;
 use crate::onboarding::{self, Onboarding};
 use crate::pipeline::intake::INTAKE_AGENT;
@@ -223,24 +224,25 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
             .chain([(onboarding::SOURCE.to_string(), onboarding::LEADS_TOPIC.to_string())])
             .collect(),
         workflows: workflows.clone(),
-        notifier: notifier.clone(),
+        notifier,
         lease: config.hitl.outbox_lease,
     });
-    let agents = parts.agents.clone();
+    let hitl = Arc::new(HitlService::new(
+        effects,
+        EditRules { agents: parts.agents.clone(), policy: config.policy.clone() },
+    ));
     let onboarding = Arc::new(Onboarding {
         sessions: Arc::new(RedisSessions::new(redis_conn, &c.redis.key_prefix)),
-        decisions: store.clone(),
+        hitl: hitl.clone(),
         sink: sink.clone(),
         workflows: workflows.clone(),
         history: config.hitl.history,
-        notifier: notifier.clone(),
     });
     let root_args = RootArgs {
         parts,
         sink: sink.clone(),
-        store: store.clone(),
+        hitl: hitl.clone(),
         ledger,
-        effects: effects.clone(),
         queues,
         link: link.clone(),
         health: health.clone(),
@@ -249,7 +251,6 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         sweep_interval: config.hitl.sweep_interval,
         outbox_settle: config.hitl.outbox_settle,
         workflow_poll: config.hitl.workflow_poll,
-        notifier,
     };
     let (root, root_done) = Actor::spawn(None, RootSupervisor, root_args)
         .await
@@ -263,13 +264,10 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
     let router = app(AppState {
         health: health.clone(),
         metrics,
-        store,
         amqp: Some(link.clone()),
         workflows,
         sink: Some(sink),
-        effects: Some(effects),
-        agents,
-        policy: config.policy.clone(),
+        hitl,
         onboarding: Some(onboarding),
         security: security.clone(),
         limits: Arc::new(config.http.clone()),

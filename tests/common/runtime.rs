@@ -211,7 +211,7 @@ impl TestEnv {
     /// Kafka), with the approver rules of `config`'s workflow snapshotted when it has one;
     /// returns its id.
     pub async fn park_direct(&self, config: &Config, workflow: &str) -> String {
-        use overseer_supervisor::hitl::{DecisionStore, PendingDecision};
+        use overseer_supervisor::hitl::{Decisions, PendingDecision};
         let store = overseer_supervisor::hitl::redis_store::RedisStore::connect(
             "redis://127.0.0.1:6379/0",
             &self.redis_prefix,

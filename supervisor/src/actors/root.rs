@@ -7,12 +7,12 @@
 use super::consumer::ConsumerArgs;
 use super::event_publisher::{EventPublisher, PublisherHandle, PublisherMessage};
 use super::expiry_sweeper::{ExpirySweeper, SweeperArgs, SweeperMessage};
-use super::hitl::{HitlActor, HitlArgs, HitlHandle, HitlMessage};
+use super::hitl::{HitlActor, HitlHandle, HitlMessage};
 use super::queue_supervisor::{QueueSupervisor, QueueSupervisorArgs, QueueSupervisorMessage};
 use super::workflow_watcher::{WatcherArgs, WatcherMessage, WorkflowWatcher};
 use crate::events::EventSink;
 use crate::health::Health;
-use crate::hitl::DecisionStore;
+use crate::hitl::service::HitlService;
 use crate::ledger::Ledger;
 use crate::pipeline::{Pipeline, PipelineParts, QueueContext};
 use crate::transport::link::AmqpLink;
@@ -38,8 +38,8 @@ pub struct RootArgs {
     pub parts: PipelineParts,
     /// The real sink (Kafka); the EventPublisher owns it.
     pub sink: Arc<dyn EventSink>,
-    /// The real store (Redis); the HitlActor uses it.
-    pub store: Arc<dyn DecisionStore>,
+    /// Parks (the HitlActor), expires and drains the outbox (the ExpirySweeper).
+    pub hitl: Arc<HitlService>,
     /// Outcomes by task_id (Redis).
     pub ledger: Arc<dyn Ledger>,
     pub queues: Vec<QueuePlan>,
@@ -47,14 +47,10 @@ pub struct RootArgs {
     pub health: Arc<Health>,
     pub max_restarts: u32,
     pub restart_window: Duration,
-    /// What decided decisions do (run by the sweeper for expiries and the outbox).
-    pub effects: Arc<crate::hitl::outbox::DecisionEffects>,
     /// How often the ExpirySweeper looks for expired decisions.
     pub sweep_interval: Duration,
     /// How long the sweeper leaves a decision's effects to whoever decided it.
     pub outbox_settle: Duration,
-    /// Tells people about new pending decisions.
-    pub notifier: crate::notify::Notifier,
     /// How often the WorkflowWatcher checks for workflow changes.
     pub workflow_poll: Duration,
 }
@@ -90,12 +86,9 @@ impl Actor for RootSupervisor {
             Actor::spawn_linked(None, EventPublisher, args.sink.clone(), myself.get_cell()).await?;
         let handle: Arc<dyn EventSink> =
             Arc::new(PublisherHandle { actor: publisher.clone(), timeout: CALL_TIMEOUT });
-        let hitl_args =
-            HitlArgs { store: args.store.clone(), sink: handle.clone(), notifier: args.notifier.clone() };
-        let (hitl, _) = Actor::spawn_linked(None, HitlActor, hitl_args, myself.get_cell()).await?;
+        let (hitl, _) = Actor::spawn_linked(None, HitlActor, args.hitl.clone(), myself.get_cell()).await?;
         let sweeper_args = SweeperArgs {
-            store: args.store.clone(),
-            effects: args.effects.clone(),
+            hitl: args.hitl.clone(),
             workflows: args.parts.workflows.clone(),
             interval: args.sweep_interval,
             history: args.parts.history,

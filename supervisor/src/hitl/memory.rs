@@ -1,6 +1,9 @@
 //! Decisions kept in memory, for unit tests and the embedded demo.
 
-use super::{transition, DecisionStore, Parked, PendingDecision, StoreError, Transition, TransitionError};
+use super::{
+    transition, DecisionIndexes, DecisionStats, Decisions, Outbox, Parked, PendingDecision, StoreError,
+    Transition, TransitionError,
+};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,7 +27,7 @@ struct Inner {
 }
 
 #[async_trait]
-impl DecisionStore for MemoryStore {
+impl Decisions for MemoryStore {
     async fn park(&self, decision: &PendingDecision, _retention: Duration) -> Result<Parked, StoreError> {
         let mut inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
         if let Some(existing) = inner.by_task.get(&decision.task_id) {
@@ -67,6 +70,18 @@ impl DecisionStore for MemoryStore {
         Ok(changed)
     }
 
+    async fn get_many(&self, ids: &[String]) -> Result<Vec<PendingDecision>, StoreError> {
+        let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        Ok(ids.iter().filter_map(|id| inner.decisions.get(id).cloned()).collect())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DecisionIndexes for MemoryStore {
     async fn due_ids(&self, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
         let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
         let mut due: Vec<_> =
@@ -108,16 +123,10 @@ impl DecisionStore for MemoryStore {
         inner.history.retain(|(at, _)| *at >= before_ms);
         Ok(())
     }
+}
 
-    async fn get_many(&self, ids: &[String]) -> Result<Vec<PendingDecision>, StoreError> {
-        let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
-        Ok(ids.iter().filter_map(|id| inner.decisions.get(id).cloned()).collect())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
-
+#[async_trait]
+impl DecisionStats for MemoryStore {
     async fn stats(
         &self,
         workflows: &[String],
@@ -150,7 +159,10 @@ impl DecisionStore for MemoryStore {
         }
         Ok(out)
     }
+}
 
+#[async_trait]
+impl Outbox for MemoryStore {
     async fn outbox_due(&self, before_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
         let inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
         let mut due: Vec<(u64, String)> = inner

@@ -4,11 +4,15 @@
 
 pub mod decision;
 pub mod memory;
+pub mod notify;
 pub mod outbox;
 mod outbox_events;
+pub mod queues;
 mod redis_fields;
+mod redis_outbox;
 pub mod redis_scripts;
 pub mod redis_store;
+pub mod service;
 pub mod transition;
 
 use async_trait::async_trait;
@@ -55,15 +59,24 @@ impl Parked {
     }
 }
 
+/// The decisions themselves: parking, reading, changing state.
 #[async_trait]
-pub trait DecisionStore: Send + Sync {
+pub trait Decisions: Send + Sync {
     /// Stores `decision` as pending, kept for `retention` (its TTL plus the history period),
     /// unless its task already has a decision. Atomic.
     async fn park(&self, decision: &PendingDecision, retention: Duration) -> Result<Parked, StoreError>;
     async fn get(&self, decision_id: &str) -> Result<Option<PendingDecision>, StoreError>;
+    /// Several decisions at once (missing ones are left out), in the order asked.
+    async fn get_many(&self, ids: &[String]) -> Result<Vec<PendingDecision>, StoreError>;
     /// Changes a pending decision's state, atomically; returns it as changed.
     async fn transition(&self, decision_id: &str, t: &Transition)
         -> Result<PendingDecision, TransitionError>;
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// The indexes over decisions: pending by deadline, decided by time.
+#[async_trait]
+pub trait DecisionIndexes: Send + Sync {
     /// Pending decisions whose deadline (Unix ms) is at or before `now_ms`, soonest first.
     async fn due_ids(&self, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError>;
     /// Pending decisions (of `workflow`, or all) after `after` (a (deadline ms, id) position),
@@ -84,23 +97,28 @@ pub trait DecisionStore: Send + Sync {
     ) -> Result<Vec<(u64, String)>, StoreError>;
     /// Drops history entries decided before `before_ms` (their decisions expire by TTL).
     async fn trim_history(&self, before_ms: u64) -> Result<(), StoreError>;
-    /// Several decisions at once (missing ones are left out), in the order asked.
-    async fn get_many(&self, ids: &[String]) -> Result<Vec<PendingDecision>, StoreError>;
     /// Pending decision ids, soonest deadline first.
     async fn pending_ids(&self, limit: usize) -> Result<Vec<String>, StoreError> {
         Ok(self.pending_page(None, None, limit).await?.into_iter().map(|(_, id)| id).collect())
     }
-    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Counts per workflow (for `/api/hitl/metrics` and the HITL gauges).
+#[async_trait]
+pub trait DecisionStats: Send + Sync {
     /// Figures per workflow; `samples` adds the time-to-decision samples.
     async fn stats(
         &self,
         workflows: &[String],
         samples: bool,
     ) -> Result<std::collections::BTreeMap<String, WorkflowStats>, StoreError>;
+}
 
-    // The outbox: every state change puts its decision there in the same atomic step; it
-    // leaves once all of the change's effects (events, queue messages) are durable.
-
+/// The outbox: every state change puts its decision there in the same atomic step; it leaves
+/// once all of the change's effects (events, queue messages) are durable. One runner at a time
+/// holds a decision's lease.
+#[async_trait]
+pub trait Outbox: Send + Sync {
     /// Decisions in the outbox that changed state at or before `before_ms`, oldest first.
     async fn outbox_due(&self, before_ms: u64, limit: usize) -> Result<Vec<String>, StoreError>;
     /// Takes the right to run a decision's effects for `lease`: the owner's token, or `None`
@@ -118,3 +136,9 @@ pub trait DecisionStore: Send + Sync {
     /// All effects are durable: the decision leaves the outbox (and the owner's lease goes).
     async fn outbox_done(&self, decision_id: &str, token: &str) -> Result<(), StoreError>;
 }
+
+/// A whole decision store (Redis in production, memory in tests and the demo): each concern
+/// is its own trait, so a caller names what it uses; this one names them all.
+pub trait DecisionStore: Decisions + DecisionIndexes + DecisionStats + Outbox {}
+
+impl<T: Decisions + DecisionIndexes + DecisionStats + Outbox> DecisionStore for T {}

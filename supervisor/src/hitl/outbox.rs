@@ -19,9 +19,11 @@
 //! Then the task's outcome is recorded in the ledger (`hitl_<status>`). The window left: a
 //! runner dying after an effect became durable and before it was marked repeats that one effect.
 
+use super::notify::{Notification, Notifier};
 use super::outbox_events::{
     audit_entry, completion, decision_event, domain_event, feedback_event, training_record,
 };
+use super::queues::QueueOut;
 use super::{DecisionStore, PendingDecision, StoreError};
 use crate::config::hitl::NotifyEvent;
 use crate::events::contract::Event;
@@ -29,8 +31,6 @@ use crate::events::event::topic;
 use crate::events::EventSink;
 use crate::ledger::Ledger;
 use crate::ledger::OUTCOME_RETENTION;
-use crate::notify::{Notification, Notifier};
-use crate::transport::publish::QueueOut;
 use crate::workflows::{audit_event, WorkflowRegistry};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -83,6 +83,24 @@ fn effects_of(status: &str) -> &'static [&'static str] {
 }
 
 impl DecisionEffects {
+    /// Effects on in-memory queues and ledger, with no notifications (unit tests, the demo).
+    pub fn in_memory(
+        store: Arc<dyn DecisionStore>,
+        sink: Arc<dyn EventSink>,
+        workflows: Arc<WorkflowRegistry>,
+    ) -> Self {
+        Self {
+            store,
+            sink,
+            queues: Arc::new(super::queues::MemoryQueues::default()),
+            ledger: Arc::new(crate::ledger::memory::MemoryLedger::default()),
+            domain_topics: HashMap::new(),
+            workflows,
+            notifier: Notifier::disabled(),
+            lease: Duration::from_secs(60),
+        }
+    }
+
     /// Runs whatever of the decision's effects is not durable yet.
     pub async fn run(&self, decision_id: &str) -> Result<Ran, String> {
         self.run_on(decision_id, None).await
@@ -258,9 +276,9 @@ mod tests {
     use crate::events::memory::MemorySink;
     use crate::events::SinkError;
     use crate::hitl::memory::MemoryStore;
-    use crate::hitl::{Status, Transition};
+    use crate::hitl::queues::MemoryQueues;
+    use crate::hitl::{Decisions, Outbox, Status, Transition};
     use crate::ledger::memory::MemoryLedger;
-    use crate::transport::publish::MemoryQueues;
     use overseer_agents::confidence::Confidence;
     use serde_json::json;
     use std::sync::atomic::{AtomicBool, Ordering};

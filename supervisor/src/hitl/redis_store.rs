@@ -1,7 +1,8 @@
 //! Decisions in Redis. Parking is one Lua script (atomic; redis-rs reloads it after NOSCRIPT,
 //! e.g. after a Redis restart): the task's decision pointer, the decision document and its
 //! entries in the pending indexes (sorted sets scored by deadline) are written together, or
-//! not at all when the task already has a decision. The scripts are in `redis_scripts.rs`.
+//! not at all when the task already has a decision. The scripts are in `redis_scripts.rs`; the
+//! outbox's lease and marks are in `redis_outbox.rs`.
 //!
 //! Keys (with the configured prefix): `decision:<id>` (a hash: `doc`, the decision as JSON when
 //! parked, never rewritten; and the live fields `status`, `expires_at_ms`, `expires_at`,
@@ -17,24 +18,27 @@
 
 use super::redis_fields::{created_ms, decode};
 use super::redis_scripts::{PARK, TRANSITION};
-use super::{DecisionStore, Parked, PendingDecision, StoreError, Transition, TransitionError, WorkflowStats};
+use super::{
+    DecisionIndexes, DecisionStats, Decisions, Parked, PendingDecision, StoreError, Transition,
+    TransitionError, WorkflowStats,
+};
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 pub struct RedisStore {
-    conn: ConnectionManager,
+    pub(super) conn: ConnectionManager,
     prefix: String,
     park: redis::Script,
     transition: redis::Script,
-    renew: redis::Script,
-    release: redis::Script,
-    mark: redis::Script,
-    done: redis::Script,
+    pub(super) renew: redis::Script,
+    pub(super) release: redis::Script,
+    pub(super) mark: redis::Script,
+    pub(super) done: redis::Script,
 }
 
-fn unavailable(e: redis::RedisError) -> StoreError {
+pub(super) fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
@@ -117,11 +121,11 @@ impl RedisStore {
     }
 
     /// The outbox lease of a decision: its runner's token, with a TTL.
-    fn lease_key(&self, decision_id: &str) -> String {
+    pub(super) fn lease_key(&self, decision_id: &str) -> String {
         self.key(&format!("outbox:lease:{decision_id}"))
     }
 
-    fn key(&self, rest: &str) -> String {
+    pub(super) fn key(&self, rest: &str) -> String {
         format!("{}{rest}", self.prefix)
     }
 
@@ -166,7 +170,12 @@ impl RedisStore {
     }
 
     /// Up to `limit` members of the sorted set `set` scored at most `max`, lowest first.
-    async fn scored_up_to(&self, set: &str, max: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+    pub(super) async fn scored_up_to(
+        &self,
+        set: &str,
+        max: u64,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
         let mut conn = self.conn.clone();
         redis::cmd("ZRANGEBYSCORE")
             .arg(self.key(set))
@@ -210,7 +219,7 @@ impl RedisStore {
 }
 
 #[async_trait]
-impl DecisionStore for RedisStore {
+impl Decisions for RedisStore {
     async fn park(&self, decision: &PendingDecision, retention: Duration) -> Result<Parked, StoreError> {
         // The seed's id format leaves six hex digits of randomness per second: at thousands of
         // decisions a second two can draw the same id. The script refuses a taken id (code 2)
@@ -237,39 +246,6 @@ impl DecisionStore for RedisStore {
             .await
             .map_err(unavailable)?;
         decode(&fields)
-    }
-
-    async fn pending_page(
-        &self,
-        workflow: Option<&str>,
-        after: Option<(u64, String)>,
-        limit: usize,
-    ) -> Result<Vec<(u64, String)>, StoreError> {
-        let index = match workflow {
-            Some(w) => format!("pending:wf:{w}"),
-            None => "pending".to_string(),
-        };
-        self.scored_page(&index, after, limit, false).await
-    }
-
-    async fn history_page(
-        &self,
-        before: Option<(u64, String)>,
-        limit: usize,
-    ) -> Result<Vec<(u64, String)>, StoreError> {
-        self.scored_page("history", before, limit, true).await
-    }
-
-    async fn trim_history(&self, before_ms: u64) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        redis::cmd("ZREMRANGEBYSCORE")
-            .arg(self.key("history"))
-            .arg("-inf")
-            .arg(format!("({before_ms}"))
-            .query_async::<i64>(&mut conn)
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
     }
 
     async fn get_many(&self, ids: &[String]) -> Result<Vec<PendingDecision>, StoreError> {
@@ -342,15 +318,54 @@ impl DecisionStore for RedisStore {
         }
     }
 
-    async fn due_ids(&self, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
-        self.scored_up_to("pending", now_ms, limit).await
-    }
-
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(unavailable)
     }
+}
 
+#[async_trait]
+impl DecisionIndexes for RedisStore {
+    async fn pending_page(
+        &self,
+        workflow: Option<&str>,
+        after: Option<(u64, String)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        let index = match workflow {
+            Some(w) => format!("pending:wf:{w}"),
+            None => "pending".to_string(),
+        };
+        self.scored_page(&index, after, limit, false).await
+    }
+
+    async fn history_page(
+        &self,
+        before: Option<(u64, String)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        self.scored_page("history", before, limit, true).await
+    }
+
+    async fn trim_history(&self, before_ms: u64) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("ZREMRANGEBYSCORE")
+            .arg(self.key("history"))
+            .arg("-inf")
+            .arg(format!("({before_ms}"))
+            .query_async::<i64>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn due_ids(&self, now_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.scored_up_to("pending", now_ms, limit).await
+    }
+}
+
+#[async_trait]
+impl DecisionStats for RedisStore {
     async fn stats(
         &self,
         workflows: &[String],
@@ -421,79 +436,5 @@ impl DecisionStore for RedisStore {
                 (w.clone(), stats)
             })
             .collect())
-    }
-
-    async fn outbox_due(&self, before_ms: u64, limit: usize) -> Result<Vec<String>, StoreError> {
-        self.scored_up_to("outbox", before_ms, limit).await
-    }
-
-    async fn outbox_lease(&self, decision_id: &str, lease: Duration) -> Result<Option<String>, StoreError> {
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        let mut conn = self.conn.clone();
-        let set: Option<String> = redis::cmd("SET")
-            .arg(self.lease_key(decision_id))
-            .arg(&token)
-            .arg("NX")
-            .arg("PX")
-            .arg(lease.as_millis().max(1) as u64)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        Ok(set.map(|_| token))
-    }
-
-    async fn outbox_renew(
-        &self,
-        decision_id: &str,
-        token: &str,
-        lease: Duration,
-    ) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
-        self.renew
-            .key(self.lease_key(decision_id))
-            .arg(token)
-            .arg(lease.as_millis().max(1) as u64)
-            .invoke_async::<i64>(&mut conn)
-            .await
-            .map(|n| n == 1)
-            .map_err(unavailable)
-    }
-
-    async fn outbox_release(&self, decision_id: &str, token: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        self.release
-            .key(self.lease_key(decision_id))
-            .arg(token)
-            .invoke_async::<i64>(&mut conn)
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
-    }
-
-    async fn effect_done(&self, decision_id: &str, effect: &str, token: &str) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
-        self.mark
-            .key(self.lease_key(decision_id))
-            .key(self.key(&format!("decision:{decision_id}")))
-            .arg(token)
-            .arg(effect)
-            .arg(crate::events::event::now())
-            .invoke_async::<i64>(&mut conn)
-            .await
-            .map(|n| n == 1)
-            .map_err(unavailable)
-    }
-
-    async fn outbox_done(&self, decision_id: &str, token: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        self.done
-            .key(self.lease_key(decision_id))
-            .key(self.key("outbox"))
-            .arg(token)
-            .arg(decision_id)
-            .invoke_async::<i64>(&mut conn)
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
     }
 }

@@ -7,19 +7,18 @@
 //! the agent's output schema, then it is what executes) and `payload_hash` (the hash of the
 //! proposal the approver saw: a decision whose payload changed since answers 409). Racing
 //! approvers get one success and 409s; a decision past its deadline answers 410. Who may
-//! decide is the verified caller's business alone: an approver list (subjects and
-//! `group:<name>` entries, as snapshotted when the decision was parked) answers 403 to anyone
-//! else, so does a token limited to other workflows, and so does a decision whose workflow is
-//! not configured here (fail closed); M-of-N workflows stay pending until the M-th distinct
-//! verified subject. The state change is durable before the answer; its effects
-//! (completion, events, training record) run at once through the outbox, which retries them.
+//! decide is the verified caller's business alone (the rules are the HITL service's,
+//! [`crate::hitl::service`]): someone not on the approver list answers 403, so does a token
+//! limited to other workflows and a decision whose workflow is not configured here; M-of-N
+//! workflows stay pending until the M-th distinct verified subject. These handlers only map
+//! HTTP to the service and its answers back.
 
 use super::caller::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::audit::AuditDetail;
-use crate::hitl::decision::unix_ms;
-use crate::hitl::{ApproverRules, PendingDecision, Status, Transition, TransitionError};
+use crate::hitl::service::{DecideError, Decided, Decider, Request, Verdict};
+use crate::hitl::TransitionError;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -27,10 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::time::SystemTime;
 
-/// Longest feedback accepted.
-const MAX_FEEDBACK: usize = 4000;
 /// Most decisions in one batch.
 const MAX_BATCH: usize = 200;
 
@@ -67,12 +63,6 @@ impl DecisionItem {
             DecisionBody { feedback: self.feedback, edited: self.edited, payload_hash: self.payload_hash };
         (self.decision_id, self.action, body)
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Verdict {
-    Approve,
-    Reject,
 }
 
 fn parse_body<T: serde::de::DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError> {
@@ -180,49 +170,25 @@ fn verdict(action: &str) -> Result<Verdict, ApiError> {
     }
 }
 
-fn refused(e: TransitionError) -> ApiError {
-    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::CONFLICT);
+fn refused(e: DecideError) -> ApiError {
     match e {
-        TransitionError::Store(inner) => ApiError::unavailable("the decision store", inner),
-        TransitionError::NotFound(_) => ApiError::not_found(e.to_string()),
-        TransitionError::Expired(_) => ApiError::new(status, "expired", e.to_string()),
-        _ => ApiError::new(status, "conflict", e.to_string()),
+        DecideError::Invalid(detail) => ApiError::bad_request(detail),
+        DecideError::Forbidden(detail) => ApiError::forbidden(detail),
+        DecideError::NotFound(detail) => ApiError::not_found(detail),
+        DecideError::Unavailable(inner) => ApiError::unavailable("the decision store", inner),
+        DecideError::Refused(e) => {
+            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::CONFLICT);
+            match e {
+                TransitionError::NotFound(_) => ApiError::not_found(e.to_string()),
+                TransitionError::Expired(_) => ApiError::new(status, "expired", e.to_string()),
+                _ => ApiError::new(status, "conflict", e.to_string()),
+            }
+        }
     }
 }
 
-/// The edited proposal, checked against the agent's output schema and the action policy's
-/// limits (allow-list, amounts, quantities, totals, number of actions), normalised to the
-/// stored shape (summary, model_confidence, actions, details).
-fn checked_edit(state: &AppState, d: &PendingDecision, edited: Value) -> Result<Value, ApiError> {
-    let agent = state
-        .agents
-        .get(&d.agent)
-        .ok_or_else(|| ApiError::bad_request(format!("agent `{}` is not loaded here", d.agent)))?;
-    let Value::Object(mut fields) = edited else {
-        return Err(ApiError::bad_request("edited must be a proposal object"));
-    };
-    let confidence = fields
-        .remove("model_confidence")
-        .or_else(|| fields.remove("confidence"))
-        .unwrap_or_else(|| d.decision_data["proposal"]["model_confidence"].clone());
-    fields.insert("confidence".into(), confidence);
-    let checked = agent.check_output(&Value::Object(fields).to_string()).map_err(|problem| {
-        ApiError::bad_request(format!("edited proposal does not fit the agent's schema: {problem}"))
-    })?;
-    // The same limits as a model's proposal: an edit cannot add what the policy forbids.
-    let task = &d.decision_data["task"];
-    let payload = task["payload"].as_object().cloned().unwrap_or_default();
-    let ctx = agent.assess(task["kind"].as_str(), &payload).map(|a| a.policy).unwrap_or_default();
-    let broken = state.policy.edit_problems(&agent.spec().allowed_actions, &checked.actions, ctx);
-    if !broken.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "edited proposal breaks the action policy: {}",
-            broken.join("; ")
-        )));
-    }
-    serde_json::to_value(checked).map_err(|e| ApiError::bad_request(e.to_string()))
-}
-
+/// Decides through the HITL service and answers as the seed did (decision_id, status,
+/// feedback, approved_at or rejected_at, message), plus who decided and the approvals.
 async fn decide(
     state: &AppState,
     id: &str,
@@ -230,82 +196,22 @@ async fn decide(
     body: DecisionBody,
     caller: &Caller,
 ) -> Result<Value, ApiError> {
-    let who = &caller.principal;
-    if body.feedback.as_ref().is_some_and(|f| f.len() > MAX_FEEDBACK) {
-        return Err(ApiError::bad_request(format!("feedback is longer than {MAX_FEEDBACK} bytes")));
-    }
-    let d = state
-        .store
-        .get(id)
-        .await
-        .map_err(|e| ApiError::unavailable("the decision store", e))?
-        .ok_or_else(|| ApiError::not_found(format!("no decision `{id}`")))?;
-    // Fail closed: a workflow this replica does not know has no rules anyone could meet.
-    let workflow = state.workflows.get(&d.workflow_id).ok_or_else(|| {
-        ApiError::forbidden(format!(
-            "the decision's workflow `{}` is not configured; nobody may decide it",
-            d.workflow_id
-        ))
-    })?;
-    // The rules as they were when the decision was parked (older decisions: the workflow's).
-    let rules = d.approver_rules.clone().unwrap_or_else(|| ApproverRules::of(&workflow.config));
-    let required = rules.required_approvals.max(1);
-    if !who.may_decide_in(&d.workflow_id) {
-        return Err(ApiError::forbidden(format!("this token may not decide `{}` decisions", d.workflow_id)));
-    }
-    if !who.on_list(&rules.approvers) {
-        return Err(ApiError::forbidden(format!(
-            "`{}` may not decide `{}` decisions",
-            who.subject, d.workflow_id
-        )));
-    }
-    let edited = match (verdict, body.edited) {
-        (_, None) => None,
-        (Verdict::Reject, Some(_)) => {
-            return Err(ApiError::bad_request("only an approval can carry an edit"))
+    let feedback = body.feedback.clone();
+    let request = Request { feedback: body.feedback, edited: body.edited, payload_hash: body.payload_hash };
+    let by = Decider { principal: &caller.principal, from: caller.from.clone() };
+    let changed = match state.hitl.decide(id, verdict, request, by).await.map_err(refused)? {
+        Decided::Counted { decision, required } => {
+            return Ok(json!({
+                "decision_id": id,
+                "status": "pending",
+                "approvals": decision.approvals,
+                "required_approvals": required,
+                "feedback": feedback,
+                "message": format!("approval {} of {required} recorded", decision.approvals.len()),
+            }))
         }
-        (Verdict::Approve, Some(_)) if required > 1 => {
-            return Err(ApiError::bad_request(
-                "this workflow needs several approvers; edits need a single-approver workflow",
-            ))
-        }
-        (Verdict::Approve, Some(e)) => Some(checked_edit(state, &d, e)?),
+        Decided::Final(decision) => decision,
     };
-    let now = SystemTime::now();
-    let t = Transition {
-        to: if verdict == Verdict::Approve { Status::Approved } else { Status::Rejected },
-        by: who.subject.clone(),
-        from: caller.from.clone(),
-        feedback: body.feedback.clone(),
-        seen_hash: body.payload_hash,
-        edited,
-        at: humantime::format_rfc3339_millis(now).to_string(),
-        now_ms: unix_ms(now),
-        required_approvals: required,
-        workflow: Some(d.workflow_id.clone()),
-    };
-    let changed = state.store.transition(id, &t).await.map_err(refused)?;
-    tracing::info!(decision_id = %id, user = %who.subject, from = ?caller.from, status = %changed.status, "decision");
-    if changed.status == Status::Pending.as_str() {
-        return Ok(json!({
-            "decision_id": id,
-            "status": "pending",
-            "approvals": changed.approvals,
-            "required_approvals": required,
-            "feedback": body.feedback,
-            "message": format!("approval {} of {required} recorded", changed.approvals.len()),
-        }));
-    }
-    record_metrics(&changed, now);
-    if let Some(effects) = state.effects.clone() {
-        let (id, decided) = (id.to_string(), changed.clone());
-        // Durable in the outbox already: if this run fails, the sweepers retry it.
-        tokio::spawn(async move {
-            if let Err(e) = effects.run_decided(decided).await {
-                tracing::warn!(decision_id = %id, error = %e, "decision effects incomplete; the outbox retries them");
-            }
-        });
-    }
     let at_field = if verdict == Verdict::Approve { "approved_at" } else { "rejected_at" };
     let message = match verdict {
         Verdict::Approve if changed.edited.is_some() => {
@@ -324,14 +230,4 @@ async fn decide(
         "edited": changed.edited.is_some(),
         "message": message,
     }))
-}
-
-fn record_metrics(d: &PendingDecision, now: SystemTime) {
-    let labels = [("workflow", d.workflow_id.clone()), ("outcome", d.status.clone())];
-    metrics::counter!(crate::metrics::HITL_DECISIONS, &labels).increment(1);
-    if let Some(waited) =
-        humantime::parse_rfc3339(&d.created_at).ok().and_then(|c| now.duration_since(c).ok())
-    {
-        metrics::histogram!(crate::metrics::HITL_TIME_TO_DECISION, &labels).record(waited.as_secs_f64());
-    }
 }

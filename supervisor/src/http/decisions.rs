@@ -105,9 +105,9 @@ pub(super) async fn pending(
     if limit == 0 || limit > MAX_LIMIT {
         return Err(ApiError::bad_request(format!("limit must be 1..{MAX_LIMIT}")));
     }
-    let ids = state.store.pending_ids(limit).await.map_err(store_down)?;
+    let ids = state.hitl.store().pending_ids(limit).await.map_err(store_down)?;
     // A decision decided or expired between the two reads is simply left out.
-    let mut decisions = state.store.get_many(&ids).await.map_err(store_down)?;
+    let mut decisions = state.hitl.store().get_many(&ids).await.map_err(store_down)?;
     decisions.retain(|d| d.status == "pending");
     Ok(page(&decisions, None))
 }
@@ -216,8 +216,10 @@ async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Response
     let mut read = 0;
     loop {
         let page = match index {
-            Index::Pending => state.store.pending_page(q.workflow.as_deref(), position.clone(), limit).await,
-            Index::History => state.store.history_page(position.clone(), limit).await,
+            Index::Pending => {
+                state.hitl.store().pending_page(q.workflow.as_deref(), position.clone(), limit).await
+            }
+            Index::History => state.hitl.store().history_page(position.clone(), limit).await,
         }
         .map_err(store_down)?;
         if page.len() < limit {
@@ -226,7 +228,8 @@ async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Response
         read += page.len();
         let ids: Vec<String> = page.iter().map(|(_, id)| id.clone()).collect();
         let mut found: std::collections::HashMap<String, PendingDecision> = state
-            .store
+            .hitl
+            .store()
             .get_many(&ids)
             .await
             .map_err(store_down)?
@@ -264,7 +267,7 @@ pub(super) async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    match state.store.get(&id).await.map_err(store_down)? {
+    match state.hitl.store().get(&id).await.map_err(store_down)? {
         Some(d) => Ok(Json(
             serde_json::to_value(View::of(&d)).map_err(|e| ApiError::unavailable("serialization", e))?,
         )),

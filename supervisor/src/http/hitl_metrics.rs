@@ -48,8 +48,12 @@ fn figures(s: &WorkflowStats, now_ms: u64) -> Value {
 pub(super) async fn metrics(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let workflows = state.workflows.snapshot();
     let ids: Vec<String> = workflows.keys().cloned().collect();
-    let stats =
-        state.store.stats(&ids, true).await.map_err(|e| ApiError::unavailable("the decision store", e))?;
+    let stats = state
+        .hitl
+        .store()
+        .stats(&ids, true)
+        .await
+        .map_err(|e| ApiError::unavailable("the decision store", e))?;
     let now_ms = unix_ms(SystemTime::now());
     let mut total = WorkflowStats::default();
     let mut per: BTreeMap<String, Value> = BTreeMap::new();

@@ -20,8 +20,7 @@ mod workflows;
 
 use crate::events::EventSink;
 use crate::health::Health;
-use crate::hitl::outbox::DecisionEffects;
-use crate::hitl::DecisionStore;
+use crate::hitl::service::HitlService;
 use crate::transport::link::AmqpLink;
 use crate::workflows::WorkflowRegistry;
 use axum::extract::State;
@@ -30,9 +29,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
-use overseer_agents::agent::Agent;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi as _;
@@ -43,17 +41,12 @@ use utoipa_axum::routes;
 pub struct AppState {
     pub health: Arc<Health>,
     pub metrics: Option<PrometheusHandle>,
-    pub store: Arc<dyn DecisionStore>,
     pub amqp: Option<Arc<AmqpLink>>,
     pub workflows: Arc<WorkflowRegistry>,
     /// Where audit and decision events go (none: not emitted, e.g. in unit tests).
     pub sink: Option<Arc<dyn EventSink>>,
-    /// Runs approved/rejected decisions' effects (none: decisions are only stored).
-    pub effects: Option<Arc<DecisionEffects>>,
-    /// The agents, to validate an approver's edited proposal against the agent's schema.
-    pub agents: HashMap<String, Arc<dyn Agent>>,
-    /// The action policy an edited proposal must keep.
-    pub policy: overseer_agents::policy::PolicyConfig,
+    /// Parks, decides and expires decisions; its store answers the read-only views.
+    pub hitl: Arc<HitlService>,
     /// The lead intake (none: its endpoints answer 503).
     pub onboarding: Option<Arc<crate::onboarding::Onboarding>>,
     /// Token verification, rate limits, the audit log (see [`guard`]).
@@ -190,7 +183,7 @@ async fn dashboard() -> impl IntoResponse {
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let queues = state.health.queues();
     // Public route: states only, never error text (the log has the details).
-    let redis = match state.store.ping().await {
+    let redis = match state.hitl.store().ping().await {
         Ok(()) => "ok",
         Err(e) => {
             tracing::warn!(error = %e, "health: Redis does not answer");

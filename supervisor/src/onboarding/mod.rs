@@ -8,12 +8,11 @@
 
 pub mod sessions;
 
-use crate::actors::hitl::park_and_announce;
 use crate::events::contract::{Completion, Envelope, Event, LeadQualified, Origin};
 use crate::events::event::{self, topic};
 use crate::events::EventSink;
-use crate::hitl::{DecisionStore, PendingDecision, StoreError};
-use crate::notify::Notifier;
+use crate::hitl::service::HitlService;
+use crate::hitl::{PendingDecision, StoreError};
 use crate::workflows::WorkflowRegistry;
 use overseer_agents::confidence::Confidence;
 use overseer_agents::onboarding::{self, OnboardingRequest};
@@ -46,12 +45,12 @@ impl From<StoreError> for OnboardingError {
 
 pub struct Onboarding {
     pub sessions: Arc<dyn SessionStore>,
-    pub decisions: Arc<dyn DecisionStore>,
+    /// Parks leads for a person; its store answers how their decisions went.
+    pub hitl: Arc<HitlService>,
     pub sink: Arc<dyn EventSink>,
     pub workflows: Arc<WorkflowRegistry>,
     /// How long decided history is kept (sessions live as long as their decisions).
     pub history: Duration,
-    pub notifier: Notifier,
 }
 
 impl Onboarding {
@@ -119,15 +118,11 @@ impl Onboarding {
                     workflow.config.pending_ttl,
                 )
                 .with_rules(&workflow.config);
-                let parked = park_and_announce(
-                    self.decisions.as_ref(),
-                    self.sink.as_ref(),
-                    &self.notifier,
-                    &decision,
-                    keep,
-                )
-                .await
-                .map_err(|e| OnboardingError::Unavailable(e.to_string()))?;
+                let parked = self
+                    .hitl
+                    .park(&decision, keep)
+                    .await
+                    .map_err(|e| OnboardingError::Unavailable(e.to_string()))?;
                 session.status = "pending_approval".into();
                 session.hitl_decision_id = Some(parked.decision_id().to_string());
             }
@@ -140,7 +135,7 @@ impl Onboarding {
     pub async fn status(&self, session_id: &str) -> Result<Option<Value>, OnboardingError> {
         let Some(session) = self.sessions.get(session_id).await? else { return Ok(None) };
         let decision = match &session.hitl_decision_id {
-            Some(id) => self.decisions.get(id).await?,
+            Some(id) => self.hitl.store().get(id).await?,
             None => None,
         };
         Ok(Some(view(&session, decision.as_ref())))
@@ -192,6 +187,7 @@ mod tests {
     use super::*;
     use crate::events::memory::MemorySink;
     use crate::hitl::memory::MemoryStore;
+    use crate::hitl::outbox::DecisionEffects;
 
     async fn service() -> (Onboarding, Arc<MemorySink>) {
         let config = crate::config::Config::load(std::path::Path::new(concat!(
@@ -200,13 +196,15 @@ mod tests {
         )))
         .expect("config");
         let sink = Arc::new(MemorySink::default());
+        let workflows = Arc::new(WorkflowRegistry::in_memory(config.workflows).await);
+        let effects =
+            DecisionEffects::in_memory(Arc::new(MemoryStore::default()), sink.clone(), workflows.clone());
         let service = Onboarding {
             sessions: Arc::new(sessions::MemorySessions::default()),
-            decisions: Arc::new(MemoryStore::default()),
+            hitl: Arc::new(HitlService::new(Arc::new(effects), Default::default())),
             sink: sink.clone(),
-            workflows: Arc::new(WorkflowRegistry::in_memory(config.workflows).await),
+            workflows,
             history: Duration::from_secs(60),
-            notifier: Notifier::disabled(),
         };
         (service, sink)
     }
@@ -235,7 +233,7 @@ mod tests {
         assert_eq!(waiting["status"], "pending_approval");
         assert_eq!(waiting["confidence"], 0.55);
         let id = waiting["hitl_decision_id"].as_str().expect("decision id");
-        assert_eq!(service.decisions.get(id).await.expect("get").expect("parked").workflow_id, WORKFLOW);
+        assert_eq!(service.hitl.store().get(id).await.expect("get").expect("parked").workflow_id, WORKFLOW);
         let session = waiting["session_id"].as_str().expect("session");
         assert_eq!(
             service.status(session).await.expect("status").expect("known")["status"],

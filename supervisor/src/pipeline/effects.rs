@@ -2,8 +2,8 @@
 //! applying them. `apply` runs on a task of its own, so a consumer aborted mid-way (a restart,
 //! the end of the grace period) never separates durable effects from the ledger record.
 
+use super::context::QueueContext;
 use super::outcome::{Done, Outcome};
-use super::processor::{QueueContext, OUTCOME_RETENTION};
 use crate::events::contract::{
     Completion, DomainEvent, Envelope, Event, ExecutionMode, Origin, RoutingRecord,
 };
@@ -11,7 +11,7 @@ use crate::events::event::topic;
 use crate::events::{EventSink, SinkError};
 use crate::hitl::Parking;
 use crate::hitl::PendingDecision;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, OUTCOME_RETENTION};
 use overseer_agents::agent::runner::AgentResult;
 use overseer_agents::confidence::Confidence;
 use overseer_agents::task::Task;

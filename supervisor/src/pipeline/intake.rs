@@ -15,9 +15,9 @@
 //! its workflow, with the same idempotency (task_id), retries and dead letters as agent tasks.
 //! Approving it emits the completion (`hitl_approved`) and the rest like any decision.
 
+use super::context::QueueContext;
 use super::effects::{self, Effect};
 use super::outcome::Outcome;
-use super::processor::QueueContext;
 use overseer_agents::confidence::Confidence;
 use overseer_agents::proposal::ProposedAction;
 use overseer_agents::task::Task;

@@ -3,13 +3,15 @@
 //! person). The transport (the consumer actor) turns the returned [`Outcome`] into an ack, a
 //! delayed retry, a dead letter or a requeue.
 
+mod context;
 mod effects;
 pub mod intake;
 pub mod outcome;
 pub mod processor;
 
+pub use context::QueueContext;
 pub use outcome::{Done, Outcome};
-pub use processor::{Admitted, Pipeline, PipelineParts, QueueContext, TaskClaim, OUTCOME_RETENTION};
+pub use processor::{Admitted, Pipeline, PipelineParts, TaskClaim};
 
 #[cfg(test)]
 mod tests;

@@ -1,3 +1,4 @@
+use super::context::QueueContext;
 use super::effects::{self, Effect, Effects};
 use super::outcome::Outcome;
 use crate::events::EventSink;
@@ -14,17 +15,6 @@ use overseer_agents::workflow::WorkflowConfig;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// What a consumer knows about its queue.
-#[derive(Debug, Clone)]
-pub struct QueueContext {
-    pub queue: String,
-    pub agent: String,
-    /// The workflow for tasks that name none.
-    pub workflow: String,
-    /// Workflows a task may name besides those at least as strict as `workflow`.
-    pub allowed_workflows: Vec<String>,
-}
 
 /// What tasks are computed with: agents, model, workflows, policy, limits.
 pub struct PipelineParts {
@@ -51,7 +41,6 @@ pub struct Pipeline {
     pub ledger: Arc<dyn Ledger>,
 }
 
-pub use crate::ledger::OUTCOME_RETENTION;
 /// A delivery of a task that another delivery holds comes back after this.
 const BUSY_DEFER: Duration = Duration::from_secs(30);
 /// How long a commit (effects being made durable) may take before another delivery may retry.

@@ -4,7 +4,7 @@ use super::{Done, Outcome, Pipeline, PipelineParts, QueueContext};
 use crate::config::Config;
 use crate::events::memory::MemorySink;
 use crate::hitl::memory::MemoryStore;
-use crate::hitl::{DecisionStore, Parked, Parking, PendingDecision};
+use crate::hitl::{DecisionIndexes, Decisions, Parked, Parking, PendingDecision};
 use crate::ledger::memory::MemoryLedger;
 use overseer_agents::agent;
 use overseer_agents::llm::offline::OfflineLlm;

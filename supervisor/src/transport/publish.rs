@@ -1,6 +1,7 @@
 //! Publishing one message that must not be lost: persistent, `mandatory` (a message no queue
 //! would take comes back instead of vanishing), and confirmed by the broker.
 
+use crate::hitl::queues::QueueOut;
 use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, Channel, Confirmation};
 
@@ -21,14 +22,6 @@ pub async fn confirmed(
     Ok(matches!(confirm, Confirmation::Ack(None)))
 }
 
-/// Where whole messages for a queue go (RabbitMQ in production, memory in tests and the
-/// demo): escalations to `hitl_exceptions`, training records to `hitl_training`.
-#[async_trait::async_trait]
-pub trait QueueOut: Send + Sync {
-    /// Returns once the message is durable in `queue`.
-    async fn send(&self, queue: &str, body: &[u8], message_id: &str) -> Result<(), String>;
-}
-
 #[async_trait::async_trait]
 impl QueueOut for super::link::AmqpLink {
     async fn send(&self, queue: &str, body: &[u8], message_id: &str) -> Result<(), String> {
@@ -47,19 +40,5 @@ impl QueueOut for super::link::AmqpLink {
             true => Ok(()),
             false => Err(format!("the broker did not take the message into `{queue}`")),
         }
-    }
-}
-
-/// Messages kept in memory by queue (unit tests, the embedded demo).
-#[derive(Debug, Default)]
-pub struct MemoryQueues {
-    pub sent: std::sync::Mutex<Vec<(String, Vec<u8>)>>,
-}
-
-#[async_trait::async_trait]
-impl QueueOut for MemoryQueues {
-    async fn send(&self, queue: &str, body: &[u8], _message_id: &str) -> Result<(), String> {
-        self.sent.lock().map_err(|_| "poisoned".to_string())?.push((queue.to_string(), body.to_vec()));
-        Ok(())
     }
 }
