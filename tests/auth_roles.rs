@@ -81,11 +81,11 @@ async fn roles_and_approver_rules_hold_for_verified_subjects_only() {
 
     // M-of-N by distinct verified subjects: carol twice counts once.
     let (code, body) = send(&carol, "POST", approve(&decision), Some(json!({}))).await;
-    assert_eq!((code, body["status"].clone()), (200, json!("pending")), "{body}");
+    assert_eq!((code, body["status"].clone()), (200, json!("pending_approval")), "{body}");
     let (code, body) = send(&carol, "POST", approve(&decision), Some(json!({}))).await;
     assert_eq!(code, 409, "a second approval by the same subject: {body}");
     let (_, still) = send(&carol, "GET", format!("{api}/decisions/{decision}"), None).await;
-    assert_eq!(still["status"], "pending", "{still}");
+    assert_eq!(still["status"], "pending_approval", "{still}");
     // A member of the finance group is the second distinct approver.
     let erin = signed(&json!({"sub": "erin", "role": "approver", "groups": ["finance"], "exp": now() + 600}));
     let r = reqwest::Client::new()
@@ -118,7 +118,7 @@ async fn roles_and_approver_rules_hold_for_verified_subjects_only() {
         403
     );
     let (code, body) = send(&client_as("dave", "approver"), "POST", other_api, Some(json!({}))).await;
-    assert_eq!((code, body["status"].clone()), (200, json!("pending")), "still two needed: {body}");
+    assert_eq!((code, body["status"].clone()), (200, json!("pending_approval")), "still two needed: {body}");
 
     // Names overseer writes as itself cannot be claimed, and a name header means nothing.
     for sub in ["overseer", "overseer-adaptive", "system"] {

@@ -156,7 +156,7 @@ async fn every_route_refuses_every_bad_token_and_audits_it() {
 
     // Nothing changed.
     let d = read(format!("/api/brain/hitl/decisions/{decision}")).await;
-    assert_eq!(d["status"], "pending", "{d}");
+    assert_eq!(d["status"], "pending_approval", "{d}");
     let w = read("/api/brain/hitl/workflows/payment_processing".into()).await;
     assert_eq!(
         (w["hitl_enabled"].clone(), w["confidence_threshold"].clone(), w["autonomy_level"].clone()),

@@ -38,7 +38,7 @@ async fn pending_decisions_are_listed_and_shown_with_the_seed_field_names() {
         ] {
             assert!(d.get(field).is_some_and(|v| !v.is_null()), "{field} missing: {d}");
         }
-        assert_eq!(d["status"], "pending");
+        assert_eq!(d["status"], "pending_approval");
         assert_eq!(d["workflow_id"], "payment_processing");
     }
 

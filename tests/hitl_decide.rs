@@ -255,11 +255,11 @@ async fn m_of_n_executes_at_the_mth_distinct_approver_and_approver_lists_hold() 
     let (code, body) = post(&url, "mallory", json!({})).await;
     assert_eq!(code, 403, "not on the approver list: {body}");
     let (code, body) = post(&url, "ada", json!({})).await;
-    assert_eq!((code, body["status"].as_str()), (200, Some("pending")), "{body}");
+    assert_eq!((code, body["status"].as_str()), (200, Some("pending_approval")), "{body}");
     let (code, body) = post(&url, "ada", json!({})).await;
     assert_eq!(code, 409, "each approver counts once: {body}");
     let (code, body) = post(&url, "bob", json!({})).await;
-    assert_eq!((code, body["status"].as_str()), (200, Some("pending")), "{body}");
+    assert_eq!((code, body["status"].as_str()), (200, Some("pending_approval")), "{body}");
     let early = watch.collect(&tasks(&parked), Duration::from_secs(2), |s| count(s, "ai.completions") >= 1);
     assert_eq!(count(&early, "ai.completions"), 0, "nothing executes before the third approval");
     let (code, body) = post(&url, "cy", json!({"feedback": "three of three"})).await;

@@ -126,8 +126,14 @@ async fn changes_through_one_replica_route_the_next_task_on_another() {
         .json()
         .await
         .expect("JSON");
-    assert_eq!(list["count"], 9, "{list}");
-    for w in list["workflows"].as_array().expect("array") {
+    // The seed's shape: the total and the ids, sorted; each workflow in full beside them.
+    assert_eq!(list["total"], 9, "{list}");
+    let ids: Vec<&str> =
+        list["workflows"].as_array().expect("ids").iter().filter_map(Value::as_str).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!((ids.len(), ids.clone()), (9, sorted));
+    for w in list["details"].as_array().expect("array") {
         for field in [
             "workflow_id",
             "hitl_enabled",

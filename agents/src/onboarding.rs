@@ -1,10 +1,11 @@
 //! The onboarding lead scorer of the system overseer replaces, rule for rule: base 0.5;
 //! +0.05 company name; +0.05 industry; +0.10 at least two business goals; +0.10 at least one
 //! challenge; +0.05 contact email; +0.10 any requested service; +0.05 priority urgent or high;
-//! +0.10 budget "$10k-50k" or "$50k+"; capped at 1.0. The rules are what is implemented, not the
-//! old guide's example numbers (~0.90 complete, ~0.55 empty): a complete profile sums to 1.10
-//! and is capped at 1.0; a request with no business data at the default "high" priority scores
-//! 0.55 (docs/agents.md).
+//! +0.10 budget "$10k-50k" or "$50k+"; capped at 1.0; a request without `priority_level` is
+//! `standard`. The guide's tiers follow from the rules (tests below, one per tier): 0.50 base;
+//! 0.55 company name only; 0.70 basic profile (name, industry, goals); 0.85 complete profile
+//! (and challenges, contact email: the threshold for autonomous execution); 0.95 excellent
+//! (and requested services); 1.00 the cap (every field, high priority, a budget).
 
 use serde::{Deserialize, Serialize};
 
@@ -46,7 +47,7 @@ pub struct OnboardingRequest {
 }
 
 fn default_priority() -> String {
-    "high".to_string()
+    "standard".to_string()
 }
 
 fn filled(s: &Option<String>) -> bool {
@@ -71,24 +72,72 @@ pub fn score(request: &OnboardingRequest) -> f64 {
     (total.min(1.0) * 100.0).round() / 100.0
 }
 
+/// One recommendation, as the earlier system's clients read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// `Business Analysis`, `Service Plan` or `Challenge`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub summary: String,
+    pub details: String,
+    /// The lead's score: how sure the intake is of this plan.
+    pub confidence: f64,
+}
+
 /// What the intake proposes for a lead: derived from the request only, deterministic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OnboardingPlan {
-    pub recommendations: Vec<String>,
+    pub recommendations: Vec<Recommendation>,
     /// What happens once the plan is accepted.
     pub next_steps: Vec<String>,
     pub estimated_timeline: String,
 }
 
-/// The plan for a lead: one recommendation per requested service and per challenge (a
-/// discovery call when the profile says neither), a timeline by the number of services.
+fn listed(items: &[String]) -> String {
+    if items.is_empty() {
+        "none stated".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The plan for a lead: a business analysis, one service plan per requested service, one
+/// recommendation per challenge; a timeline by the number of services.
 pub fn plan(request: &OnboardingRequest) -> OnboardingPlan {
     let b = &request.business_data;
-    let mut recommendations: Vec<String> =
-        request.requested_services.iter().map(|s| format!("Start the {s} service")).collect();
-    recommendations.extend(b.current_challenges.iter().map(|c| format!("Address the challenge: {c}")));
-    if recommendations.is_empty() {
-        recommendations.push("Schedule a discovery call to complete the business profile".into());
+    let confidence = score(request);
+    let company =
+        b.company_name.clone().filter(|c| !c.trim().is_empty()).unwrap_or_else(|| "the lead".into());
+    let recommendation = |kind: &str, summary: String, details: String| Recommendation {
+        kind: kind.into(),
+        summary,
+        details,
+        confidence,
+    };
+    let mut recommendations = vec![recommendation(
+        "Business Analysis",
+        format!("Strategic analysis for {company}"),
+        format!(
+            "Industry: {}. Audience: {}. Goals: {}. Challenges: {}. Budget: {}.",
+            b.industry.as_deref().unwrap_or("unknown"),
+            b.target_audience.as_deref().unwrap_or("unknown"),
+            listed(&b.business_goals),
+            listed(&b.current_challenges),
+            b.budget_range.as_deref().unwrap_or("unknown"),
+        ),
+    )];
+    recommendations.extend(request.requested_services.iter().map(|s| {
+        recommendation("Service Plan", format!("Start the {s} service"), format!("{s} for {company}"))
+    }));
+    recommendations.extend(b.current_challenges.iter().map(|c| {
+        recommendation("Challenge", format!("Address the challenge: {c}"), format!("A plan against {c}"))
+    }));
+    if request.requested_services.is_empty() && b.current_challenges.is_empty() {
+        recommendations.push(recommendation(
+            "Discovery",
+            "Schedule a discovery call to complete the business profile".into(),
+            "Too little is known for a service plan".into(),
+        ));
     }
     let estimated_timeline = match request.requested_services.len() {
         0 | 1 => "1-2 weeks",
@@ -125,23 +174,66 @@ mod tests {
         .expect("valid request")
     }
 
+    fn request(v: serde_json::Value) -> OnboardingRequest {
+        serde_json::from_value(v).expect("valid request")
+    }
+
     #[test]
-    fn a_complete_profile_scores_one_and_an_empty_one_scores_the_base_plus_priority() {
-        assert_eq!(score(&complete()), 1.0);
-        let empty: OnboardingRequest = serde_json::from_value(serde_json::json!({})).expect("empty request");
-        assert_eq!(score(&empty), 0.55);
-        let low = OnboardingRequest { priority_level: "low".into(), ..empty };
-        assert_eq!(score(&low), 0.5);
+    fn tier_base_an_empty_request_scores_the_minimum() {
+        assert_eq!(score(&request(serde_json::json!({}))), 0.5, "priority defaults to standard");
+    }
+
+    #[test]
+    fn tier_minimal_a_company_name_only_scores_0_55() {
+        assert_eq!(score(&request(serde_json::json!({"business_data": {"company_name": "NewCo"}}))), 0.55);
+    }
+
+    #[test]
+    fn tier_basic_profile_name_industry_goals_scores_0_70() {
+        let r = request(serde_json::json!({"business_data": {
+            "company_name": "NewCo", "industry": "SaaS", "business_goals": ["grow", "retain"]}}));
+        assert_eq!(score(&r), 0.7);
+    }
+
+    fn complete_profile() -> serde_json::Value {
+        serde_json::json!({"business_data": {
+            "company_name": "NewCo", "industry": "SaaS", "target_audience": "SMB",
+            "business_goals": ["grow", "retain"], "current_challenges": ["churn"],
+            "contact_info": {"email": "a@newco.test"}}})
+    }
+
+    #[test]
+    fn tier_complete_profile_scores_the_autonomy_threshold_0_85() {
+        assert_eq!(score(&request(complete_profile())), 0.85);
+    }
+
+    #[test]
+    fn tier_excellent_a_complete_profile_with_services_scores_0_95() {
+        let mut v = complete_profile();
+        v["requested_services"] = serde_json::json!(["SEO"]);
+        assert_eq!(score(&request(v)), 0.95);
+    }
+
+    #[test]
+    fn tier_cap_every_field_at_high_priority_scores_1_00() {
+        let r = complete();
+        assert_eq!(score(&r), 1.0, "1.10 by the rules, capped");
     }
 
     #[test]
     fn the_plan_follows_the_request() {
         let p = plan(&complete());
-        assert_eq!(p.recommendations, vec!["Start the seo service", "Address the challenge: churn"]);
+        let kinds: Vec<&str> = p.recommendations.iter().map(|r| r.kind.as_str()).collect();
+        assert_eq!(kinds, ["Business Analysis", "Service Plan", "Challenge"]);
+        assert_eq!(p.recommendations[0].summary, "Strategic analysis for Acme");
+        assert_eq!(p.recommendations[1].summary, "Start the seo service");
+        assert!(p.recommendations.iter().all(|r| r.confidence == 1.0));
+        let json = serde_json::to_value(&p.recommendations[0]).expect("JSON");
+        assert_eq!(json["type"], "Business Analysis");
         assert_eq!(p.estimated_timeline, "1-2 weeks");
         assert!(p.next_steps[1].contains("a@acme.test"));
-        let empty: OnboardingRequest = serde_json::from_value(serde_json::json!({})).expect("empty");
-        assert!(plan(&empty).recommendations[0].contains("discovery call"));
+        let empty = request(serde_json::json!({}));
+        assert!(plan(&empty).recommendations[1].summary.contains("discovery call"));
     }
 
     #[test]

@@ -175,7 +175,7 @@ impl HitlClient {
                 .call(reqwest::Method::GET, self.url(&["api", "brain", "hitl", "workflows"], &[]), None)
                 .await?;
             let mut out = String::new();
-            for w in all["workflows"].as_array().cloned().unwrap_or_default() {
+            for w in all["details"].as_array().cloned().unwrap_or_default() {
                 out.push_str(&workflow_line(&w));
             }
             return Ok(out);

@@ -211,6 +211,11 @@ impl TestEnv {
     /// Kafka), with the approver rules of `config`'s workflow snapshotted when it has one;
     /// returns its id.
     pub async fn park_direct(&self, config: &Config, workflow: &str) -> String {
+        self.park_direct_for(config, workflow, "order").await
+    }
+
+    /// As [`park_direct`](Self::park_direct), as a decision of `agent`.
+    pub async fn park_direct_for(&self, config: &Config, workflow: &str, agent: &str) -> String {
         use overseer_supervisor::hitl::{Decisions, PendingDecision};
         let store = overseer_supervisor::hitl::redis_store::RedisStore::connect(
             "redis://127.0.0.1:6379/0",
@@ -228,7 +233,7 @@ impl TestEnv {
             &task_id,
             workflow,
             "auto_orders",
-            "order",
+            agent,
             overseer_agents::confidence::Confidence::combine(0.5, 0.5, None),
             vec!["low_confidence".into()],
             data,

@@ -68,11 +68,17 @@ impl ApproverRules {
 
 /// `dec_YYYYMMDD_HHMMSS_xxxxxx`, as the earlier system formatted them.
 pub fn new_decision_id(now: SystemTime) -> String {
+    stamped_id("dec", now, 6)
+}
+
+/// `<prefix>_YYYYMMDD_HHMMSS_<random hex digits>` (UTC), the earlier system's id format for
+/// decisions (6 digits) and onboarding sessions (8).
+pub fn stamped_id(prefix: &str, now: SystemTime, random: usize) -> String {
     let stamp = humantime::format_rfc3339_seconds(now).to_string();
     let digits: String = stamp.chars().filter(char::is_ascii_digit).collect();
     let (date, time) = digits.split_at(digits.len().min(8));
-    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
-    format!("dec_{date}_{time}_{suffix}")
+    let hex = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}_{date}_{time}_{}", &hex[..random.min(hex.len())])
 }
 
 pub fn hash_proposal(proposal: &serde_json::Value) -> String {

@@ -32,11 +32,16 @@ pub fn access(method: &Method, path: &str, metrics_public: bool) -> Access {
         ("GET", "/api/brain/hitl/workflows" | "/api/brain/hitl/workflows/{id}" | "/api/hitl/metrics") => {
             viewer
         }
-        ("GET", "/onboarding/status/{session_id}") => viewer,
+        ("GET", "/onboarding/status/{session_id}" | "/agents/health" | "/agents/confidence-stats") => viewer,
+        ("GET", "/api/brain/hitl/analytics/confidence") => viewer,
         ("POST", "/api/brain/hitl/decisions/{id}/approve" | "/api/brain/hitl/decisions/{id}/reject") => {
             approver
         }
-        ("POST", "/api/hitl/decision" | "/onboarding/start") => approver,
+        ("POST", "/api/hitl/decision" | "/onboarding/start" | "/onboarding/approve/{session_id}") => approver,
+        (
+            "POST",
+            "/api/brain/seo/workflows/hitl/approve" | "/api/brain/content-marketing/workflows/hitl/approve",
+        ) => approver,
         ("POST", "/api/brain/hitl/workflows/{id}/toggle") => admin,
         ("PUT", "/api/brain/hitl/workflows/{id}/confidence" | "/api/brain/hitl/workflows/{id}/autonomy") => {
             admin

@@ -57,6 +57,12 @@ pub(super) struct DecisionItem {
     payload_hash: Option<String>,
 }
 
+impl DecisionBody {
+    pub(super) fn into_request(self) -> Request {
+        Request { feedback: self.feedback, edited: self.edited, payload_hash: self.payload_hash }
+    }
+}
+
 impl DecisionItem {
     fn body(self) -> (String, String, DecisionBody) {
         let body =
@@ -65,7 +71,7 @@ impl DecisionItem {
     }
 }
 
-fn parse_body<T: serde::de::DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError> {
+pub(super) fn parse_body<T: serde::de::DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -158,6 +164,65 @@ pub(super) async fn general(
     Ok(response)
 }
 
+/// The agents whose decisions the gateway's SEO approve endpoint decides.
+const SEO_AGENTS: &[&str] = &["seo"];
+/// The agents whose decisions the content-marketing approve endpoint decides.
+const CONTENT_AGENTS: &[&str] = &["social_media", "email_campaign", "marketing"];
+
+/// One decision of the endpoint's agents: `{"decision_id", "action"?: approve (default) |
+/// reject, "feedback"?, "edited"?, "payload_hash"?}`, decided as the general API does.
+async fn family(
+    state: &AppState,
+    agents: &[&str],
+    caller: &Caller,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let mut raw: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
+    if let Some(fields) = raw.as_object_mut() {
+        fields.entry("action").or_insert_with(|| "approve".into());
+    }
+    let (id, action, body) = item(raw)?.body();
+    let verdict = verdict(&action)?;
+    let decision = state
+        .hitl
+        .store()
+        .get(&id)
+        .await
+        .map_err(|e| ApiError::unavailable("the decision store", e))?
+        .ok_or_else(|| ApiError::not_found(format!("no decision `{id}`")))?;
+    if !agents.contains(&decision.agent.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "decision `{id}` is the {} agent's; this endpoint decides those of {}",
+            decision.agent,
+            agents.join(", ")
+        )));
+    }
+    decide(state, &id, verdict, body, caller).await.map(audited)
+}
+
+#[utoipa::path(post, path = "/api/brain/seo/workflows/hitl/approve", tag = "decisions", operation_id = "approve_seo",
+    request_body(content = DecisionItem, description = "decision_id; action approve (default) or reject; feedback, edited, payload_hash"),
+    responses((status = 200, description = "As POST /api/brain/hitl/decisions/{id}/approve"), (status = 400, description = "Bad input, or not an SEO decision", body = ErrorBody), (status = 403, description = "Not on the workflow's approver list", body = ErrorBody), (status = 404, description = "Unknown id", body = ErrorBody), (status = 409, description = "Already decided or payload changed", body = ErrorBody), (status = 410, description = "Expired", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
+pub(super) async fn seo(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    family(&state, SEO_AGENTS, &caller, &body).await
+}
+
+#[utoipa::path(post, path = "/api/brain/content-marketing/workflows/hitl/approve", tag = "decisions", operation_id = "approve_content_marketing",
+    request_body(content = DecisionItem, description = "decision_id; action approve (default) or reject; feedback, edited, payload_hash"),
+    responses((status = 200, description = "As POST /api/brain/hitl/decisions/{id}/approve"), (status = 400, description = "Bad input, or not a content-marketing decision", body = ErrorBody), (status = 403, description = "Not on the workflow's approver list", body = ErrorBody), (status = 404, description = "Unknown id", body = ErrorBody), (status = 409, description = "Already decided or payload changed", body = ErrorBody), (status = 410, description = "Expired", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
+pub(super) async fn content_marketing(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    family(&state, CONTENT_AGENTS, &caller, &body).await
+}
+
 fn item(raw: Value) -> Result<DecisionItem, ApiError> {
     serde_json::from_value(raw).map_err(|e| ApiError::bad_request(format!("decision item is not valid: {e}")))
 }
@@ -170,7 +235,7 @@ fn verdict(action: &str) -> Result<Verdict, ApiError> {
     }
 }
 
-fn refused(e: DecideError) -> ApiError {
+pub(super) fn refused(e: DecideError) -> ApiError {
     match e {
         DecideError::Invalid(detail) => ApiError::bad_request(detail),
         DecideError::Forbidden(detail) => ApiError::forbidden(detail),
@@ -197,13 +262,13 @@ async fn decide(
     caller: &Caller,
 ) -> Result<Value, ApiError> {
     let feedback = body.feedback.clone();
-    let request = Request { feedback: body.feedback, edited: body.edited, payload_hash: body.payload_hash };
+    let request = body.into_request();
     let by = Decider { principal: &caller.principal, from: caller.from.clone() };
     let changed = match state.hitl.decide(id, verdict, request, by).await.map_err(refused)? {
         Decided::Counted { decision, required } => {
             return Ok(json!({
                 "decision_id": id,
-                "status": "pending",
+                "status": "pending_approval",
                 "approvals": decision.approvals,
                 "required_approvals": required,
                 "feedback": feedback,
@@ -213,12 +278,10 @@ async fn decide(
         Decided::Final(decision) => decision,
     };
     let at_field = if verdict == Verdict::Approve { "approved_at" } else { "rejected_at" };
+    // The seed's messages, word for word (an edit shows in `edited`).
     let message = match verdict {
-        Verdict::Approve if changed.edited.is_some() => {
-            "Decision approved with an edited proposal; it executes"
-        }
-        Verdict::Approve => "Decision approved; it executes",
-        Verdict::Reject => "Decision rejected; the task will not execute",
+        Verdict::Approve => "Decision approved and executed",
+        Verdict::Reject => "Decision rejected with feedback",
     };
     Ok(json!({
         "decision_id": id,

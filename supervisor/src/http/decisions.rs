@@ -57,7 +57,8 @@ impl<'a> View<'a> {
             confidence: d.confidence,
             confidence_parts: &d.confidence_parts,
             reasons: &d.reasons,
-            status: &d.status,
+            // The seed's clients read `pending_approval` for a decision that waits.
+            status: if d.status == "pending" { "pending_approval" } else { &d.status },
             created_at: &d.created_at,
             expires_at: &d.expires_at,
             payload_hash: &d.payload_hash,
@@ -76,13 +77,19 @@ impl<'a> View<'a> {
 fn page(decisions: &[PendingDecision], next_cursor: Option<Option<String>>) -> Response {
     #[derive(Serialize)]
     struct Page<'a> {
+        /// The seed's name for the count.
+        total: usize,
         count: usize,
         decisions: Vec<View<'a>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         next_cursor: Option<Option<String>>,
     }
-    let body =
-        Page { count: decisions.len(), decisions: decisions.iter().map(View::of).collect(), next_cursor };
+    let body = Page {
+        total: decisions.len(),
+        count: decisions.len(),
+        decisions: decisions.iter().map(View::of).collect(),
+        next_cursor,
+    };
     match serde_json::to_vec(&body) {
         Ok(bytes) => ([(axum::http::header::CONTENT_TYPE, "application/json")], bytes).into_response(),
         Err(e) => ApiError::unavailable("serialization", e).into_response(),
@@ -121,6 +128,11 @@ pub(super) struct FilterQuery {
     max_confidence: Option<f64>,
     /// Pending only: decisions waiting at least this many seconds.
     older_than: Option<u64>,
+    /// From this time on (RFC 3339, or a date `YYYY-MM-DD`, UTC): decided then (history) or
+    /// parked then (pending).
+    from: Option<String>,
+    /// Up to this time (a date includes its whole day).
+    to: Option<String>,
     cursor: Option<String>,
     limit: Option<usize>,
 }
@@ -129,6 +141,26 @@ fn parse_cursor(raw: &str) -> Result<(u64, String), ApiError> {
     let bad = || ApiError::bad_request("cursor must be a next_cursor value from an earlier page");
     let (ms, id) = raw.split_once(':').ok_or_else(bad)?;
     Ok((ms.parse().map_err(|_| bad())?, id.to_string()))
+}
+
+/// Unix ms of an RFC 3339 time or a `YYYY-MM-DD` date (its start, or its end with `end_of_day`).
+fn parse_time(field: &str, raw: &str, end_of_day: bool) -> Result<u64, ApiError> {
+    let text = if raw.len() == 10 {
+        if end_of_day {
+            format!("{raw}T23:59:59.999Z")
+        } else {
+            format!("{raw}T00:00:00Z")
+        }
+    } else {
+        raw.to_string()
+    };
+    humantime::parse_rfc3339_weak(&text)
+        .map(crate::hitl::decision::unix_ms)
+        .map_err(|_| ApiError::bad_request(format!("{field} must be an RFC 3339 time or a YYYY-MM-DD date")))
+}
+
+fn ms_of(time: Option<&str>) -> Option<u64> {
+    time.and_then(|t| humantime::parse_rfc3339_weak(t).ok()).map(crate::hitl::decision::unix_ms)
 }
 
 fn age_secs(d: &PendingDecision, now: std::time::SystemTime) -> u64 {
@@ -150,7 +182,9 @@ enum Index {
 /// `GET /api/hitl/pending`: pending decisions, filtered, paged.
 #[utoipa::path(get, path = "/api/hitl/pending", tag = "decisions", operation_id = "pending_filtered",
     params(("workflow" = Option<String>, Query), ("min_confidence" = Option<f64>, Query), ("max_confidence" = Option<f64>, Query),
-        ("older_than" = Option<u64>, Query, description = "Seconds waited at least"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("older_than" = Option<u64>, Query, description = "Seconds waited at least"),
+        ("from" = Option<String>, Query, description = "Parked at or after (RFC 3339 or YYYY-MM-DD, UTC)"), ("to" = Option<String>, Query, description = "Parked at or before (a date includes its day)"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("limit" = Option<usize>, Query, description = "1..500, default 50")),
     responses((status = 200, description = "A page of pending decisions with next_cursor"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn filtered(
@@ -164,7 +198,9 @@ pub(super) async fn filtered(
 /// first, filtered by workflow, status and confidence, paged.
 #[utoipa::path(get, path = "/api/brain/hitl/decisions/history", tag = "decisions", operation_id = "decision_history",
     params(("workflow" = Option<String>, Query), ("status" = Option<String>, Query, description = "approved, rejected, expired or escalated"),
-        ("min_confidence" = Option<f64>, Query), ("max_confidence" = Option<f64>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<usize>, Query)),
+        ("min_confidence" = Option<f64>, Query), ("max_confidence" = Option<f64>, Query),
+        ("from" = Option<String>, Query, description = "Decided at or after (RFC 3339 or YYYY-MM-DD, UTC)"), ("to" = Option<String>, Query, description = "Decided at or before (a date includes its day)"),
+        ("cursor" = Option<String>, Query), ("limit" = Option<usize>, Query)),
     responses((status = 200, description = "Decided decisions, newest first, with next_cursor"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn history(
     State(state): State<AppState>,
@@ -195,14 +231,22 @@ async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Response
             )));
         }
     }
+    let from = q.from.as_deref().map(|t| parse_time("from", t, false)).transpose()?;
+    let to = q.to.as_deref().map(|t| parse_time("to", t, true)).transpose()?;
     let mut position = q.cursor.as_deref().map(parse_cursor).transpose()?;
+    if let (Index::History, None, Some(to)) = (index, &position, to) {
+        // The history is ordered by decision time, newest first: start right after `to`.
+        position = Some((to.saturating_add(1), String::new()));
+    }
     let now = std::time::SystemTime::now();
     let keep = |d: &PendingDecision| {
-        let in_index = match index {
-            Index::Pending => d.status == "pending",
-            Index::History => d.status != "pending",
+        let (in_index, at) = match index {
+            Index::Pending => (d.status == "pending", ms_of(Some(&d.created_at))),
+            Index::History => (d.status != "pending", ms_of(d.decided_at.as_deref())),
         };
         in_index
+            && from.is_none_or(|f| at.is_some_and(|a| a >= f))
+            && to.is_none_or(|t| at.is_some_and(|a| a <= t))
             && q.workflow.as_ref().is_none_or(|w| *w == d.workflow_id)
             && q.status.as_ref().is_none_or(|s| *s == d.status)
             && q.min_confidence.is_none_or(|m| d.confidence >= m)
@@ -248,6 +292,10 @@ async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Response
         if let Some(last) = page.last() {
             if decisions.len() < limit {
                 position = Some(last.clone());
+            }
+            // Older than `from`: nothing further down the history can match.
+            if index == Index::History && from.is_some_and(|f| last.0 < f) {
+                exhausted = true;
             }
         }
         if exhausted || decisions.len() == limit || read >= SCAN_BUDGET {

@@ -7,12 +7,14 @@
 //! ([`error`]).
 
 pub mod access;
+mod analytics;
 mod audit;
 pub mod caller;
 mod decide;
 mod decisions;
 pub mod error;
 pub mod guard;
+mod health;
 mod hitl_metrics;
 mod onboarding;
 mod session;
@@ -29,8 +31,6 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
-use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi as _;
@@ -90,7 +90,8 @@ impl utoipa::Modify for BearerAuth {
 /// The router, and the OpenAPI document generated from the same handlers.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(health))
+        .routes(routes!(health::health))
+        .routes(routes!(health::agents))
         .routes(routes!(metrics))
         .routes(routes!(decisions::pending))
         .routes(routes!(decisions::history))
@@ -99,6 +100,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(decide::approve))
         .routes(routes!(decide::reject))
         .routes(routes!(decide::general))
+        .routes(routes!(decide::seo))
+        .routes(routes!(decide::content_marketing))
         .routes(routes!(workflows::list))
         .routes(routes!(workflows::one))
         .routes(routes!(workflows::toggle))
@@ -106,8 +109,11 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(workflows::autonomy))
         .routes(routes!(workflows::audit))
         .routes(routes!(hitl_metrics::metrics))
+        .routes(routes!(analytics::confidence))
         .routes(routes!(onboarding::start))
         .routes(routes!(onboarding::status))
+        .routes(routes!(onboarding::approve))
+        .routes(routes!(onboarding::confidence_stats))
         .routes(routes!(dashboard))
         .routes(routes!(session::login))
         .routes(routes!(session::logout))
@@ -175,43 +181,6 @@ async fn dashboard() -> impl IntoResponse {
         )],
         axum::response::Html(include_str!("dashboard.html")),
     )
-}
-
-/// 200 while every queue has a working supervisor and the dependencies answer; 503 when a
-/// queue is in meltdown or a dependency is down, so the orchestrator can act.
-#[utoipa::path(get, path = "/health", tag = "runtime", responses((status = 200, description = "The tree and its dependencies are well"), (status = 503, description = "A queue is in meltdown or a dependency is down")))]
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let queues = state.health.queues();
-    // Public route: states only, never error text (the log has the details).
-    let redis = match state.hitl.store().ping().await {
-        Ok(()) => "ok",
-        Err(e) => {
-            tracing::warn!(error = %e, "health: Redis does not answer");
-            "unavailable"
-        }
-    };
-    let amqp = match &state.amqp {
-        Some(link) if link.is_up().await => "ok",
-        Some(_) => "unavailable",
-        None => "not used",
-    };
-    let restarts: u64 = queues.values().map(|q| q.restarts).sum();
-    let healthy = queues.values().all(|q| !q.failed) && redis == "ok" && amqp != "unavailable";
-    let queues: BTreeMap<&String, Value> = queues
-        .iter()
-        .map(|(name, q)| {
-            (name, json!({"consumers": q.consumers, "restarts": q.restarts, "failed": q.failed}))
-        })
-        .collect();
-    let body = json!({
-        "status": if healthy { "ok" } else { "degraded" },
-        "llm": state.health.llm(),
-        "dependencies": {"redis": redis, "rabbitmq": amqp},
-        "actor_restarts": restarts,
-        "queues": queues,
-    });
-    let code = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (code, Json(body))
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "runtime", operation_id = "prometheus_metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]

@@ -18,11 +18,16 @@ use overseer_agents::workflow::AutonomyLevel;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+/// The seed's answer (`total`, `workflows`: the ids, sorted) and each workflow in full
+/// (`details`, in the same order).
 #[utoipa::path(get, path = "/api/brain/hitl/workflows", tag = "workflows", operation_id = "list_workflows",
-    responses((status = 200, description = "The workflows as they are now")))]
+    responses((status = 200, description = "total, workflows (ids, sorted), details (each workflow as GET /api/brain/hitl/workflows/{id} answers)")))]
 pub(super) async fn list(State(state): State<AppState>) -> Json<Value> {
-    let all: Vec<Value> = state.workflows.snapshot().values().map(|w| w.view()).collect();
-    Json(json!({"count": all.len(), "workflows": all}))
+    // The snapshot is a BTreeMap: sorted by id.
+    let snapshot = state.workflows.snapshot();
+    let ids: Vec<&String> = snapshot.keys().collect();
+    let details: Vec<Value> = snapshot.values().map(|w| w.view()).collect();
+    Json(json!({"total": ids.len(), "workflows": ids, "details": details}))
 }
 
 #[utoipa::path(get, path = "/api/brain/hitl/workflows/{id}", tag = "workflows", operation_id = "get_workflow",
@@ -114,8 +119,15 @@ async fn apply(state: &AppState, id: &str, change: Change, caller: Caller) -> Re
         })?;
     emit_audit(state, &entry).await;
     let mut body = workflow.view();
-    body["message"] =
-        format!("{} of `{id}` changed from {} to {}", entry.field, entry.before, entry.after).into();
+    // The seed's messages, word for word.
+    body["message"] = match change {
+        Change::Toggle(true) => format!("HITL enabled for {id}"),
+        Change::Toggle(false) => format!("HITL disabled for {id}"),
+        Change::Threshold(_) => "Confidence threshold updated".into(),
+        Change::Autonomy(_) => "Autonomy level updated".into(),
+    }
+    .into();
+    body["change"] = format!("{} changed from {} to {}", entry.field, entry.before, entry.after).into();
     body["audit_id"] = entry.audit_id.clone().into();
     let mut response = Json(body).into_response();
     response.extensions_mut().insert(AuditDetail {

@@ -11,14 +11,14 @@ pub mod sessions;
 use crate::events::contract::{Completion, Envelope, Event, LeadQualified, Origin};
 use crate::events::event::{self, topic};
 use crate::events::EventSink;
-use crate::hitl::service::HitlService;
-use crate::hitl::{PendingDecision, StoreError};
+use crate::hitl::service::{DecideError, Decided, Decider, HitlService, Request, Verdict};
+use crate::hitl::{PendingDecision, StoreError, TransitionError};
 use crate::workflows::WorkflowRegistry;
 use overseer_agents::confidence::Confidence;
 use overseer_agents::onboarding::{self, OnboardingRequest};
 use overseer_agents::routing::{self, Route};
 use serde_json::{json, Value};
-use sessions::{Session, SessionStore};
+use sessions::{Session, SessionStats, SessionStore, Started};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +43,16 @@ impl From<StoreError> for OnboardingError {
     }
 }
 
+/// What `/agents/health` and `/agents/confidence-stats` report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Figures {
+    pub sessions: SessionStats,
+    /// Lead decisions waiting for a person now.
+    pub pending_approval: u64,
+    /// Lead decisions a person approved.
+    pub approved: u64,
+}
+
 pub struct Onboarding {
     pub sessions: Arc<dyn SessionStore>,
     /// Parks leads for a person; its store answers how their decisions went.
@@ -59,7 +69,8 @@ impl Onboarding {
         let workflow = self.workflows.get(WORKFLOW).ok_or(OnboardingError::NoWorkflow)?;
         let confidence = onboarding::score(&request);
         let plan = onboarding::plan(&request);
-        let session_id = format!("onb_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+        let session_id = crate::hitl::decision::stamped_id("session", std::time::SystemTime::now(), 8);
+        let high = confidence >= workflow.config.confidence_threshold;
         let route =
             routing::route(&workflow.config, confidence, Vec::new(), |rate| rand::random::<f64>() < rate);
         let proposal = json!({
@@ -128,7 +139,62 @@ impl Onboarding {
             }
         }
         self.sessions.put(&session, keep).await?;
-        Ok(view(&session, None))
+        let parked = session.hitl_decision_id.is_some();
+        if let Err(e) = self.sessions.count(Started { confidence, high, parked }).await {
+            tracing::warn!(session_id = %session_id, error = %e, "onboarding figures not updated");
+        }
+        // The earlier system answered while it was still working; its clients read this shape
+        // and then poll the status (which here is final at once).
+        Ok(json!({
+            "session_id": session_id,
+            "status": "processing",
+            "recommendations": [],
+            "next_steps": [
+                "Initial analysis in progress",
+                format!("AI confidence: {:.2}%", confidence * 100.0),
+                "You will receive detailed recommendations shortly",
+            ],
+            "estimated_timeline": "5-10 minutes",
+            "confidence": confidence,
+            "hitl_decision_id": session.hitl_decision_id,
+            "created_at": session.created_at,
+        }))
+    }
+
+    /// Approves (or rejects) the session's decision for `by`, through the HITL service like
+    /// any decision; returns the session as it is then. `None` when the session is unknown.
+    pub async fn decide(
+        &self,
+        session_id: &str,
+        verdict: Verdict,
+        request: Request,
+        by: Decider<'_>,
+    ) -> Result<Option<Value>, DecideError> {
+        let Some(session) = self.sessions.get(session_id).await.map_err(DecideError::Unavailable)? else {
+            return Ok(None);
+        };
+        let Some(decision_id) = session.hitl_decision_id.as_deref() else {
+            return Err(DecideError::Refused(TransitionError::AlreadyDecided(
+                "completed without a person".into(),
+            )));
+        };
+        let decided = match self.hitl.decide(decision_id, verdict, request, by).await? {
+            Decided::Counted { decision, .. } | Decided::Final(decision) => decision,
+        };
+        Ok(Some(view(&session, Some(&decided))))
+    }
+
+    /// The figures of every session started (across replicas), and how many wait for a person
+    /// now and how many a person approved (from the decision store).
+    pub async fn figures(&self) -> Result<Figures, OnboardingError> {
+        let sessions = self.sessions.stats().await?;
+        let decided = self.hitl.store().stats(&[WORKFLOW.to_string()], false).await?;
+        let lead = decided.get(WORKFLOW).cloned().unwrap_or_default();
+        Ok(Figures {
+            pending_approval: lead.pending,
+            approved: lead.decided.get("approved").copied().unwrap_or(0),
+            sessions,
+        })
     }
 
     /// The session as it is now (a pending one follows its decision); `None` when unknown.
@@ -167,13 +233,19 @@ fn view(session: &Session, decision: Option<&PendingDecision>) -> Value {
         },
         None => (session.status.as_str(), session.execution_mode.clone(), None, None),
     };
+    let waiting = status == "pending_approval";
+    let mut next_steps = session.next_steps.clone();
+    if waiting {
+        next_steps.push("Awaiting human approval for final recommendations".into());
+    }
+    let timeline = if waiting { "Awaiting human approval" } else { session.estimated_timeline.as_str() };
     json!({
         "session_id": session.session_id,
         "status": status,
         "confidence": session.confidence,
         "recommendations": session.recommendations,
-        "next_steps": session.next_steps,
-        "estimated_timeline": session.estimated_timeline,
+        "next_steps": next_steps,
+        "estimated_timeline": timeline,
         "execution_mode": mode,
         "hitl_decision_id": session.hitl_decision_id,
         "feedback": feedback,
@@ -218,28 +290,41 @@ mod tests {
             "requested_services": ["seo"], "priority_level": "high"
         }))
         .expect("request");
-        let done = service.start(complete).await.expect("started");
+        let started = service.start(complete).await.expect("started");
+        assert_eq!(started["status"], "processing", "the earlier system's first answer");
+        assert_eq!(started["next_steps"][1], "AI confidence: 100.00%");
+        let id = started["session_id"].as_str().expect("session");
+        assert!(id.starts_with("session_") && id.len() == "session_20251014_061400_a1b2c3d4".len(), "{id}");
+        let done = service.status(id).await.expect("status").expect("known");
         assert_eq!(
             (done["status"].as_str(), done["execution_mode"].as_str()),
             (Some("completed"), Some("autonomous"))
         );
         assert_eq!(done["confidence"], 1.0);
+        assert_eq!(done["recommendations"][0]["type"], "Business Analysis");
         assert!(done["hitl_decision_id"].is_null());
         let events = sink.events();
         assert_eq!(events.iter().filter(|(t, _, _)| t == topic::COMPLETIONS).count(), 1);
 
         let empty: OnboardingRequest = serde_json::from_value(json!({})).expect("request");
         let waiting = service.start(empty).await.expect("started");
-        assert_eq!(waiting["status"], "pending_approval");
-        assert_eq!(waiting["confidence"], 0.55);
+        assert_eq!(waiting["confidence"], 0.5, "no data, standard priority: the base");
         let id = waiting["hitl_decision_id"].as_str().expect("decision id");
         assert_eq!(service.hitl.store().get(id).await.expect("get").expect("parked").workflow_id, WORKFLOW);
         let session = waiting["session_id"].as_str().expect("session");
-        assert_eq!(
-            service.status(session).await.expect("status").expect("known")["status"],
-            "pending_approval"
-        );
-        assert!(service.status("onb_nope").await.expect("status").is_none());
+        let status = service.status(session).await.expect("status").expect("known");
+        assert_eq!(status["status"], "pending_approval");
+        assert_eq!(status["estimated_timeline"], "Awaiting human approval");
+        assert!(service.status("session_nope").await.expect("status").is_none());
         assert_eq!(sink.events().iter().filter(|(t, _, _)| t == topic::COMPLETIONS).count(), 1, "none yet");
+
+        let figures = service.figures().await.expect("figures");
+        assert_eq!(figures.sessions.total, 2);
+        assert_eq!(
+            (figures.sessions.min_confidence, figures.sessions.max_confidence),
+            (Some(0.5), Some(1.0))
+        );
+        assert_eq!((figures.sessions.high_confidence, figures.sessions.requiring_hitl), (1, 1));
+        assert_eq!(figures.pending_approval, 1);
     }
 }
