@@ -163,6 +163,7 @@ async fn bench() {
             EditRules { agents: Default::default(), policy: config.policy.clone() },
         )),
         onboarding: None,
+        telegram: None,
         security: Arc::new(
             Security::from_config(
                 &config.http,

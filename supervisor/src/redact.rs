@@ -3,6 +3,17 @@
 /// What a masked secret looks like.
 pub const MASK: &str = "***";
 
+/// A secret read from the environment (a bot token, an HMAC key); `Debug` shows only that it
+/// is there.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
 /// The URL with its password replaced by `***`. Text that is not a URL is masked whole, since
 /// it cannot be known which part of it is secret.
 pub fn mask_url(raw: &str) -> String {

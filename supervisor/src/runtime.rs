@@ -15,6 +15,7 @@ use crate::hitl::notify::{Notifier, NotifierTask};
 use crate::hitl::outbox::DecisionEffects;
 use crate::hitl::redis_store::RedisStore;
 use crate::hitl::service::{EditRules, HitlService};
+use crate::hitl::telegram::TelegramApprovals;
 use crate::hitl::DecisionStore;
 use crate::http::guard::Security;
 use crate::http::{app, AppState};
@@ -212,6 +213,10 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
     let (notifier, notifier_task) =
         Notifier::start(config.hitl.notifications.clone(), config.hitl.notify_attempts)
             .map_err(RuntimeError::Start)?;
+    let telegram = match &config.hitl.telegram {
+        Some(t) => Some(Arc::new(TelegramApprovals::from_config(t).map_err(RuntimeError::Start)?)),
+        None => None,
+    };
     let effects = Arc::new(DecisionEffects {
         store: store.clone(),
         sink: sink.clone(),
@@ -227,10 +232,10 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         notifier,
         lease: config.hitl.outbox_lease,
     });
-    let hitl = Arc::new(HitlService::new(
-        effects,
-        EditRules { agents: parts.agents.clone(), policy: config.policy.clone() },
-    ));
+    let hitl = Arc::new(
+        HitlService::new(effects, EditRules { agents: parts.agents.clone(), policy: config.policy.clone() })
+            .keeping(config.hitl.history),
+    );
     let onboarding = Arc::new(Onboarding {
         sessions: Arc::new(RedisSessions::new(redis_conn, &c.redis.key_prefix)),
         hitl: hitl.clone(),
@@ -269,6 +274,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         sink: Some(sink),
         hitl,
         onboarding: Some(onboarding),
+        telegram,
         security: security.clone(),
         limits: Arc::new(config.http.clone()),
     })

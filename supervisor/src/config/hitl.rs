@@ -37,6 +37,44 @@ pub struct HitlConfig {
     #[serde(default = "default_outbox_settle", with = "humantime_serde")]
     #[schemars(with = "String")]
     pub outbox_settle: Duration,
+    /// Deciding from Telegram: the buttons on pending-decision messages and the webhook
+    /// (`POST /telegram/webhook`) their presses arrive at. Off when absent.
+    #[serde(default)]
+    pub telegram: Option<TelegramConfig>,
+}
+
+/// Approving from Telegram.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// The variable holding the secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token`
+    /// (the `secret_token` given to `setWebhook`); an update without it is refused.
+    #[serde(default = "default_webhook_secret_env")]
+    pub webhook_secret_env: String,
+    /// The variable holding the bot token (to answer presses and edit the message).
+    #[serde(default = "default_token_env")]
+    pub bot_token_env: String,
+    /// The Bot API base URL.
+    #[serde(default = "default_telegram_api")]
+    pub api_base: String,
+    /// Telegram user id → the approver that user decides as; presses from anyone else are
+    /// refused and audited.
+    #[serde(default)]
+    pub approvers: std::collections::BTreeMap<String, TelegramApprover>,
+}
+
+/// Who a Telegram user decides as: a subject (matched against approver lists and counted for
+/// M-of-N like a token's) and its groups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramApprover {
+    pub subject: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+fn default_webhook_secret_env() -> String {
+    "OVERSEER_TELEGRAM_WEBHOOK_SECRET".into()
 }
 
 /// What is notified.
@@ -132,6 +170,7 @@ impl Default for HitlConfig {
             notify_attempts: default_notify_attempts(),
             outbox_lease: default_outbox_lease(),
             outbox_settle: default_outbox_settle(),
+            telegram: None,
         }
     }
 }

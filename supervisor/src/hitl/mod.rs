@@ -12,7 +12,9 @@ mod redis_fields;
 mod redis_outbox;
 pub mod redis_scripts;
 pub mod redis_store;
+pub mod request;
 pub mod service;
+pub mod telegram;
 pub mod transition;
 
 use async_trait::async_trait;

@@ -1,7 +1,8 @@
 //! Telling people that a decision waits for them: webhooks (a JSON POST, always signed:
 //! `X-Overseer-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, so a
 //! receiver checks the body and rejects replays older than its window, 5 minutes suggested) and the
-//! Telegram Bot API (`sendMessage`), for new pending decisions and escalations
+//! Telegram Bot API (`sendMessage`; a pending decision's message carries Approve and Reject
+//! buttons, see [`super::telegram`]), for new pending decisions and escalations
 //! (`hitl.notifications`). Best effort by design: a decision is durable and listed whether or
 //! not anyone was told, so notifications are queued in memory (bounded; overflow is dropped,
 //! logged and counted), sent in the background, and retried with exponential backoff on network
@@ -13,6 +14,7 @@
 
 use crate::config::hitl::{NotificationTarget, NotifyEvent, NotifyKind};
 use crate::hitl::PendingDecision;
+use crate::redact::Secret;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -28,6 +30,18 @@ const QUEUE: usize = 1024;
 const PARALLEL: usize = 32;
 /// Longest wait between attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Digits of the payload hash a Telegram button carries (callback data is at most 64 bytes).
+pub const BUTTON_HASH_DIGITS: usize = 16;
+
+/// The two buttons of a pending decision's Telegram message (pressed: `super::telegram`).
+pub fn telegram_buttons(decision_id: &str, payload_hash: &str) -> Value {
+    let hash = &payload_hash[..payload_hash.len().min(BUTTON_HASH_DIGITS)];
+    json!({"inline_keyboard": [[
+        {"text": "Approve", "callback_data": format!("a:{decision_id}:{hash}")},
+        {"text": "Reject", "callback_data": format!("r:{decision_id}:{hash}")},
+    ]]})
+}
+
 /// The header carrying the body's signature.
 pub const SIGNATURE_HEADER: &str = "x-overseer-signature";
 
@@ -54,6 +68,7 @@ impl Notification {
             "reasons": d.reasons,
             "summary": d.decision_data["proposal"]["summary"],
             "expires_at": d.expires_at,
+            "payload_hash": d.payload_hash,
             "sent_at": crate::events::event::now(),
         });
         Self { event, body }
@@ -127,16 +142,6 @@ impl Notifier {
             metrics::counter!(crate::metrics::NOTIFICATIONS, "kind" => "any", "outcome" => "dropped")
                 .increment(1);
         }
-    }
-}
-
-/// A secret read from the environment; `Debug` shows only that it is there.
-#[derive(Clone)]
-struct Secret(String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
     }
 }
 
@@ -250,7 +255,15 @@ async fn attempt_once(client: &reqwest::Client, armed: &Armed, n: &Notification)
         NotifyKind::Telegram => {
             let token = &armed.secret.0;
             let url = format!("{}/bot{token}/sendMessage", target.api_base.trim_end_matches('/'));
-            client.post(url).json(&json!({"chat_id": target.chat_id, "text": n.text()}))
+            let mut message = json!({"chat_id": target.chat_id, "text": n.text()});
+            if n.event == NotifyEvent::Pending {
+                // Approve and Reject, answered at POST /telegram/webhook (hitl/telegram.rs).
+                message["reply_markup"] = telegram_buttons(
+                    n.body["decision_id"].as_str().unwrap_or_default(),
+                    n.body["payload_hash"].as_str().unwrap_or_default(),
+                );
+            }
+            client.post(url).json(&message)
         }
     };
     // `without_url`: Telegram's URL holds the token.

@@ -88,11 +88,58 @@ pub struct HitlService {
     /// The store, sink, workflows and notifier, shared with the outbox that runs effects.
     pub effects: Arc<DecisionEffects>,
     pub edits: EditRules,
+    /// How long a decided decision stays readable after its pending TTL (`hitl.history`).
+    pub history: Duration,
 }
 
 impl HitlService {
     pub fn new(effects: Arc<DecisionEffects>, edits: EditRules) -> Self {
-        Self { effects, edits }
+        Self { effects, edits, history: Duration::from_secs(24 * 3600) }
+    }
+
+    /// The same, keeping decided decisions `history` after their TTL.
+    pub fn keeping(self, history: Duration) -> Self {
+        Self { history, ..self }
+    }
+
+    /// Parks an approval request another system sent through the API (the gateway's
+    /// `POST /telegram/approval-request`): a decision of `workflow_id` on queue `api`, its task
+    /// `task_id` (a fresh one when none is given), announced and notified like any other.
+    pub async fn request_approval(
+        &self,
+        workflow_id: &str,
+        request: super::request::ApprovalRequest,
+        task_id: Option<String>,
+    ) -> Result<PendingDecision, DecideError> {
+        let workflow = self
+            .effects
+            .workflows
+            .get(workflow_id)
+            .ok_or_else(|| DecideError::Invalid(format!("no workflow `{workflow_id}`")))?;
+        let task_id = task_id.unwrap_or_else(|| format!("req-{}", uuid::Uuid::new_v4().simple()));
+        let task =
+            serde_json::json!({"task_id": task_id, "kind": "approval.request", "workflow": workflow_id});
+        let data = request.data(task, "approval.request");
+        let decision = PendingDecision::new(
+            &task_id,
+            workflow_id,
+            "api",
+            &request.source,
+            request.confidence,
+            request.reasons.clone(),
+            data,
+            workflow.config.pending_ttl,
+        )
+        .with_rules(&workflow.config);
+        let parked = self
+            .park(&decision, workflow.config.pending_ttl + self.history)
+            .await
+            .map_err(|e| DecideError::Unavailable(StoreError::Unavailable(e.0)))?;
+        self.store()
+            .get(parked.decision_id())
+            .await
+            .map_err(DecideError::Unavailable)?
+            .ok_or_else(|| DecideError::NotFound(format!("no decision `{}`", parked.decision_id())))
     }
 
     /// The decision store (for the read-only views).

@@ -27,6 +27,8 @@ pub fn access(method: &Method, path: &str, metrics_public: bool) -> Access {
         ("GET", "/health" | "/api/hitl/dashboard") => Public,
         ("GET", "/metrics") if metrics_public => Public,
         ("POST", "/api/auth/login" | "/api/auth/logout") => Public,
+        // Telegram holds no token: the handler verifies the webhook secret instead.
+        ("POST", "/telegram/webhook") => Public,
         ("GET", "/metrics" | "/api/openapi.json" | "/api/auth/session") => viewer,
         ("GET", p) if p.starts_with("/api/brain/hitl/decisions/") || p == "/api/hitl/pending" => viewer,
         ("GET", "/api/brain/hitl/workflows" | "/api/brain/hitl/workflows/{id}" | "/api/hitl/metrics") => {
@@ -34,6 +36,8 @@ pub fn access(method: &Method, path: &str, metrics_public: bool) -> Access {
         }
         ("GET", "/onboarding/status/{session_id}" | "/agents/health" | "/agents/confidence-stats") => viewer,
         ("GET", "/api/brain/hitl/analytics/confidence") => viewer,
+        ("GET", "/telegram/approval-status/{request_id}" | "/telegram/pending-approvals") => viewer,
+        ("POST", "/telegram/approval-request" | "/telegram/approval-response") => approver,
         ("POST", "/api/brain/hitl/decisions/{id}/approve" | "/api/brain/hitl/decisions/{id}/reject") => {
             approver
         }

@@ -92,7 +92,7 @@ pub(super) async fn approve(
 }
 
 /// The answer, with the state change for the audit record.
-fn audited(answer: Value) -> Response {
+pub(super) fn audited(answer: Value) -> Response {
     let detail = AuditDetail {
         before: Some(json!({"status": "pending"})),
         after: Some(json!({"status": answer["status"], "edited": answer["edited"]})),
@@ -127,9 +127,7 @@ pub(super) async fn general(
     let raw: Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
     let Some(items) = raw.get("decisions") else {
-        let (id, action, body) = item(raw)?.body();
-        let answer = decide(&state, &id, verdict(&action)?, body, &caller).await?;
-        return Ok(audited(answer));
+        return Ok(audited(decide_item(&state, raw, &caller).await?));
     };
     let items = items.as_array().ok_or_else(|| ApiError::bad_request("decisions must be an array"))?;
     if items.is_empty() || items.len() > MAX_BATCH {
@@ -221,6 +219,12 @@ pub(super) async fn content_marketing(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     family(&state, CONTENT_AGENTS, &caller, &body).await
+}
+
+/// One item (`{"decision_id", "action", ...}`) decided; the answer as approve/reject give it.
+pub(super) async fn decide_item(state: &AppState, raw: Value, caller: &Caller) -> Result<Value, ApiError> {
+    let (id, action, body) = item(raw)?.body();
+    decide(state, &id, verdict(&action)?, body, caller).await
 }
 
 fn item(raw: Value) -> Result<DecisionItem, ApiError> {

@@ -25,7 +25,7 @@ pub(super) struct ListQuery {
 /// A decision as the API shows it: the seed's fields and overseer's, serialized straight from
 /// the stored decision (no intermediate JSON tree).
 #[derive(Serialize)]
-struct View<'a> {
+pub(super) struct View<'a> {
     decision_id: &'a str,
     task_id: &'a str,
     workflow_id: &'a str,
@@ -47,7 +47,7 @@ struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    fn of(d: &'a PendingDecision) -> Self {
+    pub(super) fn of(d: &'a PendingDecision) -> Self {
         Self {
             decision_id: &d.decision_id,
             task_id: &d.task_id,
@@ -74,7 +74,7 @@ impl<'a> View<'a> {
 
 /// A page of decisions as the JSON body; `next_cursor` None leaves the field out (the seed's
 /// list has none), Some(None) says there is no next page.
-fn page(decisions: &[PendingDecision], next_cursor: Option<Option<String>>) -> Response {
+pub(super) fn page(decisions: &[PendingDecision], next_cursor: Option<Option<String>>) -> Response {
     #[derive(Serialize)]
     struct Page<'a> {
         /// The seed's name for the count.

@@ -238,10 +238,11 @@ pub(super) async fn guard(State(state): State<AppState>, mut req: Request, next:
                 }
             }
             let response = next.run(req).await;
-            if seen.action.ends_with("/api/auth/login") {
+            if seen.action.ends_with("/api/auth/login") || seen.action.ends_with("/telegram/webhook") {
                 let note = response.extensions().get::<ErrorNote>().map(|n| n.0.clone());
                 let who = response.extensions().get::<Principal>().cloned();
-                audit_login(&sec, &seen, ip, response.status(), note, who).await;
+                let status = response.extensions().get::<AuditStatus>().map_or(response.status(), |s| s.0);
+                audit_public_write(&sec, &seen, ip, status, note, who).await;
             }
             return response;
         }
@@ -303,9 +304,15 @@ pub(super) async fn guard(State(state): State<AppState>, mut req: Request, next:
     response
 }
 
-/// Logins are audited: a success under the subject the token proved, a failure as denied
-/// (and counted toward the address's failed-authentication pace).
-async fn audit_login(
+/// The outcome a public write's audit record states when its answer's status does not (the
+/// Telegram webhook answers 200 to every verified update, refused presses included).
+#[derive(Debug, Clone, Copy)]
+pub struct AuditStatus(pub StatusCode);
+
+/// Public writes that prove who is calling (logins, Telegram presses) are audited: a success
+/// under the subject proved, a failure as denied (an authentication failure also counted
+/// toward the address's failed-authentication pace).
+async fn audit_public_write(
     sec: &Security,
     seen: &Seen,
     ip: IpAddr,
@@ -318,6 +325,8 @@ async fn audit_login(
             return;
         }
         sec.auditor.record(Stream::Denied, seen.record(None, status, note)).await;
+    } else if status == StatusCode::FORBIDDEN {
+        sec.auditor.record(Stream::Denied, seen.record(who.as_ref(), status, note)).await;
     } else {
         sec.auditor.record(Stream::Actions, seen.record(who.as_ref(), status, note)).await;
     }

@@ -18,6 +18,7 @@ mod health;
 mod hitl_metrics;
 mod onboarding;
 mod session;
+mod telegram;
 mod workflows;
 
 use crate::events::EventSink;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub sink: Option<Arc<dyn EventSink>>,
     /// Parks, decides and expires decisions; its store answers the read-only views.
     pub hitl: Arc<HitlService>,
+    /// Deciding from Telegram (none: `hitl.telegram` is not configured; the webhook answers 503).
+    pub telegram: Option<Arc<crate::hitl::telegram::TelegramApprovals>>,
     /// The lead intake (none: its endpoints answer 503).
     pub onboarding: Option<Arc<crate::onboarding::Onboarding>>,
     /// Token verification, rate limits, the audit log (see [`guard`]).
@@ -119,6 +122,11 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(session::logout))
         .routes(routes!(session::session))
         .routes(routes!(audit::log))
+        .routes(routes!(telegram::webhook))
+        .routes(routes!(telegram::approval_request))
+        .routes(routes!(telegram::approval_status))
+        .routes(routes!(telegram::approval_response))
+        .routes(routes!(telegram::pending_approvals))
         .split_for_parts()
 }
 
