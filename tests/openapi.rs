@@ -46,3 +46,37 @@ fn every_contract_path_is_in_the_generated_document() {
     assert_eq!(json["openapi"].as_str().map(|v| v.starts_with("3.")), Some(true));
     assert!(json["components"]["schemas"]["ErrorBody"].is_object(), "errors are documented");
 }
+
+/// What the document says about access is the access table's: public routes need no
+/// security; every other route names the bearer scheme and documents 401, 403 and 429 (writes
+/// also 413 and 415), as the guard answers them.
+#[test]
+fn the_document_states_each_routes_access_as_the_guard_enforces_it() {
+    use overseer_supervisor::http::access::{access, Access};
+    let (_, doc) = overseer_supervisor::http::routes();
+    let json = serde_json::to_value(&doc).expect("document serializes");
+    let mut public = 0;
+    for (path, item) in json["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("methods") {
+            let m: axum::http::Method = method.to_uppercase().parse().expect("method");
+            let codes = |wanted: &[&str]| wanted.iter().all(|c| op["responses"].get(*c).is_some());
+            match access(&m, path, false) {
+                Access::Public => {
+                    public += 1;
+                    assert_eq!(op["security"], serde_json::json!([]), "{method} {path} is public");
+                }
+                Access::Role(_) => {
+                    assert!(
+                        op.get("security").is_none_or(|s| s != &serde_json::json!([])),
+                        "{method} {path}"
+                    );
+                    assert!(codes(&["401", "403", "429"]), "{method} {path}: {}", op["responses"]);
+                    if m != axum::http::Method::GET {
+                        assert!(codes(&["413", "415"]), "{method} {path}: {}", op["responses"]);
+                    }
+                }
+            }
+        }
+    }
+    assert!(public >= 5, "health, dashboard, login, logout, the Telegram webhook: {public}");
+}

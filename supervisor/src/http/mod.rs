@@ -12,6 +12,7 @@ mod audit;
 pub mod caller;
 mod decide;
 mod decisions;
+mod describe;
 pub mod error;
 pub mod guard;
 mod health;
@@ -48,7 +49,7 @@ pub struct AppState {
     pub sink: Option<Arc<dyn EventSink>>,
     /// Parks, decides and expires decisions; its store answers the read-only views.
     pub hitl: Arc<HitlService>,
-    /// Deciding from Telegram (none: `hitl.telegram` is not configured; the webhook answers 503).
+    /// Deciding from Telegram (none: `hitl.telegram` is not configured; the webhook answers 404).
     pub telegram: Option<Arc<crate::hitl::telegram::TelegramApprovals>>,
     /// The lead intake (none: its endpoints answer 503).
     pub onboarding: Option<Arc<crate::onboarding::Onboarding>>,
@@ -92,7 +93,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// The router, and the OpenAPI document generated from the same handlers.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(health::agents))
         .routes(routes!(metrics))
@@ -127,7 +128,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(telegram::approval_status))
         .routes(routes!(telegram::approval_response))
         .routes(routes!(telegram::pending_approvals))
-        .split_for_parts()
+        .split_for_parts();
+    describe::access_of_every_route(&mut doc);
+    (router, doc)
 }
 
 pub fn app(state: AppState) -> Router {

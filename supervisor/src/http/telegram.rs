@@ -4,7 +4,7 @@
 //! (else 401). Once the secret is verified the answer is 200 whatever the press came to, so
 //! Telegram does not resend it; the audit record says what it came to (a press from an
 //! unmapped user or one the approver rules refuse is a `forbidden` record, under the mapped
-//! subject when there is one).
+//! subject when there is one). Where `hitl.telegram` is not configured the route answers 404.
 
 use super::error::{ApiError, ErrorBody, ErrorNote};
 use super::guard::AuditStatus;
@@ -23,7 +23,7 @@ const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
 #[utoipa::path(post, path = "/telegram/webhook", tag = "decisions", operation_id = "telegram_webhook", security(()),
     request_body(content_type = "application/json", description = "A Telegram Update (callback_query of an Approve or Reject button)"),
-    responses((status = 200, description = "ok, and what the press came to"), (status = 401, description = "Without the webhook secret", body = ErrorBody), (status = 400, description = "Not a Telegram update", body = ErrorBody), (status = 503, description = "Telegram approvals are not configured", body = ErrorBody)))]
+    responses((status = 200, description = "ok, and what the press came to"), (status = 401, description = "Without the webhook secret", body = ErrorBody), (status = 400, description = "Not a Telegram update", body = ErrorBody), (status = 404, description = "Telegram approvals are not configured here", body = ErrorBody)))]
 pub(super) async fn webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -32,7 +32,7 @@ pub(super) async fn webhook(
     let telegram = state
         .telegram
         .as_ref()
-        .ok_or_else(|| ApiError::unavailable("Telegram approvals", "hitl.telegram is not configured"))?;
+        .ok_or_else(|| ApiError::not_found("Telegram approvals are not configured here (hitl.telegram)"))?;
     let presented = headers.get(SECRET_HEADER).and_then(|v| v.to_str().ok());
     if !telegram.verify(presented) {
         return Err(ApiError::unauthorized("the webhook secret is missing or wrong"));
