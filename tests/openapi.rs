@@ -80,3 +80,31 @@ fn the_document_states_each_routes_access_as_the_guard_enforces_it() {
     }
     assert!(public >= 5, "health, dashboard, login, logout, the Telegram webhook: {public}");
 }
+
+/// The ranges and choices the handlers enforce on query parameters are in the schema, so a
+/// client generated from it (or schemathesis) does not send what is refused: every `limit`
+/// has its bounds, confidences and thresholds 0..1, and the enumerations their patterns.
+#[test]
+fn query_parameters_state_the_ranges_and_choices_the_handlers_enforce() {
+    let (_, doc) = overseer_supervisor::http::routes();
+    let json = serde_json::to_value(&doc).expect("document serializes");
+    let mut checked = 0;
+    for (path, item) in json["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("methods") {
+            for p in op["parameters"].as_array().cloned().unwrap_or_default() {
+                let (name, schema) = (p["name"].as_str().unwrap_or_default(), &p["schema"]);
+                let at = format!("{method} {path} {name}: {schema}");
+                match name {
+                    "limit" => assert!(schema["minimum"] == 1 && schema["maximum"].is_number(), "{at}"),
+                    "min_confidence" | "max_confidence" | "threshold" => {
+                        assert!(schema["minimum"] == 0 && schema["maximum"] == 1, "{at}")
+                    }
+                    "level" | "bucket" | "status" => assert!(schema["pattern"].is_string(), "{at}"),
+                    _ => continue,
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} parameters checked");
+}

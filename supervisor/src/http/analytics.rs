@@ -49,9 +49,9 @@ fn time(field: &str, raw: &str) -> Result<u64, ApiError> {
 }
 
 #[utoipa::path(get, path = "/api/brain/hitl/analytics/confidence", tag = "decisions", operation_id = "confidence_analytics",
-    params(("workflow" = Option<String>, Query), ("hours" = Option<u64>, Query, description = "1..720, default 24 (ignored with from)"),
+    params(("workflow" = Option<String>, Query), ("hours" = Option<u64>, Query, minimum = 1, maximum = 720, description = "1..720, default 24 (ignored with from)"),
         ("from" = Option<String>, Query, description = "RFC 3339"), ("to" = Option<String>, Query, description = "RFC 3339, default now"),
-        ("bucket" = Option<String>, Query, description = "hour (default) or day")),
+        ("bucket" = Option<String>, Query, pattern = "^(hour|day)$", description = "hour (default) or day")),
     responses((status = 200, description = "from, to, bucket, truncated, workflows: {id: [{start, count, average, min, max, approved}]}"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn confidence(
     State(state): State<AppState>,

@@ -102,7 +102,7 @@ fn store_down(e: crate::hitl::StoreError) -> ApiError {
 
 /// Pending decisions, soonest deadline first.
 #[utoipa::path(get, path = "/api/brain/hitl/decisions/pending", tag = "decisions", operation_id = "pending_decisions",
-    params(("limit" = Option<usize>, Query, description = "1..500, default 100")),
+    params(("limit" = Option<usize>, Query, minimum = 1, maximum = 500, description = "1..500, default 100")),
     responses((status = 200, description = "Pending decisions, soonest deadline first"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn pending(
     State(state): State<AppState>,
@@ -181,11 +181,11 @@ enum Index {
 
 /// `GET /api/hitl/pending`: pending decisions, filtered, paged.
 #[utoipa::path(get, path = "/api/hitl/pending", tag = "decisions", operation_id = "pending_filtered",
-    params(("workflow" = Option<String>, Query), ("min_confidence" = Option<f64>, Query), ("max_confidence" = Option<f64>, Query),
+    params(("workflow" = Option<String>, Query), ("min_confidence" = Option<f64>, Query, minimum = 0, maximum = 1), ("max_confidence" = Option<f64>, Query, minimum = 0, maximum = 1),
         ("older_than" = Option<u64>, Query, description = "Seconds waited at least"),
         ("from" = Option<String>, Query, description = "Parked at or after (RFC 3339 or YYYY-MM-DD, UTC)"), ("to" = Option<String>, Query, description = "Parked at or before (a date includes its day)"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
-        ("limit" = Option<usize>, Query, description = "1..500, default 50")),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 500, description = "1..500, default 50")),
     responses((status = 200, description = "A page of pending decisions with next_cursor"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn filtered(
     State(state): State<AppState>,
@@ -197,10 +197,10 @@ pub(super) async fn filtered(
 /// `GET /api/brain/hitl/decisions/history`: decided decisions (kept `hitl.history`), newest
 /// first, filtered by workflow, status and confidence, paged.
 #[utoipa::path(get, path = "/api/brain/hitl/decisions/history", tag = "decisions", operation_id = "decision_history",
-    params(("workflow" = Option<String>, Query), ("status" = Option<String>, Query, description = "approved, rejected, expired or escalated"),
-        ("min_confidence" = Option<f64>, Query), ("max_confidence" = Option<f64>, Query),
+    params(("workflow" = Option<String>, Query), ("status" = Option<String>, Query, pattern = "^(approved|rejected|expired|escalated)$", description = "approved, rejected, expired or escalated"),
+        ("min_confidence" = Option<f64>, Query, minimum = 0, maximum = 1), ("max_confidence" = Option<f64>, Query, minimum = 0, maximum = 1),
         ("from" = Option<String>, Query, description = "Decided at or after (RFC 3339 or YYYY-MM-DD, UTC)"), ("to" = Option<String>, Query, description = "Decided at or before (a date includes its day)"),
-        ("cursor" = Option<String>, Query), ("limit" = Option<usize>, Query)),
+        ("cursor" = Option<String>, Query), ("limit" = Option<usize>, Query, minimum = 1, maximum = 500, description = "1..500, default 50")),
     responses((status = 200, description = "Decided decisions, newest first, with next_cursor"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn history(
     State(state): State<AppState>,

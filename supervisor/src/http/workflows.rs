@@ -77,7 +77,7 @@ pub(super) async fn toggle(
 }
 
 #[utoipa::path(put, path = "/api/brain/hitl/workflows/{id}/confidence", tag = "workflows", operation_id = "set_threshold",
-    params(("id" = String, Path), ("threshold" = f64, Query, description = "0..1")),
+    params(("id" = String, Path), ("threshold" = f64, Query, minimum = 0, maximum = 1, description = "0..1")),
     responses((status = 200, description = "The workflow as changed, with message and audit_id"), (status = 404, description = "Unknown workflow", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn confidence(
     State(state): State<AppState>,
@@ -90,7 +90,7 @@ pub(super) async fn confidence(
 }
 
 #[utoipa::path(put, path = "/api/brain/hitl/workflows/{id}/autonomy", tag = "workflows", operation_id = "set_autonomy",
-    params(("id" = String, Path), ("level" = String, Query, description = "supervised, assisted, monitored, autonomous, adaptive, or 1..5")),
+    params(("id" = String, Path), ("level" = String, Query, pattern = "^(supervised|assisted|monitored|autonomous|adaptive|[1-5])$", description = "supervised, assisted, monitored, autonomous, adaptive, or 1..5")),
     responses((status = 200, description = "The workflow as changed, with message and audit_id"), (status = 404, description = "Unknown workflow", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn autonomy(
     State(state): State<AppState>,
@@ -153,7 +153,7 @@ pub(super) struct AuditQuery {
 }
 
 #[utoipa::path(get, path = "/api/hitl/audit", tag = "workflows", operation_id = "audit_log",
-    params(("limit" = Option<usize>, Query, description = "1..1000, default 100")),
+    params(("limit" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "1..1000, default 100")),
     responses((status = 200, description = "The newest audited changes, newest first"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn audit(
     State(state): State<AppState>,
