@@ -108,3 +108,12 @@ fn query_parameters_state_the_ranges_and_choices_the_handlers_enforce() {
     }
     assert!(checked >= 10, "only {checked} parameters checked");
 }
+
+/// A decision item's `action` is one of the verdicts the handler takes, in the schema too.
+#[test]
+fn a_decision_items_action_is_an_enumerated_verdict() {
+    let (_, doc) = overseer_supervisor::http::routes();
+    let json = serde_json::to_value(&doc).expect("document serializes");
+    let action = &json["components"]["schemas"]["DecisionItem"]["properties"]["action"];
+    assert_eq!(action["pattern"], "^(approve|approved|reject|rejected)$", "{action}");
+}

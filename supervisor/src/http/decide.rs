@@ -48,6 +48,7 @@ pub(super) struct DecisionBody {
 pub(super) struct DecisionItem {
     decision_id: String,
     /// `approve` or `reject`.
+    #[schema(pattern = "^(approve|approved|reject|rejected)$")]
     action: String,
     #[serde(default)]
     feedback: Option<String>,
