@@ -218,6 +218,17 @@ async fn the_deployment_guides_verification_steps_pass_as_written() {
     // Beyond the steps: approving a session by its id, as the gateway did.
     let started = post(format!("{base}/onboarding/start"), low_confidence_lead()).await;
     let by_session = started["session_id"].as_str().expect("session").to_string();
+    let (code, edit) = call(
+        reqwest::Method::POST,
+        format!("{base}/onboarding/approve/{by_session}"),
+        Some(json!({"edited": {"summary": "x"}})),
+    )
+    .await;
+    assert_eq!(
+        (code, edit["error"].as_str()),
+        (400, Some("bad_request")),
+        "a lead's plan takes no edit: {edit}"
+    );
     let view = post(format!("{base}/onboarding/approve/{by_session}"), json!({"feedback": "ok"})).await;
     assert_eq!(
         (view["status"].as_str(), view["execution_mode"].as_str()),

@@ -4,10 +4,10 @@
 //! `GET /agents/confidence-stats`; the logic is in [`crate::onboarding`].
 
 use super::caller::Caller;
-use super::decide::{parse_body, refused, DecisionBody};
+use super::decide::{parse_body, refused};
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
-use crate::hitl::service::{Decider, Verdict};
+use crate::hitl::service::{Decider, Request, Verdict};
 use crate::onboarding::{Onboarding, OnboardingError};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -51,8 +51,19 @@ pub(super) async fn status(
         .ok_or_else(|| ApiError::not_found(format!("no onboarding session `{id}`")))
 }
 
+/// What approving a session may carry: no edit (a lead's plan has no agent schema to check an
+/// edit against).
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SessionApproval {
+    #[serde(default)]
+    feedback: Option<String>,
+    #[serde(default)]
+    payload_hash: Option<String>,
+}
+
 #[utoipa::path(post, path = "/onboarding/approve/{session_id}", tag = "onboarding", operation_id = "approve_onboarding",
-    params(("session_id" = String, Path)), request_body(content = DecisionBody, description = "Optional: {\"feedback\", \"payload_hash\"}"),
+    params(("session_id" = String, Path)), request_body(content = SessionApproval, description = "Optional: feedback, payload_hash"),
     responses((status = 200, description = "The session as it is after the approval"), (status = 403, description = "Not on the workflow's approver list", body = ErrorBody), (status = 404, description = "Unknown session", body = ErrorBody), (status = 409, description = "Already decided, or completed without a person", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn approve(
     State(state): State<AppState>,
@@ -60,10 +71,11 @@ pub(super) async fn approve(
     caller: Caller,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let body: DecisionBody = parse_body(&body)?;
+    let body: SessionApproval = parse_body(&body)?;
+    let request = Request { feedback: body.feedback, edited: None, payload_hash: body.payload_hash };
     let by = Decider { principal: &caller.principal, from: caller.from.clone() };
     service(&state)?
-        .decide(&id, Verdict::Approve, body.into_request(), by)
+        .decide(&id, Verdict::Approve, request, by)
         .await
         .map_err(refused)?
         .map(Json)
