@@ -20,15 +20,12 @@ use overseer_supervisor::auth::Role;
 use overseer_supervisor::config::Config;
 use overseer_supervisor::events::memory::MemorySink;
 use overseer_supervisor::health::Health;
-use overseer_supervisor::hitl::notify::Notifier;
 use overseer_supervisor::hitl::outbox::DecisionEffects;
-use overseer_supervisor::hitl::queues::MemoryQueues;
 use overseer_supervisor::hitl::redis_store::RedisStore;
 use overseer_supervisor::hitl::service::{EditRules, HitlService};
 use overseer_supervisor::hitl::{Decisions, Outbox, PendingDecision};
 use overseer_supervisor::http::guard::Security;
 use overseer_supervisor::http::{app, AppState};
-use overseer_supervisor::ledger::memory::MemoryLedger;
 use overseer_supervisor::workflows::WorkflowRegistry;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -143,14 +140,8 @@ async fn bench() {
     let workflows = Arc::new(WorkflowRegistry::in_memory(config.workflows.clone()).await);
     let sink = Arc::new(MemorySink::default());
     let effects = Arc::new(DecisionEffects {
-        store: store.clone(),
-        sink: sink.clone(),
-        queues: Arc::new(MemoryQueues::default()),
-        ledger: Arc::new(MemoryLedger::default()),
-        domain_topics: Default::default(),
-        workflows: workflows.clone(),
-        notifier: Notifier::disabled(),
         lease: config.hitl.outbox_lease,
+        ..DecisionEffects::in_memory(store.clone(), sink.clone(), workflows.clone())
     });
     let state = AppState {
         health: Arc::new(Health::default()),

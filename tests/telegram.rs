@@ -29,6 +29,11 @@ async fn bot(
     StatusCode::OK
 }
 
+/// The JSON body of a request's answer.
+async fn json_of(sent: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>) -> Value {
+    sent.await.expect("request").json().await.expect("JSON")
+}
+
 fn calls_of(calls: &Calls, method: &str) -> Vec<Value> {
     calls.lock().expect("lock").iter().filter(|(m, _)| m == method).map(|(_, b)| b.clone()).collect()
 }
@@ -102,50 +107,27 @@ async fn a_mapped_telegram_user_approves_once_and_everyone_else_is_refused_and_a
         assert_eq!(r.status().as_u16(), 401);
     }
     // A press from someone not mapped to an approver: refused (answered to Telegram as 200).
-    let r: Value = send(Some("webhook-secret-0123456789"), press(999, &approve))
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("JSON");
+    let r: Value = json_of(send(Some("webhook-secret-0123456789"), press(999, &approve))).await;
     assert_eq!(r["outcome"], "refused", "{r}");
-    let decision: Value = common::auth::get(format!("{base}/api/brain/hitl/decisions/{decision_id}"))
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("JSON");
+    let decision: Value =
+        json_of(common::auth::get(format!("{base}/api/brain/hitl/decisions/{decision_id}"))).await;
     assert_eq!(decision["status"], "pending_approval", "nothing decided yet");
 
     // The mapped user approves.
-    let r: Value = send(Some("webhook-secret-0123456789"), press(777, &approve))
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("JSON");
+    let r: Value = json_of(send(Some("webhook-secret-0123456789"), press(777, &approve))).await;
     assert_eq!(
         (r["outcome"].as_str(), r["status"].as_str(), r["decided_by"].as_str()),
         (Some("decided"), Some("approved"), Some("tg-ada")),
         "{r}"
     );
-    let decision: Value = common::auth::get(format!("{base}/api/brain/hitl/decisions/{decision_id}"))
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("JSON");
+    let decision: Value =
+        json_of(common::auth::get(format!("{base}/api/brain/hitl/decisions/{decision_id}"))).await;
     assert_eq!(
         (decision["status"].as_str(), decision["decided_by"].as_str()),
         (Some("approved"), Some("tg-ada"))
     );
     // Pressed again: refused, already decided.
-    let again: Value = send(Some("webhook-secret-0123456789"), press(777, &approve))
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("JSON");
+    let again: Value = json_of(send(Some("webhook-secret-0123456789"), press(777, &approve))).await;
     assert_eq!(again["outcome"], "refused", "{again}");
 
     let edits = calls_of(&calls, "editMessageText");
@@ -166,14 +148,12 @@ async fn a_mapped_telegram_user_approves_once_and_everyone_else_is_refused_and_a
     assert_eq!(seen[0].1["approved_by"], "tg-ada");
 
     // The refusals are audited: two without the secret, the unmapped user, the second press.
-    let audit: Value = common::auth::admin()
-        .get(format!("{base}/api/audit?stream=denied&action=POST%20/telegram/webhook&limit=50"))
-        .send()
-        .await
-        .expect("audit")
-        .json()
-        .await
-        .expect("JSON");
+    let audit: Value = json_of(
+        common::auth::admin()
+            .get(format!("{base}/api/audit?stream=denied&action=POST%20/telegram/webhook&limit=50"))
+            .send(),
+    )
+    .await;
     let records = audit["records"].as_array().expect("records");
     assert_eq!(records.iter().filter(|r| r["outcome"] == "unauthenticated").count(), 2, "{audit}");
     assert!(
@@ -182,14 +162,8 @@ async fn a_mapped_telegram_user_approves_once_and_everyone_else_is_refused_and_a
             .any(|r| r["outcome"] == "forbidden" && r["reason"].as_str().is_some_and(|x| x.contains("999"))),
         "{audit}"
     );
-    let actions: Value = common::auth::admin()
-        .get(format!("{base}/api/audit?subject=tg-ada&limit=50"))
-        .send()
-        .await
-        .expect("audit")
-        .json()
-        .await
-        .expect("JSON");
+    let actions: Value =
+        json_of(common::auth::admin().get(format!("{base}/api/audit?subject=tg-ada&limit=50")).send()).await;
     let outcomes: Vec<&str> = actions["records"]
         .as_array()
         .expect("records")
@@ -204,16 +178,11 @@ async fn a_mapped_telegram_user_approves_once_and_everyone_else_is_refused_and_a
     // The gateway's four endpoints, on the same loop: a request from another system is
     // parked (and its message sent with buttons), listed, answered, and its status follows.
     let admin = common::auth::admin();
-    let request: Value = admin
+    let request: Value = json_of(admin
         .post(format!("{base}/telegram/approval-request"))
         .json(&json!({"workflow": "payment_processing", "summary": "Refund 120 EUR to order 778", "source": "billing",
             "actions": [{"action": "refund", "amount": 120.0}]}))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("JSON");
+        .send()).await;
     assert_eq!(request["status"], "pending_approval", "{request}");
     let request_id = request["request_id"].as_str().expect("request id").to_string();
     let started = Instant::now();
@@ -224,12 +193,7 @@ async fn a_mapped_telegram_user_approves_once_and_everyone_else_is_refused_and_a
         assert!(started.elapsed() < Duration::from_secs(10), "the request was not sent to Telegram");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let listed: Value = common::auth::get(format!("{base}/telegram/pending-approvals"))
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("JSON");
+    let listed: Value = json_of(common::auth::get(format!("{base}/telegram/pending-approvals"))).await;
     assert!(
         listed["decisions"]
             .as_array()
@@ -243,26 +207,20 @@ async fn a_mapped_telegram_user_approves_once_and_everyone_else_is_refused_and_a
         .await
         .expect("post");
     assert_eq!(unknown.status().as_u16(), 400, "an unknown workflow");
-    let answered: Value = admin
-        .post(format!("{base}/telegram/approval-response"))
-        .json(&json!({"request_id": request_id, "approved": false, "feedback": "not this one"}))
-        .send()
-        .await
-        .expect("response")
-        .json()
-        .await
-        .expect("JSON");
+    let answered: Value = json_of(
+        admin
+            .post(format!("{base}/telegram/approval-response"))
+            .json(&json!({"request_id": request_id, "approved": false, "feedback": "not this one"}))
+            .send(),
+    )
+    .await;
     assert_eq!(
         (answered["status"].as_str(), answered["request_id"].as_str()),
         (Some("rejected"), Some(request_id.as_str())),
         "{answered}"
     );
-    let status: Value = common::auth::get(format!("{base}/telegram/approval-status/{request_id}"))
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("JSON");
+    let status: Value =
+        json_of(common::auth::get(format!("{base}/telegram/approval-status/{request_id}"))).await;
     assert_eq!(
         (status["status"].as_str(), status["feedback"].as_str()),
         (Some("rejected"), Some("not this one")),

@@ -328,16 +328,7 @@ mod tests {
         let sink = Arc::new(SlowSink { inner: MemorySink::default(), delay: Duration::from_millis(900) });
         let d = approved(&store, None).await;
         let workflows = Arc::new(WorkflowRegistry::in_memory(Default::default()).await);
-        let effects = || DecisionEffects {
-            store: store.clone(),
-            sink: sink.clone(),
-            queues: Arc::new(MemoryQueues::default()),
-            ledger: Arc::new(MemoryLedger::default()),
-            domain_topics: Default::default(),
-            workflows: workflows.clone(),
-            notifier: Notifier::disabled(),
-            lease: Duration::from_secs(60),
-        };
+        let effects = || DecisionEffects::in_memory(store.clone(), sink.clone(), workflows.clone());
         let (a, b) = (Arc::new(effects()), Arc::new(effects()));
         // The lease (300 ms) is far shorter than one completion (900 ms): only renewal keeps
         // the second runner out.
@@ -388,15 +379,12 @@ mod tests {
         let ledger = Arc::new(MemoryLedger::default());
         let edit = json!({"summary": "s", "actions": [{"action": "refund", "amount": 5}]});
         let d = approved(&store, Some(edit)).await;
+        let workflows = Arc::new(WorkflowRegistry::in_memory(Default::default()).await);
         let fx = DecisionEffects {
-            store: store.clone(),
-            sink: sink.clone(),
             queues: queues.clone(),
             ledger: ledger.clone(),
             domain_topics: [("order".to_string(), "domain.orders".to_string())].into(),
-            workflows: Arc::new(WorkflowRegistry::in_memory(Default::default()).await),
-            notifier: Notifier::disabled(),
-            lease: Duration::from_secs(60),
+            ..DecisionEffects::in_memory(store.clone(), sink.clone(), workflows)
         };
         sink.down.store(true, Ordering::SeqCst);
         assert!(fx.run(&d.decision_id).await.is_err());

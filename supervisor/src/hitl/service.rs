@@ -135,11 +135,17 @@ impl HitlService {
             .park(&decision, workflow.config.pending_ttl + self.history)
             .await
             .map_err(|e| DecideError::Unavailable(StoreError::Unavailable(e.0)))?;
-        self.store()
-            .get(parked.decision_id())
-            .await
-            .map_err(DecideError::Unavailable)?
-            .ok_or_else(|| DecideError::NotFound(format!("no decision `{}`", parked.decision_id())))
+        match parked {
+            // Stored as built, perhaps under a fresh id (the first was taken).
+            Parked::New(id) => Ok(PendingDecision { decision_id: id, ..decision }),
+            // The caller's request_id was asked for before: the decision already stored.
+            Parked::Existing(id) => self
+                .store()
+                .get(&id)
+                .await
+                .map_err(DecideError::Unavailable)?
+                .ok_or_else(|| DecideError::NotFound(format!("no decision `{id}`"))),
+        }
     }
 
     /// The decision store (for the read-only views).
