@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Makes this machine ready for overseer: installs what is missing, starts RabbitMQ (with the
-# management plugin), Redis and a Kafka-compatible broker (tansu), and waits until each answers.
+# management plugin), Redis and a Kafka-compatible broker (tansu), and waits until each answers;
+# installs schemathesis (PyPI) in a virtualenv for the OpenAPI fuzz test.
 # Safe to run again: whatever already answers is left alone.
 #
 # Environment:
-#   OVERSEER_DATA_DIR  where tansu keeps its sqlite storage and logs (default: <repo>/.data)
+#   OVERSEER_DATA_DIR  where tansu keeps its sqlite storage and logs, and schemathesis's
+#                      virtualenv lives (default: <repo>/.data)
 #   KAFKA_PORT         tansu's port (default 9092)
 set -euo pipefail
 
 TANSU_VERSION=0.6.0
+SCHEMATHESIS_VERSION=4.32.5
 repo=$(cd "$(dirname "$0")/.." && pwd)
 data=${OVERSEER_DATA_DIR:-$repo/.data}
 kafka_port=${KAFKA_PORT:-9092}
@@ -80,5 +83,15 @@ if ! port_open 127.0.0.1 "$kafka_port"; then
     </dev/null >"$data/tansu.log" 2>&1 & echo $! >"$data/tansu.pid")
 fi
 wait_for "Kafka (tansu)" 60 tansu topic list --broker "tcp://127.0.0.1:$kafka_port"
+
+# --- schemathesis (the OpenAPI document's fuzz test, tests/openapi_fuzz.rs) ------------------
+schemathesis=$data/schemathesis/bin/schemathesis
+if [ "$("$schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+  command -v python3 >/dev/null || apt_install python3
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  say "installing schemathesis $SCHEMATHESIS_VERSION into $data/schemathesis"
+  python3 -m venv "$data/schemathesis"
+  "$data/schemathesis/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
+fi
 
 say "ready: RabbitMQ 127.0.0.1:5672 (management :15672), Redis 127.0.0.1:6379, Kafka 127.0.0.1:$kafka_port"

@@ -275,10 +275,29 @@ async fn batch_decisions_answer_per_item() {
     let env = TestEnv::new().await;
     env.llm.set_default(Reply::content(order_proposal(0.99, json!([{"action": "fulfil"}]))));
     let running = env.start(&env.config(&[]), &["auto_orders"]).await;
-    let (parked, _watch) = park(&env, &running, 2).await;
+    let (parked, _watch) = park(&env, &running, 3).await;
     let mut ids: Vec<&String> = parked.keys().collect();
     ids.sort();
     let url = format!("{}/hitl/decision", api(&running));
+    // A batch with an item that is not valid is refused whole: nothing in it is decided.
+    let (code, bad) = post(
+        &url,
+        "ada",
+        json!({"decisions": [
+            {"decision_id": ids[2], "action": "approve"},
+            {"decision_id": ids[2], "action": "maybe"},
+        ]}),
+    )
+    .await;
+    assert_eq!(code, 400, "{bad}");
+    assert!(bad["detail"].as_str().is_some_and(|d| d.contains("/decisions/1/action")), "{bad}");
+    let still = common::auth::admin()
+        .get(format!("{}/brain/hitl/decisions/{}", api(&running), ids[2]))
+        .send()
+        .await
+        .expect("get");
+    let still: Value = still.json().await.expect("JSON");
+    assert_eq!(still["status"], "pending_approval", "{still}");
     let (code, body) = post(
         &url,
         "ada",
@@ -287,7 +306,6 @@ async fn batch_decisions_answer_per_item() {
             {"decision_id": ids[1], "action": "reject", "feedback": "no"},
             {"decision_id": ids[0], "action": "reject"},
             {"decision_id": "dec_nope", "action": "approve"},
-            {"decision_id": ids[1], "action": "maybe"},
         ]}),
     )
     .await;
@@ -298,7 +316,7 @@ async fn batch_decisions_answer_per_item() {
         .iter()
         .map(|r| r["status_code"].as_u64().unwrap_or(0))
         .collect();
-    assert_eq!(codes, vec![200, 200, 409, 404, 400], "{body}");
+    assert_eq!(codes, vec![200, 200, 409, 404], "{body}");
     assert_eq!(body["succeeded"], 2);
     let (code, single) = post(&url, "ada", json!({"decision_id": ids[0], "action": "approve"})).await;
     assert_eq!((code, single["error"].as_str()), (409, Some("conflict")), "{single}");

@@ -114,6 +114,13 @@ fn query_parameters_state_the_ranges_and_choices_the_handlers_enforce() {
 fn a_decision_items_action_is_an_enumerated_verdict() {
     let (_, doc) = overseer_supervisor::http::routes();
     let json = serde_json::to_value(&doc).expect("document serializes");
-    let action = &json["components"]["schemas"]["DecisionItem"]["properties"]["action"];
-    assert_eq!(action["pattern"], "^(approve|approved|reject|rejected)$", "{action}");
+    let schemas = &json["components"]["schemas"];
+    let request = &schemas["DecisionRequestBody"]["anyOf"];
+    let batch_item = &request[0]["properties"]["decisions"]["items"]["properties"]["action"];
+    let item = &request[1]["properties"]["action"];
+    let family = &schemas["FamilyItemBody"]["properties"]["action"];
+    for action in [batch_item, item, family] {
+        assert_eq!(action["pattern"], "^(approve|approved|reject|rejected)$", "{request} {family}");
+    }
+    assert_eq!(request[0]["properties"]["decisions"]["maxItems"], 200, "{request}");
 }

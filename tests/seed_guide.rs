@@ -290,14 +290,14 @@ async fn the_deployment_guides_verification_steps_pass_as_written() {
         Some(json!({"decision_id": order})),
     )
     .await;
-    assert_eq!(code, 400, "an order decision is not the SEO endpoint's: {refused}");
+    assert_eq!(code, 404, "an order decision is not the SEO endpoint's: {refused}");
     let (code, refused) = call(
         reqwest::Method::POST,
         format!("{base}/api/brain/content-marketing/workflows/hitl/approve"),
         Some(json!({"decision_id": seo})),
     )
     .await;
-    assert_eq!(code, 400, "{refused}");
+    assert_eq!(code, 404, "an SEO decision is not the content-marketing endpoint's: {refused}");
     let done = post(
         format!("{base}/api/brain/seo/workflows/hitl/approve"),
         json!({"decision_id": seo, "feedback": "ship it"}),

@@ -206,7 +206,7 @@ async fn a_mapped_telegram_user_approves_once_and_everyone_else_is_refused_and_a
         .send()
         .await
         .expect("post");
-    assert_eq!(unknown.status().as_u16(), 400, "an unknown workflow");
+    assert_eq!(unknown.status().as_u16(), 404, "an unknown workflow");
     let answered: Value = json_of(
         admin
             .post(format!("{base}/telegram/approval-response"))

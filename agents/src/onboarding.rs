@@ -7,9 +7,10 @@
 //! (and challenges, contact email: the threshold for autonomous execution); 0.95 excellent
 //! (and requested services); 1.00 the cap (every field, high priority, a budget).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ContactInfo {
     #[serde(default)]
     pub email: Option<String>,
@@ -17,7 +18,7 @@ pub struct ContactInfo {
     pub phone: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct BusinessData {
     #[serde(default)]
     pub company_name: Option<String>,
@@ -36,7 +37,7 @@ pub struct BusinessData {
 }
 
 /// `POST /onboarding/start`'s body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OnboardingRequest {
     #[serde(default)]
     pub business_data: BusinessData,

@@ -29,7 +29,7 @@ fn index(s: Stream) -> usize {
 impl AuditLog for MemoryAudit {
     async fn append(&self, stream: Stream, record: &AccessRecord) -> Result<String, StoreError> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!("{n:020}");
+        let id = format!("{n:019}-0"); // shaped like a Redis stream id, as cursors are
         let mut all = self.streams.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
         let s = &mut all[index(stream)];
         s.push_front(AccessRecord { audit_id: id.clone(), ..record.clone() });

@@ -58,6 +58,11 @@ impl AuditLog for RedisAudit {
         before: Option<&str>,
         limit: usize,
     ) -> Result<Vec<AccessRecord>, StoreError> {
+        // Nothing is before the first possible id (and Redis refuses `(0-0` as an end).
+        let first = |b: &str| b.split('-').all(|part| part.bytes().all(|c| c == b'0'));
+        if before.is_some_and(first) {
+            return Ok(Vec::new());
+        }
         let end = before.map_or_else(|| "+".to_string(), |b| format!("({b}"));
         let mut conn = self.conn.clone();
         let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")

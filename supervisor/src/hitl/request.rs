@@ -16,15 +16,19 @@ use overseer_agents::proposal::ProposedAction;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Debug, Deserialize)]
+/// The request's fields, as sent.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+pub struct Body {
+    /// Not empty.
+    #[schemars(pattern(r"\S"))]
     summary: String,
     #[serde(default)]
     actions: Vec<ProposedAction>,
     #[serde(default)]
     details: Value,
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
     confidence: f64,
     #[serde(default)]
     reasons: Vec<String>,

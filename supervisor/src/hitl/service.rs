@@ -115,7 +115,7 @@ impl HitlService {
             .effects
             .workflows
             .get(workflow_id)
-            .ok_or_else(|| DecideError::Invalid(format!("no workflow `{workflow_id}`")))?;
+            .ok_or_else(|| DecideError::NotFound(format!("no workflow `{workflow_id}`")))?;
         let task_id = task_id.unwrap_or_else(|| format!("req-{}", uuid::Uuid::new_v4().simple()));
         let task =
             serde_json::json!({"task_id": task_id, "kind": "approval.request", "workflow": workflow_id});

@@ -43,14 +43,12 @@ struct Bucket {
 }
 
 fn time(field: &str, raw: &str) -> Result<u64, ApiError> {
-    humantime::parse_rfc3339_weak(raw)
-        .map(crate::hitl::decision::unix_ms)
-        .map_err(|_| ApiError::bad_request(format!("{field} must be an RFC 3339 time")))
+    super::times::instant(field, raw).map(crate::hitl::decision::unix_ms)
 }
 
 #[utoipa::path(get, path = "/api/brain/hitl/analytics/confidence", tag = "decisions", operation_id = "confidence_analytics",
     params(("workflow" = Option<String>, Query), ("hours" = Option<u64>, Query, minimum = 1, maximum = 720, description = "1..720, default 24 (ignored with from)"),
-        ("from" = Option<String>, Query, description = "RFC 3339"), ("to" = Option<String>, Query, description = "RFC 3339, default now"),
+        ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339"), ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339, default now"),
         ("bucket" = Option<String>, Query, pattern = "^(hour|day)$", description = "hour (default) or day")),
     responses((status = 200, description = "from, to, bucket, truncated, workflows: {id: [{start, count, average, min, max, approved}]}"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn confidence(
@@ -65,31 +63,29 @@ pub(super) async fn confidence(
     };
     let now = crate::hitl::decision::unix_ms(std::time::SystemTime::now());
     let to = q.to.as_deref().map(|t| time("to", t)).transpose()?.unwrap_or(now);
+    if q.hours.is_some_and(|h| !(1..=720).contains(&h)) {
+        return Err(ApiError::bad_request("hours must be 1..720"));
+    }
     let from = match (q.from.as_deref(), q.hours) {
         (Some(f), _) => time("from", f)?,
-        (None, Some(h)) if !(1..=720).contains(&h) => {
-            return Err(ApiError::bad_request("hours must be 1..720"))
-        }
         (None, h) => to.saturating_sub(h.unwrap_or(24) * 3_600_000),
     };
-    if from > to {
-        return Err(ApiError::bad_request("from must not be after to"));
-    }
+    // A range that ends before it starts holds nothing: an empty chart, not an error.
+    let empty_range = from > to;
     let store = state.hitl.store();
     let down = |e| ApiError::unavailable("the decision store", e);
     let mut ids: Vec<String> = Vec::new();
     let mut position = None;
     // Pending ones first, then the history newest first, within the scan budget.
-    loop {
+    let mut more_pending = !empty_range;
+    while more_pending {
         let page = store.pending_page(q.workflow.as_deref(), position.clone(), PAGE).await.map_err(down)?;
         ids.extend(page.iter().map(|(_, id)| id.clone()));
         position = page.last().cloned();
-        if page.len() < PAGE || ids.len() >= SCAN {
-            break;
-        }
+        more_pending = page.len() == PAGE && ids.len() < SCAN;
     }
     let mut before = None;
-    while ids.len() < SCAN {
+    while !empty_range && ids.len() < SCAN {
         let page = store.history_page(before.clone(), PAGE).await.map_err(down)?;
         ids.extend(page.iter().map(|(_, id)| id.clone()));
         before = page.last().cloned();

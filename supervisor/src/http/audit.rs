@@ -13,9 +13,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AuditQuery {
     /// `actions` (default) or `denied`.
+    #[param(pattern = "^(actions|denied)$")]
     stream: Option<String>,
     /// Only this verified subject.
     subject: Option<String>,
@@ -24,13 +26,16 @@ pub(super) struct AuditQuery {
     /// A part of the action (`approve`, `/workflows/`).
     action: Option<String>,
     /// RFC 3339 lower bound of the time.
+    #[param(format = DateTime)]
     since: Option<String>,
     /// RFC 3339 upper bound of the time.
+    #[param(format = DateTime)]
     until: Option<String>,
     /// 1..500, default 100.
     #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,19}-[0-9]{1,19}$")]
     cursor: Option<String>,
 }
 
@@ -52,12 +57,15 @@ pub(super) async fn log(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::bad_request("limit must be 1..500"));
     }
+    if q.cursor.as_deref().is_some_and(|c| !is_cursor(c)) {
+        return Err(ApiError::bad_request("cursor must be a next_cursor value from an earlier page"));
+    }
     let filter = Filter {
         subject: q.subject,
         outcome: q.outcome,
         action: q.action,
-        since: q.since.as_deref().map(normal_time).transpose()?,
-        until: q.until.as_deref().map(normal_time).transpose()?,
+        since: q.since.as_deref().map(|t| normal_time("since", t)).transpose()?,
+        until: q.until.as_deref().map(|t| normal_time("until", t)).transpose()?,
     };
     let log = state.security.auditor.log.as_ref();
     let (records, next) = query(log, stream, &filter, q.cursor, limit)
@@ -66,10 +74,14 @@ pub(super) async fn log(
     Ok(Json(json!({"count": records.len(), "records": records, "next_cursor": next})))
 }
 
+/// An audit record's id as `next_cursor` gives it: `<ms>-<n>` (a Redis stream id).
+fn is_cursor(raw: &str) -> bool {
+    let digits = |s: &str| (1..=19).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    raw.split_once('-').is_some_and(|(ms, n)| digits(ms) && digits(n))
+}
+
 /// A time bound in the records' own format (RFC 3339 with milliseconds, UTC), so that bounds
 /// compare as text.
-fn normal_time(raw: &str) -> Result<String, ApiError> {
-    humantime::parse_rfc3339_weak(raw)
-        .map(|t| humantime::format_rfc3339_millis(t).to_string())
-        .map_err(|_| ApiError::bad_request(format!("`{raw}` is not an RFC 3339 time")))
+fn normal_time(field: &str, raw: &str) -> Result<String, ApiError> {
+    super::times::instant(field, raw).map(|t| humantime::format_rfc3339_millis(t).to_string())
 }

@@ -24,31 +24,36 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// Most decisions in one batch.
 const MAX_BATCH: usize = 200;
 
-/// What a person asks for, with the optional extras.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+/// What a person may add to a verdict.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct DecisionBody {
+pub(super) struct Extras {
+    /// Shown to the agent's team and published on hitl.feedback.
     #[serde(default)]
     feedback: Option<String>,
+    /// A changed proposal (approve only): checked against the agent's output schema and the
+    /// action policy, then it is what executes.
     #[serde(default)]
     edited: Option<Value>,
+    /// The hash of the proposal the approver saw; a decision whose payload changed answers 409.
     #[serde(default)]
     payload_hash: Option<String>,
 }
 
 /// One item of `POST /api/hitl/decision`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DecisionItem {
     decision_id: String,
     /// `approve` or `reject`.
-    #[schema(pattern = "^(approve|approved|reject|rejected)$")]
+    #[schemars(pattern("^(approve|approved|reject|rejected)$"))]
     action: String,
     #[serde(default)]
     feedback: Option<String>,
@@ -58,25 +63,87 @@ pub(super) struct DecisionItem {
     payload_hash: Option<String>,
 }
 
-impl DecisionBody {
+/// `{"decisions": [items]}`: each item is decided on its own and answers its own status.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DecisionBatch {
+    #[schemars(length(min = 1, max = 200))]
+    decisions: Vec<DecisionItem>,
+}
+
+/// `POST /api/hitl/decision`'s body: one item, or a batch (the handler tells them apart by
+/// the `decisions` field, so that an error names what is wrong in the one that was meant).
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(super) enum DecisionRequest {
+    Batch(DecisionBatch),
+    One(DecisionItem),
+}
+
+/// One decision of the SEO or content-marketing approve endpoints: as [`DecisionItem`], with
+/// `action` defaulting to approve.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FamilyItem {
+    decision_id: String,
+    /// `approve` (default) or `reject`.
+    #[serde(default = "approve_by_default")]
+    #[schemars(pattern("^(approve|approved|reject|rejected)$"))]
+    action: String,
+    #[serde(default)]
+    feedback: Option<String>,
+    #[serde(default)]
+    edited: Option<Value>,
+    #[serde(default)]
+    payload_hash: Option<String>,
+}
+
+super::schemas::body_schema!(
+    /// An approval's or rejection's body (may be empty).
+    DecisionBody = Extras, optional
+);
+super::schemas::body_schema!(DecisionItemBody = DecisionItem);
+super::schemas::body_schema!(DecisionBatchBody = DecisionBatch);
+super::schemas::body_schema!(
+    /// One decision item, or `{"decisions": [items]}`.
+    DecisionRequestBody = DecisionRequest, document_only
+);
+super::schemas::body_schema!(FamilyItemBody = FamilyItem);
+
+fn approve_by_default() -> String {
+    "approve".into()
+}
+
+impl From<FamilyItem> for DecisionItem {
+    fn from(f: FamilyItem) -> Self {
+        let FamilyItem { decision_id, action, feedback, edited, payload_hash } = f;
+        Self { decision_id, action, feedback, edited, payload_hash }
+    }
+}
+
+impl Extras {
     pub(super) fn into_request(self) -> Request {
         Request { feedback: self.feedback, edited: self.edited, payload_hash: self.payload_hash }
     }
 }
 
 impl DecisionItem {
-    fn body(self) -> (String, String, DecisionBody) {
-        let body =
-            DecisionBody { feedback: self.feedback, edited: self.edited, payload_hash: self.payload_hash };
+    /// A yes or no to `decision_id`, without an edit.
+    pub(super) fn answer(
+        decision_id: String,
+        approved: bool,
+        feedback: Option<String>,
+        payload_hash: Option<String>,
+    ) -> Self {
+        let action = if approved { "approve" } else { "reject" }.to_string();
+        Self { decision_id, action, feedback, edited: None, payload_hash }
+    }
+
+    fn body(self) -> (String, String, Extras) {
+        let body = Extras { feedback: self.feedback, edited: self.edited, payload_hash: self.payload_hash };
         (self.decision_id, self.action, body)
     }
-}
-
-pub(super) fn parse_body<T: serde::de::DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("body is not valid: {e}")))
 }
 
 #[utoipa::path(post, path = "/api/brain/hitl/decisions/{id}/approve", tag = "decisions", operation_id = "approve_decision",
@@ -88,7 +155,7 @@ pub(super) async fn approve(
     caller: Caller,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let body: DecisionBody = parse_body(&body)?;
+    let body = DecisionBody::parse(&body)?;
     decide(&state, &id, Verdict::Approve, body, &caller).await.map(audited)
 }
 
@@ -112,36 +179,32 @@ pub(super) async fn reject(
     caller: Caller,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let body: DecisionBody = parse_body(&body)?;
+    let body = DecisionBody::parse(&body)?;
     decide(&state, &id, Verdict::Reject, body, &caller).await.map(audited)
 }
 
 /// `POST /api/hitl/decision`: one item, or `{"decisions": [items]}`.
 #[utoipa::path(post, path = "/api/hitl/decision", tag = "decisions", operation_id = "decide",
-    request_body(content = DecisionItem, description = "One item, or {\"decisions\": [items]} (1..200) for a batch"),
+    request_body(content = DecisionRequestBody, description = "One item, or {\"decisions\": [items]} (1..200) for a batch"),
     responses((status = 200, description = "One answer, or per-item results with their status codes"), (status = 403, description = "Not on the workflow's approver list", body = ErrorBody), (status = 404, description = "Unknown id", body = ErrorBody), (status = 409, description = "Already decided, payload changed, or this approver already approved", body = ErrorBody), (status = 410, description = "Expired", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn general(
     State(state): State<AppState>,
     caller: Caller,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let raw: Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
-    let Some(items) = raw.get("decisions") else {
-        return Ok(audited(decide_item(&state, raw, &caller).await?));
-    };
-    let items = items.as_array().ok_or_else(|| ApiError::bad_request("decisions must be an array"))?;
-    if items.is_empty() || items.len() > MAX_BATCH {
-        return Err(ApiError::bad_request(format!("a batch holds 1..{MAX_BATCH} decisions")));
+    let is_batch = serde_json::from_slice::<Value>(&body).is_ok_and(|raw| raw.get("decisions").is_some());
+    if !is_batch {
+        let item = DecisionItemBody::parse(&body)?;
+        return Ok(audited(decide_item(&state, item, &caller).await?));
     }
+    // The whole batch is checked before anything is decided: a malformed one decides nothing.
+    let items = DecisionBatchBody::parse(&body)?.decisions;
+    debug_assert!((1..=MAX_BATCH).contains(&items.len()), "the schema bounds a batch");
     let mut results = Vec::with_capacity(items.len());
-    for raw in items {
-        let id = raw.get("decision_id").and_then(Value::as_str).map(str::to_string);
-        let outcome = match item(raw.clone()).map(DecisionItem::body) {
-            Ok((id, action, body)) => match verdict(&action) {
-                Ok(v) => decide(&state, &id, v, body, &caller).await,
-                Err(e) => Err(e),
-            },
+    for item in items {
+        let (id, action, body) = item.body();
+        let outcome = match verdict(&action) {
+            Ok(v) => decide(&state, &id, v, body, &caller).await,
             Err(e) => Err(e),
         };
         results.push(match outcome {
@@ -176,12 +239,7 @@ async fn family(
     caller: &Caller,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
-    let mut raw: Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
-    if let Some(fields) = raw.as_object_mut() {
-        fields.entry("action").or_insert_with(|| "approve".into());
-    }
-    let (id, action, body) = item(raw)?.body();
+    let (id, action, body) = DecisionItem::from(FamilyItemBody::parse(body)?).body();
     let verdict = verdict(&action)?;
     let decision = state
         .hitl
@@ -190,8 +248,9 @@ async fn family(
         .await
         .map_err(|e| ApiError::unavailable("the decision store", e))?
         .ok_or_else(|| ApiError::not_found(format!("no decision `{id}`")))?;
+    // Another agent's decision is not one this endpoint has: 404, as for an unknown id.
     if !agents.contains(&decision.agent.as_str()) {
-        return Err(ApiError::bad_request(format!(
+        return Err(ApiError::not_found(format!(
             "decision `{id}` is the {} agent's; this endpoint decides those of {}",
             decision.agent,
             agents.join(", ")
@@ -201,8 +260,8 @@ async fn family(
 }
 
 #[utoipa::path(post, path = "/api/brain/seo/workflows/hitl/approve", tag = "decisions", operation_id = "approve_seo",
-    request_body(content = DecisionItem, description = "decision_id; action approve (default) or reject; feedback, edited, payload_hash"),
-    responses((status = 200, description = "As POST /api/brain/hitl/decisions/{id}/approve"), (status = 400, description = "Bad input, or not an SEO decision", body = ErrorBody), (status = 403, description = "Not on the workflow's approver list", body = ErrorBody), (status = 404, description = "Unknown id", body = ErrorBody), (status = 409, description = "Already decided or payload changed", body = ErrorBody), (status = 410, description = "Expired", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
+    request_body(content = FamilyItemBody, description = "decision_id; action approve (default) or reject; feedback, edited, payload_hash"),
+    responses((status = 200, description = "As POST /api/brain/hitl/decisions/{id}/approve"), (status = 400, description = "Bad input", body = ErrorBody), (status = 403, description = "Not on the workflow's approver list", body = ErrorBody), (status = 404, description = "Unknown id, or not an SEO decision", body = ErrorBody), (status = 409, description = "Already decided or payload changed", body = ErrorBody), (status = 410, description = "Expired", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn seo(
     State(state): State<AppState>,
     caller: Caller,
@@ -212,8 +271,8 @@ pub(super) async fn seo(
 }
 
 #[utoipa::path(post, path = "/api/brain/content-marketing/workflows/hitl/approve", tag = "decisions", operation_id = "approve_content_marketing",
-    request_body(content = DecisionItem, description = "decision_id; action approve (default) or reject; feedback, edited, payload_hash"),
-    responses((status = 200, description = "As POST /api/brain/hitl/decisions/{id}/approve"), (status = 400, description = "Bad input, or not a content-marketing decision", body = ErrorBody), (status = 403, description = "Not on the workflow's approver list", body = ErrorBody), (status = 404, description = "Unknown id", body = ErrorBody), (status = 409, description = "Already decided or payload changed", body = ErrorBody), (status = 410, description = "Expired", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
+    request_body(content = FamilyItemBody, description = "decision_id; action approve (default) or reject; feedback, edited, payload_hash"),
+    responses((status = 200, description = "As POST /api/brain/hitl/decisions/{id}/approve"), (status = 400, description = "Bad input", body = ErrorBody), (status = 403, description = "Not on the workflow's approver list", body = ErrorBody), (status = 404, description = "Unknown id, or not a content-marketing decision", body = ErrorBody), (status = 409, description = "Already decided or payload changed", body = ErrorBody), (status = 410, description = "Expired", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn content_marketing(
     State(state): State<AppState>,
     caller: Caller,
@@ -222,14 +281,14 @@ pub(super) async fn content_marketing(
     family(&state, CONTENT_AGENTS, &caller, &body).await
 }
 
-/// One item (`{"decision_id", "action", ...}`) decided; the answer as approve/reject give it.
-pub(super) async fn decide_item(state: &AppState, raw: Value, caller: &Caller) -> Result<Value, ApiError> {
-    let (id, action, body) = item(raw)?.body();
+/// One item decided; the answer as approve/reject give it.
+pub(super) async fn decide_item(
+    state: &AppState,
+    item: DecisionItem,
+    caller: &Caller,
+) -> Result<Value, ApiError> {
+    let (id, action, body) = item.body();
     decide(state, &id, verdict(&action)?, body, caller).await
-}
-
-fn item(raw: Value) -> Result<DecisionItem, ApiError> {
-    serde_json::from_value(raw).map_err(|e| ApiError::bad_request(format!("decision item is not valid: {e}")))
 }
 
 fn verdict(action: &str) -> Result<Verdict, ApiError> {
@@ -263,7 +322,7 @@ async fn decide(
     state: &AppState,
     id: &str,
     verdict: Verdict,
-    body: DecisionBody,
+    body: Extras,
     caller: &Caller,
 ) -> Result<Value, ApiError> {
     let feedback = body.feedback.clone();

@@ -5,6 +5,7 @@
 //! come and go (it is a position in the deadline index: `<deadline ms>:<decision id>`).
 
 use super::error::{ApiError, ErrorBody};
+use super::times::TimeOrDay;
 use super::AppState;
 use crate::hitl::PendingDecision;
 use axum::extract::rejection::QueryRejection;
@@ -119,6 +120,9 @@ pub(super) async fn pending(
     Ok(page(&decisions, None))
 }
 
+/// The largest `older_than` (a year: no decision waits longer).
+const MAX_AGE_SECS: u64 = 31_536_000;
+
 #[derive(Debug, Deserialize)]
 pub(super) struct FilterQuery {
     workflow: Option<String>,
@@ -145,18 +149,7 @@ fn parse_cursor(raw: &str) -> Result<(u64, String), ApiError> {
 
 /// Unix ms of an RFC 3339 time or a `YYYY-MM-DD` date (its start, or its end with `end_of_day`).
 fn parse_time(field: &str, raw: &str, end_of_day: bool) -> Result<u64, ApiError> {
-    let text = if raw.len() == 10 {
-        if end_of_day {
-            format!("{raw}T23:59:59.999Z")
-        } else {
-            format!("{raw}T00:00:00Z")
-        }
-    } else {
-        raw.to_string()
-    };
-    humantime::parse_rfc3339_weak(&text)
-        .map(crate::hitl::decision::unix_ms)
-        .map_err(|_| ApiError::bad_request(format!("{field} must be an RFC 3339 time or a YYYY-MM-DD date")))
+    super::times::instant_or_day(field, raw, end_of_day).map(crate::hitl::decision::unix_ms)
 }
 
 fn ms_of(time: Option<&str>) -> Option<u64> {
@@ -182,9 +175,9 @@ enum Index {
 /// `GET /api/hitl/pending`: pending decisions, filtered, paged.
 #[utoipa::path(get, path = "/api/hitl/pending", tag = "decisions", operation_id = "pending_filtered",
     params(("workflow" = Option<String>, Query), ("min_confidence" = Option<f64>, Query, minimum = 0, maximum = 1), ("max_confidence" = Option<f64>, Query, minimum = 0, maximum = 1),
-        ("older_than" = Option<u64>, Query, description = "Seconds waited at least"),
-        ("from" = Option<String>, Query, description = "Parked at or after (RFC 3339 or YYYY-MM-DD, UTC)"), ("to" = Option<String>, Query, description = "Parked at or before (a date includes its day)"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("older_than" = Option<u64>, Query, minimum = 0, maximum = 31536000, description = "Seconds waited at least (up to a year)"),
+        ("from" = Option<TimeOrDay>, Query, description = "Parked at or after (RFC 3339 or YYYY-MM-DD, UTC)"), ("to" = Option<TimeOrDay>, Query, description = "Parked at or before (a date includes its day)"),
+        ("cursor" = Option<String>, Query, pattern = "^[0-9]{1,19}:.+$", description = "next_cursor of the previous page"),
         ("limit" = Option<usize>, Query, minimum = 1, maximum = 500, description = "1..500, default 50")),
     responses((status = 200, description = "A page of pending decisions with next_cursor"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn filtered(
@@ -199,8 +192,8 @@ pub(super) async fn filtered(
 #[utoipa::path(get, path = "/api/brain/hitl/decisions/history", tag = "decisions", operation_id = "decision_history",
     params(("workflow" = Option<String>, Query), ("status" = Option<String>, Query, pattern = "^(approved|rejected|expired|escalated)$", description = "approved, rejected, expired or escalated"),
         ("min_confidence" = Option<f64>, Query, minimum = 0, maximum = 1), ("max_confidence" = Option<f64>, Query, minimum = 0, maximum = 1),
-        ("from" = Option<String>, Query, description = "Decided at or after (RFC 3339 or YYYY-MM-DD, UTC)"), ("to" = Option<String>, Query, description = "Decided at or before (a date includes its day)"),
-        ("cursor" = Option<String>, Query), ("limit" = Option<usize>, Query, minimum = 1, maximum = 500, description = "1..500, default 50")),
+        ("from" = Option<TimeOrDay>, Query, description = "Decided at or after (RFC 3339 or YYYY-MM-DD, UTC)"), ("to" = Option<TimeOrDay>, Query, description = "Decided at or before (a date includes its day)"),
+        ("cursor" = Option<String>, Query, pattern = "^[0-9]{1,19}:.+$", description = "next_cursor of the previous page"), ("limit" = Option<usize>, Query, minimum = 1, maximum = 500, description = "1..500, default 50")),
     responses((status = 200, description = "Decided decisions, newest first, with next_cursor"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn history(
     State(state): State<AppState>,
@@ -230,6 +223,9 @@ async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Response
                 decided.join(", ")
             )));
         }
+    }
+    if q.older_than.is_some_and(|s| s > MAX_AGE_SECS) {
+        return Err(ApiError::bad_request(format!("older_than must be 0..{MAX_AGE_SECS} seconds")));
     }
     let from = q.from.as_deref().map(|t| parse_time("from", t, false)).transpose()?;
     let to = q.to.as_deref().map(|t| parse_time("to", t, true)).transpose()?;

@@ -18,8 +18,10 @@ pub mod guard;
 mod health;
 mod hitl_metrics;
 mod onboarding;
+mod schemas;
 mod session;
 mod telegram;
+mod times;
 mod workflows;
 
 use crate::events::EventSink;
@@ -65,6 +67,7 @@ pub struct AppState {
     info(title = "overseer", description = "The agent worker runtime's HTTP API: health, metrics, human-in-the-loop decisions and workflows, onboarding. Errors are JSON {\"error\", \"detail\"}. Every route but /health, the dashboard page and login needs a bearer JWT (or the dashboard's session cookie); roles viewer < approver < admin."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
+    components(schemas(times::TimeOrDay)),
     tags(
         (name = "runtime", description = "Health and Prometheus metrics"),
         (name = "decisions", description = "Pending and decided HITL decisions"),

@@ -4,7 +4,7 @@
 //! `GET /agents/confidence-stats`; the logic is in [`crate::onboarding`].
 
 use super::caller::Caller;
-use super::decide::{parse_body, refused};
+use super::decide::refused;
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::hitl::service::{Decider, Request, Verdict};
@@ -23,16 +23,20 @@ fn service(state: &AppState) -> Result<&Arc<Onboarding>, ApiError> {
         .ok_or_else(|| ApiError::unavailable("onboarding", "not configured in this process"))
 }
 
+super::schemas::body_schema!(
+    /// `POST /onboarding/start`'s body ([`OnboardingRequest`]).
+    OnboardingBody = OnboardingRequest
+);
+
 fn failed(e: OnboardingError) -> ApiError {
     ApiError::unavailable("onboarding", e)
 }
 
 #[utoipa::path(post, path = "/onboarding/start", tag = "onboarding", operation_id = "start_onboarding",
-    request_body(content_type = "application/json", description = "business_data, requested_services, priority_level"),
+    request_body(content = OnboardingBody, description = "business_data, requested_services, priority_level (default standard)"),
     responses((status = 200, description = "session_id, status, recommendations, next_steps, estimated_timeline, confidence, hitl_decision_id"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn start(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let request: OnboardingRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("not an onboarding request: {e}")))?;
+    let request = OnboardingBody::parse(&body)?;
     service(&state)?.start(request).await.map(Json).map_err(failed)
 }
 
@@ -53,7 +57,7 @@ pub(super) async fn status(
 
 /// What approving a session may carry: no edit (a lead's plan has no agent schema to check an
 /// edit against).
-#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SessionApproval {
     #[serde(default)]
@@ -62,8 +66,13 @@ pub(super) struct SessionApproval {
     payload_hash: Option<String>,
 }
 
+super::schemas::body_schema!(
+    /// `POST /onboarding/approve/{session_id}`'s body (may be empty).
+    SessionApprovalBody = SessionApproval, optional
+);
+
 #[utoipa::path(post, path = "/onboarding/approve/{session_id}", tag = "onboarding", operation_id = "approve_onboarding",
-    params(("session_id" = String, Path)), request_body(content = SessionApproval, description = "Optional: feedback, payload_hash"),
+    params(("session_id" = String, Path)), request_body(content = SessionApprovalBody, description = "Optional: feedback, payload_hash"),
     responses((status = 200, description = "The session as it is after the approval"), (status = 403, description = "Not on the workflow's approver list", body = ErrorBody), (status = 404, description = "Unknown session", body = ErrorBody), (status = 409, description = "Already decided, or completed without a person", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn approve(
     State(state): State<AppState>,
@@ -71,7 +80,7 @@ pub(super) async fn approve(
     caller: Caller,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let body: SessionApproval = parse_body(&body)?;
+    let body = SessionApprovalBody::parse(&body)?;
     let request = Request { feedback: body.feedback, edited: None, payload_hash: body.payload_hash };
     let by = Decider { principal: &caller.principal, from: caller.from.clone() };
     service(&state)?

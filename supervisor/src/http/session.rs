@@ -18,12 +18,17 @@ use serde_json::json;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The login body.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Login {
     /// A bearer token (JWT) that verifies here.
     token: String,
 }
+
+super::schemas::body_schema!(
+    /// `POST /api/auth/login`'s body.
+    LoginBody = Login
+);
 
 fn session_cookie(
     name: &'static str,
@@ -42,15 +47,14 @@ fn session_cookie(
 }
 
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", operation_id = "login",
-    request_body(content = Login, content_type = "application/json"),
+    request_body(content = LoginBody, content_type = "application/json"),
     responses((status = 200, description = "subject, role, expires_at, csrf_token; sets the session and CSRF cookies"), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "The token does not verify", body = ErrorBody), (status = 415, description = "Not JSON", body = ErrorBody), (status = 429, description = "Too many attempts", body = ErrorBody)))]
 pub(super) async fn login(
     State(state): State<AppState>,
     jar: CookieJar,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let login: Login = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("body is not valid: {e}")))?;
+    let login = LoginBody::parse(&body)?;
     let principal = state
         .security
         .verifier

@@ -80,9 +80,11 @@ pub(super) async fn webhook(
 }
 
 /// `POST /telegram/approval-request`'s body: the workflow, an optional id of the caller's, and
-/// the approval request ([`crate::hitl::request`]).
+/// the approval request ([`crate::hitl::request`]). Its fields are read as a map and checked
+/// by [`crate::hitl::request::ApprovalRequest::parse`] (serde ignores `deny_unknown_fields`
+/// under `flatten`), so the document is described by [`RequestBodySchema`].
 #[derive(Debug, serde::Deserialize)]
-struct RequestBody {
+pub(super) struct RequestBody {
     workflow: String,
     #[serde(default)]
     request_id: Option<String>,
@@ -90,17 +92,37 @@ struct RequestBody {
     request: serde_json::Map<String, serde_json::Value>,
 }
 
+/// What [`RequestBody`] accepts, for the OpenAPI document.
+#[derive(schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(super) struct RequestBodySchema {
+    workflow: String,
+    request_id: Option<String>,
+    #[serde(flatten)]
+    request: crate::hitl::request::Body,
+}
+
+super::schemas::body_schema!(
+    /// `POST /telegram/approval-request`'s body.
+    ApprovalRequestBody = RequestBodySchema, read_as RequestBody
+);
+
+super::schemas::body_schema!(
+    /// `POST /telegram/approval-response`'s body.
+    ApprovalResponseBody = ResponseBody
+);
+
 /// The gateway's request: a proposal from another system, parked for a person (and so sent to
 /// the Telegram chats with its buttons). `request_id` in the answer is the decision id.
 #[utoipa::path(post, path = "/telegram/approval-request", tag = "decisions", operation_id = "telegram_approval_request",
-    request_body(content_type = "application/json", description = "workflow, request_id?, summary, actions?, details?, confidence?, reasons?, source?"),
-    responses((status = 200, description = "request_id (the decision id), decision_id, status pending_approval, workflow, expires_at, message"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
+    request_body(content = ApprovalRequestBody, description = "workflow, request_id?, summary, actions?, details?, confidence?, reasons?, source?"),
+    responses((status = 200, description = "request_id (the decision id), decision_id, status pending_approval, workflow, expires_at, message"), (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "No such workflow", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn approval_request(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let body: RequestBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("not an approval request: {e}")))?;
+    let body = ApprovalRequestBody::parse(&body)?;
     let request = crate::hitl::request::ApprovalRequest::parse(serde_json::Value::Object(body.request))
         .map_err(ApiError::bad_request)?;
     let d = state
@@ -140,9 +162,9 @@ pub(super) async fn approval_status(
 }
 
 /// `POST /telegram/approval-response`'s body.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ResponseBody {
+pub(super) struct ResponseBody {
     request_id: String,
     approved: bool,
     #[serde(default)]
@@ -154,23 +176,19 @@ struct ResponseBody {
 /// The gateway's answer to a request, as the calling approver (the same path as the API's
 /// approve and reject).
 #[utoipa::path(post, path = "/telegram/approval-response", tag = "decisions", operation_id = "telegram_approval_response",
-    request_body(content_type = "application/json", description = "request_id, approved (bool), feedback?, payload_hash?"),
+    request_body(content = ApprovalResponseBody, description = "request_id, approved (bool), feedback?, payload_hash?"),
     responses((status = 200, description = "As approve or reject, with request_id"), (status = 403, description = "Not on the workflow's approver list", body = ErrorBody), (status = 404, description = "Unknown id", body = ErrorBody), (status = 409, description = "Already decided or payload changed", body = ErrorBody), (status = 410, description = "Expired", body = ErrorBody), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn approval_response(
     State(state): State<AppState>,
     caller: super::caller::Caller,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let body: ResponseBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("not an approval response: {e}")))?;
-    let raw = json!({
-        "decision_id": body.request_id,
-        "action": if body.approved { "approve" } else { "reject" },
-        "feedback": body.feedback,
-        "payload_hash": body.payload_hash,
-    });
-    let mut answer = super::decide::decide_item(&state, raw, &caller).await?;
-    answer["request_id"] = body.request_id.into();
+    let body = ApprovalResponseBody::parse(&body)?;
+    let request_id = body.request_id.clone();
+    let item =
+        super::decide::DecisionItem::answer(body.request_id, body.approved, body.feedback, body.payload_hash);
+    let mut answer = super::decide::decide_item(&state, item, &caller).await?;
+    answer["request_id"] = request_id.into();
     Ok(super::decide::audited(answer))
 }
 
