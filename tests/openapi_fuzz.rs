@@ -39,7 +39,10 @@ async fn schemathesis_finds_nothing_the_document_does_not_say() {
         Command::new(tool)
             .args(["run", &format!("http://127.0.0.1:{port}/api/openapi.json")])
             .args(["--header", &format!("Authorization: Bearer {token}")])
-            .args(["--checks", "all", "--max-examples", "25", "--workers", "2", "--seed", &seed])
+            // One worker: CPython 3.11's ast is not thread-safe, and hypothesis parses lambdas
+            // with it (with two workers a run once died of "AST constructor recursion depth
+            // mismatch", a tool error, not a finding).
+            .args(["--checks", "all", "--max-examples", "25", "--workers", "1", "--seed", &seed])
             .args(["--no-color", "--request-timeout", "10"])
             .output()
             .expect("schemathesis runs")
