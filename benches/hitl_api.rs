@@ -163,6 +163,7 @@ async fn bench() {
             .expect("security"),
         ),
         limits: Arc::new(config.http.clone()),
+        controls: Arc::new(overseer_supervisor::control::Controls::default()),
     };
     let grant = |role| Grant {
         subject: "bench".into(),

@@ -18,6 +18,7 @@
 //! - [`http`], [`health`], [`metrics`]: the HTTP API, /health and /metrics.
 //! - [`auth`]: verifying callers' tokens, roles, CSRF tokens, rate limits; [`audit`]: the
 //!   access audit log (every mutating request, every authentication failure).
+//! - [`control`]: what operators change on a running replica (pause, scale, prefetch, drain).
 //! - [`connect`], [`redact`]: connections with clear errors; secrets masked before printing.
 
 pub mod actors;
@@ -25,6 +26,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod connect;
+pub mod control;
 pub mod dlq;
 pub mod events;
 #[cfg(feature = "fault-injection")]

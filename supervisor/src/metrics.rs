@@ -11,6 +11,12 @@ pub const TASKS: &str = "overseer_tasks_total";
 pub const TASK_SECONDS: &str = "overseer_task_duration_seconds";
 /// Tasks being processed now, by `queue`.
 pub const IN_FLIGHT: &str = "overseer_tasks_in_flight";
+/// 1 while a queue is paused through the supervisor API, by `queue`.
+pub const QUEUE_PAUSED: &str = "overseer_queue_paused";
+/// Tasks a queue's consumer processes at once (configured, or as scaled), by `queue`.
+pub const QUEUE_CONCURRENCY: &str = "overseer_queue_concurrency";
+/// Deliveries RabbitMQ hands a queue's consumer ahead (basic_qos), by `queue`.
+pub const QUEUE_PREFETCH: &str = "overseer_queue_prefetch";
 /// Seconds of LLM work per task (retries included), by `agent`.
 pub const LLM_SECONDS: &str = "overseer_llm_duration_seconds";
 /// LLM tokens, by `agent` and `kind` (prompt, completion).

@@ -8,6 +8,7 @@ use crate::audit::redis_audit::RedisAudit;
 use crate::audit::Auditor;
 use crate::config::{Config, ConsumerRole};
 use crate::connect::{self, Unreachable};
+use crate::control::{Controls, Desired, QueueControl};
 use crate::events::kafka::KafkaSink;
 use crate::events::EventSink;
 use crate::health::{Health, LlmHealth};
@@ -70,6 +71,8 @@ pub struct Running {
     http: JoinHandle<()>,
     notifier: Option<NotifierTask>,
     grace: Duration,
+    /// Per-queue control, and the drain request the supervisor API makes.
+    pub controls: Arc<Controls>,
 }
 
 /// The LLM the configuration asks for: the offline stand-in without a base URL.
@@ -177,9 +180,13 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         .into_iter()
         .map(|ctx| {
             let q = &config.queues[&ctx.queue];
-            QueuePlan {
-                prefetch: config.prefetch(q),
+            let desired = Desired {
+                paused: false,
                 concurrency: usize::from(config.concurrency(q)),
+                prefetch: config.prefetch(q),
+            };
+            QueuePlan {
+                control: Arc::new(QueueControl::new(desired)),
                 consumer_priority: config.classes.get(&q.class).map_or(0, |c| c.consumer_priority),
                 retry: RetryPolicy {
                     max_attempts: config.max_attempts(q),
@@ -190,6 +197,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         })
         .collect();
     let names: Vec<String> = queues.iter().map(|q| q.ctx.queue.clone()).collect();
+    let controls = Arc::new(Controls::new(queues.iter().map(|q| (q.ctx.queue.clone(), q.control.clone()))));
     let parts = PipelineParts {
         agents: config
             .agents
@@ -277,6 +285,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         telegram,
         security: security.clone(),
         limits: Arc::new(config.http.clone()),
+        controls: controls.clone(),
     })
     .into_make_service_with_connect_info::<SocketAddr>();
     let http_stop = CancellationToken::new();
@@ -308,15 +317,23 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         http,
         notifier: notifier_task,
         grace: config.runtime.shutdown_grace,
+        controls,
     })
 }
 
 impl Running {
-    /// Runs until SIGTERM/SIGINT (then drains: `Ok`) or until the tree stops on its own
-    /// (a core actor failed: `Err`, so the process exits non-zero).
+    /// Runs until SIGTERM/SIGINT or a drain asked through the supervisor API (then drains:
+    /// `Ok`) or until the tree stops on its own (a core actor failed: `Err`, so the process
+    /// exits non-zero).
     pub async fn run_until_signal(mut self) -> Result<(), RuntimeError> {
+        let controls = self.controls.clone();
         tokio::select! {
             _ = shutdown_signal() => {
+                self.shutdown().await;
+                Ok(())
+            }
+            _ = controls.drain_requested() => {
+                tracing::info!("drain requested through the supervisor API");
                 self.shutdown().await;
                 Ok(())
             }

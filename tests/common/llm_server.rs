@@ -1,6 +1,7 @@
 //! A local OpenAI-compatible server for the tests: `POST /v1/chat/completions` answers from a
 //! script (valid content, HTTP errors with Retry-After, hangs, malformed bodies), then from a
-//! default reply. Every request is recorded with its arrival time.
+//! default reply. Every request is recorded with its arrival time, and the most requests open
+//! at once is kept.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -35,6 +36,8 @@ struct Script {
     queue: VecDeque<Reply>,
     default: Option<Reply>,
     requests: Vec<(Instant, serde_json::Value)>,
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 /// A running server; dropped with the test's runtime.
@@ -71,6 +74,17 @@ impl LlmServer {
         self.lock().requests.clone()
     }
 
+    /// The most requests that were open at once since the start or the last reset.
+    pub fn max_in_flight(&self) -> usize {
+        self.lock().max_in_flight
+    }
+
+    /// Starts counting the most open requests afresh.
+    pub fn reset_max_in_flight(&self) {
+        let mut s = self.lock();
+        s.max_in_flight = s.in_flight;
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Script> {
         self.script.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -80,8 +94,16 @@ async fn answer(State(script): State<Arc<Mutex<Script>>>, body: String) -> Respo
     let reply = {
         let mut s = script.lock().unwrap_or_else(|p| p.into_inner());
         s.requests.push((Instant::now(), serde_json::from_str(&body).unwrap_or_default()));
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
         s.queue.pop_front().or_else(|| s.default.clone())
     };
+    let answer = respond(reply).await;
+    script.lock().unwrap_or_else(|p| p.into_inner()).in_flight -= 1;
+    answer
+}
+
+async fn respond(reply: Option<Reply>) -> Response {
     match reply {
         None => (StatusCode::INTERNAL_SERVER_ERROR, "no scripted reply").into_response(),
         Some(Reply::Content { content, delay }) => {

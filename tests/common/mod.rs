@@ -90,6 +90,11 @@ impl Vhost {
         format!("amqp://guest:guest@127.0.0.1:5672/{}", self.name)
     }
 
+    /// The consumers registered in this vhost (queue, prefetch_count, ...).
+    pub fn consumers(&self) -> Vec<serde_json::Value> {
+        self.get("consumers")
+    }
+
     fn get(&self, what: &str) -> Vec<serde_json::Value> {
         off_runtime(|| self.fetch(what))
     }

@@ -3,16 +3,25 @@
 //! the work in memory (the actor's mailbox only carries control messages). Each delivery is
 //! settled (ack, retry, dead letter, requeue) by the task that processed it, after its outcome
 //! is durable.
+//!
+//! The consumer follows its queue's [`QueueControl`] live: paused, it cancels its RabbitMQ
+//! consumer (deliveries handed over but not started go back to the queue; in-flight tasks
+//! finish and are acked) and consumes again on resume; a new concurrency applies to the next
+//! delivery; a new prefetch re-registers the consumer with it (RabbitMQ applies basic_qos to
+//! consumers started after it).
 
+use crate::control::{Desired, QueueControl};
 use crate::health::Health;
 use crate::pipeline::{Admitted, Outcome};
 use crate::pipeline::{Pipeline, QueueContext};
 use crate::transport::link::AmqpLink;
 use crate::transport::settle::{RetryPolicy, Settler};
 use futures_util::{FutureExt, StreamExt};
-use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
+use lapin::options::{
+    BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
+};
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::Channel;
+use lapin::{Channel, Consumer};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -28,8 +37,8 @@ pub struct ConsumerArgs {
     pub ctx: QueueContext,
     pub link: Arc<AmqpLink>,
     pub pipeline: Arc<Pipeline>,
-    pub prefetch: u16,
-    pub concurrency: usize,
+    /// Paused or not, concurrency and prefetch, as operators set them.
+    pub control: Arc<QueueControl>,
     pub consumer_priority: i32,
     pub retry: RetryPolicy,
     pub health: Arc<Health>,
@@ -62,19 +71,12 @@ impl Actor for ConsumerActor {
         args: ConsumerArgs,
     ) -> Result<ConsumerState, ActorProcessingErr> {
         let channel = args.link.connection().await?.create_channel().await?;
-        channel.basic_qos(args.prefetch, BasicQosOptions::default()).await?;
         channel.confirm_select(ConfirmSelectOptions::default()).await?;
-        let mut consume_args = FieldTable::default();
-        consume_args.insert("x-priority".into(), AMQPValue::LongInt(args.consumer_priority));
         let tag = format!("overseer-{}-{}", args.ctx.queue, myself.get_id());
-        let stream = channel
-            .basic_consume(
-                args.ctx.queue.as_str().into(),
-                tag.as_str().into(),
-                BasicConsumeOptions::default(),
-                consume_args,
-            )
-            .await?;
+        // Consuming starts here unless the queue is paused (a failure to start is the actor's).
+        let desired = args.control.desired();
+        let stream =
+            if desired.paused { None } else { Some(consume(&channel, &tag, &args, &desired).await?) };
         let cancel = CancellationToken::new();
         let reader = tokio::spawn(read(myself, stream, channel.clone(), tag, args, cancel.clone()));
         Ok(ConsumerState { channel, cancel, reader: Some(reader) })
@@ -126,7 +128,7 @@ impl Actor for ConsumerActor {
 /// The delivery loop, with its own panics reported to the actor.
 async fn read(
     myself: ActorRef<ConsumerMessage>,
-    stream: lapin::Consumer,
+    stream: Option<Consumer>,
     channel: Channel,
     tag: String,
     args: ConsumerArgs,
@@ -147,50 +149,127 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "panic".to_string())
 }
 
+/// Registers the consumer with `desired`'s prefetch.
+async fn consume(
+    channel: &Channel,
+    tag: &str,
+    args: &ConsumerArgs,
+    desired: &Desired,
+) -> lapin::Result<Consumer> {
+    channel.basic_qos(desired.prefetch, BasicQosOptions::default()).await?;
+    let mut consume_args = FieldTable::default();
+    consume_args.insert("x-priority".into(), AMQPValue::LongInt(args.consumer_priority));
+    channel
+        .basic_consume(
+            args.ctx.queue.as_str().into(),
+            tag.into(),
+            BasicConsumeOptions::default(),
+            consume_args,
+        )
+        .await
+}
+
+/// Cancels the consumer and hands back what RabbitMQ delivered that no task took yet.
+async fn unconsume(channel: &Channel, tag: &str, mut stream: Consumer) -> lapin::Result<()> {
+    channel.basic_cancel(tag.into(), BasicCancelOptions::default()).await?;
+    // After the cancel the stream yields what it buffered, then ends (bounded by prefetch).
+    while let Ok(Some(Ok(delivery))) = tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
+        delivery.nack(BasicNackOptions { requeue: true, multiple: false }).await?;
+    }
+    Ok(())
+}
+
+/// The next delivery, or never while not consuming.
+async fn next_of(stream: &mut Option<Consumer>) -> Option<lapin::Result<lapin::message::Delivery>> {
+    match stream {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Takes deliveries while fewer than `concurrency` are in flight; each is processed and
-/// settled by a task of its own.
+/// settled by a task of its own. Follows the queue's desired state between deliveries.
 async fn deliveries(
     myself: ActorRef<ConsumerMessage>,
-    mut stream: lapin::Consumer,
+    mut stream: Option<Consumer>,
     channel: Channel,
     tag: String,
     args: ConsumerArgs,
     cancel: CancellationToken,
 ) {
     let queue = args.ctx.queue.clone();
+    let control = args.control.clone();
+    let mut desired = control.subscribe();
+    let mut applied = desired.borrow_and_update().clone();
     let mut in_flight: JoinSet<()> = JoinSet::new();
     let gauge = metrics::gauge!(crate::metrics::IN_FLIGHT, "queue" => queue.clone());
+    let shown = |d: &Desired| {
+        metrics::gauge!(crate::metrics::QUEUE_PAUSED, "queue" => queue.clone())
+            .set(f64::from(u8::from(d.paused)));
+        metrics::gauge!(crate::metrics::QUEUE_CONCURRENCY, "queue" => queue.clone())
+            .set(d.concurrency as f64);
+        metrics::gauge!(crate::metrics::QUEUE_PREFETCH, "queue" => queue.clone()).set(f64::from(d.prefetch));
+    };
+    shown(&applied);
+    let ended = |why: String| {
+        let _ = myself.send_message(ConsumerMessage::StreamEnded(why));
+    };
     loop {
+        control.set_consuming(stream.is_some());
+        let limit = applied.concurrency;
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
+            changed = desired.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let want = desired.borrow_and_update().clone();
+                let resubscribe = want.paused || want.prefetch != applied.prefetch;
+                if let Some(s) = stream.take_if(|_| resubscribe) {
+                    if let Err(e) = unconsume(&channel, &tag, s).await {
+                        return ended(format!("could not stop consuming: {e}"));
+                    }
+                }
+                if stream.is_none() && !want.paused {
+                    match consume(&channel, &tag, &args, &want).await {
+                        Ok(s) => stream = Some(s),
+                        Err(e) => return ended(format!("could not consume again: {e}")),
+                    }
+                }
+                tracing::info!(%queue, paused = want.paused, concurrency = want.concurrency, prefetch = want.prefetch, "queue control applied");
+                shown(&want);
+                applied = want;
+            }
             Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
                 gauge.decrement(1.0);
                 if let Err(e) = joined {
                     tracing::error!(%queue, error = %e, "task ended abnormally");
                 }
             }
-            next = stream.next(), if in_flight.len() < args.concurrency => match next {
+            next = next_of(&mut stream), if stream.is_some() && in_flight.len() < limit => match next {
                 Some(Ok(delivery)) => {
                     #[cfg(feature = "fault-injection")]
                     crate::fault::consumer_hook(&delivery.data);
                     gauge.increment(1.0);
-                    in_flight.spawn(handle(delivery, channel.clone(), args.clone()));
+                    let tracked = control.track();
+                    let task = handle(delivery, channel.clone(), args.clone());
+                    in_flight.spawn(async move {
+                        task.await;
+                        drop(tracked);
+                    });
                 }
-                Some(Err(e)) => {
-                    let _ = myself.send_message(ConsumerMessage::StreamEnded(e.to_string()));
-                    return;
-                }
-                None => {
-                    let _ = myself.send_message(ConsumerMessage::StreamEnded("cancelled by the broker".into()));
-                    return;
-                }
+                Some(Err(e)) => return ended(e.to_string()),
+                None => return ended("cancelled by the broker".into()),
             },
         }
     }
     // Draining: no new deliveries; in-flight tasks get the grace period (the actor aborts
     // this loop, and so the tasks, when it runs out).
-    let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+    if stream.is_some() {
+        let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+    }
+    control.set_consuming(false);
     while let Some(joined) = in_flight.join_next().await {
         gauge.decrement(1.0);
         if let Err(e) = joined {

@@ -10,6 +10,7 @@ use super::expiry_sweeper::{ExpirySweeper, SweeperArgs, SweeperMessage};
 use super::hitl::{HitlActor, HitlHandle, HitlMessage};
 use super::queue_supervisor::{QueueSupervisor, QueueSupervisorArgs, QueueSupervisorMessage};
 use super::workflow_watcher::{WatcherArgs, WatcherMessage, WorkflowWatcher};
+use crate::control::QueueControl;
 use crate::events::EventSink;
 use crate::health::Health;
 use crate::hitl::service::HitlService;
@@ -27,8 +28,8 @@ pub struct RootSupervisor;
 #[derive(Clone)]
 pub struct QueuePlan {
     pub ctx: QueueContext,
-    pub prefetch: u16,
-    pub concurrency: usize,
+    /// Paused or not, concurrency and prefetch (configured, then as operators change them).
+    pub control: Arc<QueueControl>,
     pub consumer_priority: i32,
     pub retry: RetryPolicy,
 }
@@ -112,8 +113,7 @@ impl Actor for RootSupervisor {
                     ctx: plan.ctx,
                     link: args.link.clone(),
                     pipeline: pipeline.clone(),
-                    prefetch: plan.prefetch,
-                    concurrency: plan.concurrency,
+                    control: plan.control,
                     consumer_priority: plan.consumer_priority,
                     retry: plan.retry,
                     health: args.health.clone(),

@@ -69,4 +69,13 @@ impl EventSink for KafkaSink {
             .map_err(|e| SinkError::Unavailable(e.to_string()))?
             .map_err(classify)
     }
+
+    async fn reachable(&self, timeout: Duration) -> Result<(), SinkError> {
+        use rdkafka::producer::Producer;
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || producer.client().fetch_metadata(None, timeout).map(|_| ()))
+            .await
+            .map_err(|e| SinkError::Unavailable(e.to_string()))?
+            .map_err(|e| SinkError::Unavailable(e.to_string()))
+    }
 }

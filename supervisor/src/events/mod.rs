@@ -27,6 +27,10 @@ pub trait EventSink: Send + Sync {
     async fn publish(&self, topic: &str, key: &str, event: &serde_json::Value) -> Result<(), SinkError>;
     /// Waits until everything handed over is delivered or `timeout` passes.
     async fn flush(&self, timeout: std::time::Duration) -> Result<(), SinkError>;
+    /// Whether the broker answers now (readiness); sinks without one always do.
+    async fn reachable(&self, _timeout: std::time::Duration) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 /// Publishes a contract event (see [`contract`]) through any sink.

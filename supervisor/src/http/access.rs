@@ -24,7 +24,7 @@ pub fn access(method: &Method, path: &str, metrics_public: bool) -> Access {
     // HEAD is GET without the body.
     let method = if method == Method::HEAD { "GET" } else { method.as_str() };
     match (method, path) {
-        ("GET", "/health" | "/api/hitl/dashboard") => Public,
+        ("GET", "/health" | "/ready" | "/api/hitl/dashboard") => Public,
         ("GET", "/metrics") if metrics_public => Public,
         ("POST", "/api/auth/login" | "/api/auth/logout") => Public,
         // Telegram holds no token: the handler verifies the webhook secret instead.
@@ -51,6 +51,7 @@ pub fn access(method: &Method, path: &str, metrics_public: bool) -> Access {
             admin
         }
         ("GET", "/api/hitl/audit" | "/api/audit") => admin,
+        (_, p) if p.starts_with("/api/supervisor/") => admin,
         _ => admin,
     }
 }

@@ -1,5 +1,6 @@
-//! The HTTP API on one port: `GET /health` (liveness), `GET /metrics` (Prometheus text), the
-//! HITL decisions and workflows, onboarding, the dashboard, sessions and the audit log.
+//! The HTTP API on one port: `GET /health` (liveness), `GET /ready` (readiness), `GET /metrics`
+//! (Prometheus text), the HITL decisions and workflows, onboarding, the dashboard, sessions,
+//! the audit log and the supervisor control API.
 //! `app(state)` builds the router, so tests drive it with `oneshot` or on a real port.
 //!
 //! Every request passes [`guard`] (host, token, role, CSRF, rate limits, content type, audit;
@@ -20,6 +21,7 @@ mod hitl_metrics;
 mod onboarding;
 mod schemas;
 mod session;
+mod supervisor;
 mod telegram;
 mod times;
 mod workflows;
@@ -59,6 +61,8 @@ pub struct AppState {
     pub security: Arc<guard::Security>,
     /// CORS for the configured origins, the body limit and the request timeout.
     pub limits: Arc<crate::config::HttpConfig>,
+    /// The consumed queues' control (the supervisor API).
+    pub controls: Arc<crate::control::Controls>,
 }
 
 /// The API's description; the paths come from the handlers' `#[utoipa::path]`.
@@ -74,6 +78,7 @@ pub struct AppState {
         (name = "workflows", description = "Workflows as they are now, changed at run time, audited"),
         (name = "onboarding", description = "The seed's lead intake"),
         (name = "auth", description = "Dashboard sessions and the access audit log"),
+        (name = "supervisor", description = "This replica's actor tree and its queues' consumers: pause, resume, scale, prefetch, drain (admin)"),
     )
 )]
 struct ApiDoc;
@@ -99,6 +104,14 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(health::agents))
+        .routes(routes!(supervisor::ready))
+        .routes(routes!(supervisor::tree))
+        .routes(routes!(supervisor::pause))
+        .routes(routes!(supervisor::resume))
+        .routes(routes!(supervisor::concurrency))
+        .routes(routes!(supervisor::prefetch))
+        .routes(routes!(supervisor::drain_queue))
+        .routes(routes!(supervisor::drain_replica))
         .routes(routes!(metrics))
         .routes(routes!(decisions::pending))
         .routes(routes!(decisions::history))

@@ -1,0 +1,220 @@
+//! The supervisor control API of this replica (admin), under `/api/supervisor/`: the tree
+//! (each consumed queue's consumer: desired and live state, restarts, in flight, rate),
+//! pause and resume a queue, change its concurrency and prefetch live, drain a queue (stop
+//! taking work, wait for what is in flight) or the whole replica (as SIGTERM: drain, flush,
+//! exit 0). And `GET /ready`: whether this replica can do its work now (RabbitMQ, Redis and
+//! Kafka answer, no queue in meltdown), 503 with the failing part when not.
+//!
+//! Changes apply to this replica only and last until it stops.
+
+use super::error::{ApiError, ErrorBody};
+use super::AppState;
+use crate::control::{QueueControl, MAX_CONCURRENCY};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a dependency may take to answer a readiness probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest a queue drain may wait for in-flight tasks.
+const MAX_DRAIN_WAIT: u64 = 600;
+
+fn control<'a>(state: &'a AppState, queue: &str) -> Result<&'a Arc<QueueControl>, ApiError> {
+    state
+        .controls
+        .queue(queue)
+        .ok_or_else(|| ApiError::not_found(format!("this replica does not consume `{queue}`")))
+}
+
+/// One queue as the tree shows it.
+fn queue_view(state: &AppState, name: &str, control: &QueueControl) -> Value {
+    let health = state.health.queues().remove(name).unwrap_or_default();
+    let status = control.status();
+    let phase = if health.failed {
+        "failed"
+    } else if health.consumers == 0 {
+        "stopped"
+    } else if status.desired.paused {
+        if status.in_flight > 0 {
+            "pausing"
+        } else {
+            "paused"
+        }
+    } else {
+        "consuming"
+    };
+    json!({
+        "queue": name,
+        "state": phase,
+        "paused": status.desired.paused,
+        "concurrency": status.desired.concurrency,
+        "prefetch": status.desired.prefetch,
+        "consuming": status.consuming,
+        "in_flight": status.in_flight,
+        "done": status.done,
+        "per_second_1m": status.per_second_1m,
+        "restarts": health.restarts,
+        "last_error": health.last_error,
+    })
+}
+
+/// Who this replica is: the host name and the process id.
+fn replica() -> Value {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .unwrap_or_else(|| "localhost".into());
+    json!({"host": host, "pid": std::process::id()})
+}
+
+#[utoipa::path(get, path = "/api/supervisor/tree", tag = "supervisor", operation_id = "supervisor_tree",
+    responses((status = 200, description = "replica {host, pid}; root: the tree's actors; queues: [{queue, state (consuming, pausing, paused, stopped, failed), paused, concurrency, prefetch, consuming, in_flight, done, per_second_1m, restarts, last_error}]")))]
+pub(super) async fn tree(State(state): State<AppState>) -> Json<Value> {
+    let queues: Vec<Value> = state.controls.queues().map(|(name, c)| queue_view(&state, name, c)).collect();
+    let mut children = vec!["EventPublisher", "HitlActor", "ExpirySweeper", "WorkflowWatcher"];
+    children.extend(std::iter::repeat_n("QueueSupervisor", queues.len()));
+    Json(json!({
+        "replica": replica(),
+        "root": {"actor": "RootSupervisor", "children": children},
+        "llm": state.health.llm(),
+        "queues": queues,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/supervisor/queues/{queue}/pause", tag = "supervisor", operation_id = "pause_queue",
+    params(("queue" = String, Path)),
+    responses((status = 200, description = "The queue as the tree shows it: in-flight tasks finish and are acked, nothing new is taken"), (status = 404, description = "Not consumed here", body = ErrorBody)))]
+pub(super) async fn pause(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let c = control(&state, &queue)?;
+    c.change(|d| d.paused = true);
+    Ok(Json(queue_view(&state, &queue, c)))
+}
+
+#[utoipa::path(post, path = "/api/supervisor/queues/{queue}/resume", tag = "supervisor", operation_id = "resume_queue",
+    params(("queue" = String, Path)),
+    responses((status = 200, description = "The queue as the tree shows it"), (status = 404, description = "Not consumed here", body = ErrorBody)))]
+pub(super) async fn resume(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let c = control(&state, &queue)?;
+    c.change(|d| d.paused = false);
+    Ok(Json(queue_view(&state, &queue, c)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Amount {
+    value: u64,
+}
+
+#[utoipa::path(put, path = "/api/supervisor/queues/{queue}/concurrency", tag = "supervisor", operation_id = "scale_queue",
+    params(("queue" = String, Path), ("value" = u64, Query, minimum = 1, maximum = 1024, description = "Tasks at once; the prefetch is raised to it when lower")),
+    responses((status = 200, description = "The queue as the tree shows it"), (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "Not consumed here", body = ErrorBody)))]
+pub(super) async fn concurrency(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    q: Result<Query<Amount>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let n = q?.0.value;
+    let c = control(&state, &queue)?;
+    let n = usize::try_from(n)
+        .ok()
+        .filter(|n| (1..=MAX_CONCURRENCY).contains(n))
+        .ok_or_else(|| ApiError::bad_request(format!("value must be 1..{MAX_CONCURRENCY}")))?;
+    c.change(|d| {
+        d.concurrency = n;
+        // More tasks at once than RabbitMQ hands over ahead would never run.
+        d.prefetch = d.prefetch.max(u16::try_from(n).unwrap_or(u16::MAX));
+    });
+    Ok(Json(queue_view(&state, &queue, c)))
+}
+
+#[utoipa::path(put, path = "/api/supervisor/queues/{queue}/prefetch", tag = "supervisor", operation_id = "prefetch_queue",
+    params(("queue" = String, Path), ("value" = u64, Query, minimum = 1, maximum = 65535, description = "Unacked deliveries handed over ahead (basic_qos)")),
+    responses((status = 200, description = "The queue as the tree shows it"), (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "Not consumed here", body = ErrorBody)))]
+pub(super) async fn prefetch(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    q: Result<Query<Amount>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let n = q?.0.value;
+    let c = control(&state, &queue)?;
+    let n = u16::try_from(n)
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| ApiError::bad_request("value must be 1..65535"))?;
+    c.change(|d| d.prefetch = n);
+    Ok(Json(queue_view(&state, &queue, c)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DrainQuery {
+    /// Seconds to wait for in-flight tasks (default 30).
+    wait: Option<u64>,
+}
+
+#[utoipa::path(post, path = "/api/supervisor/queues/{queue}/drain", tag = "supervisor", operation_id = "drain_queue",
+    params(("queue" = String, Path), ("wait" = Option<u64>, Query, minimum = 0, maximum = 600, description = "Seconds to wait for in-flight tasks, default 30")),
+    responses((status = 200, description = "The queue paused, drained true once nothing is in flight (false: still finishing after wait)"), (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "Not consumed here", body = ErrorBody)))]
+pub(super) async fn drain_queue(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    q: Result<Query<DrainQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let wait = q?.0.wait.unwrap_or(30);
+    if wait > MAX_DRAIN_WAIT {
+        return Err(ApiError::bad_request(format!("wait must be 0..{MAX_DRAIN_WAIT} seconds")));
+    }
+    let c = control(&state, &queue)?;
+    c.change(|d| d.paused = true);
+    let drained = c.settled(Duration::from_secs(wait)).await;
+    let mut view = queue_view(&state, &queue, c);
+    view["drained"] = drained.into();
+    Ok(Json(view))
+}
+
+#[utoipa::path(post, path = "/api/supervisor/drain", tag = "supervisor", operation_id = "drain_replica",
+    responses((status = 202, description = "draining: the replica stops consuming, finishes in-flight tasks within its grace period, flushes its events and exits 0")))]
+pub(super) async fn drain_replica(State(state): State<AppState>) -> Response {
+    state.controls.request_drain();
+    (StatusCode::ACCEPTED, Json(json!({"draining": true, "replica": replica()}))).into_response()
+}
+
+/// 200 `ready` when this replica can do its work: RabbitMQ, Redis and Kafka answer and no
+/// queue is in meltdown; else 503 `not_ready` with each part's state (no error text: public).
+#[utoipa::path(get, path = "/ready", tag = "runtime", operation_id = "ready",
+    responses((status = 200, description = "status ready; checks: rabbitmq, redis, kafka, tree (ok or the failing state)"), (status = 503, description = "status not_ready, with the failing checks")))]
+pub(super) async fn ready(State(state): State<AppState>) -> Response {
+    let state_of = |ok: bool| if ok { "ok" } else { "unavailable" };
+    let redis = tokio::time::timeout(PROBE_TIMEOUT, state.hitl.store().ping()).await;
+    let redis = state_of(matches!(redis, Ok(Ok(()))));
+    let rabbitmq = match &state.amqp {
+        Some(link) => state_of(link.is_up().await),
+        None => "not used",
+    };
+    let kafka = match &state.sink {
+        Some(sink) => state_of(sink.reachable(PROBE_TIMEOUT).await.is_ok()),
+        None => "not used",
+    };
+    let failed: Vec<String> =
+        state.health.queues().into_iter().filter(|(_, q)| q.failed).map(|(name, _)| name).collect();
+    let tree = if failed.is_empty() { "ok".to_string() } else { format!("meltdown: {}", failed.join(", ")) };
+    let ready = [redis, rabbitmq, kafka].iter().all(|s| *s != "unavailable") && failed.is_empty();
+    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": {"rabbitmq": rabbitmq, "redis": redis, "kafka": kafka, "tree": tree},
+    });
+    (code, Json(body)).into_response()
+}

@@ -1,0 +1,162 @@
+//! The supervisor control API against real RabbitMQ and Redis: a queue scaled live (the most
+//! LLM requests open at once, seen at the test's stand-in, follows), its prefetch changed live
+//! (as RabbitMQ reports the consumer's), paused (nothing more is delivered, the tasks stay in
+//! the queue), resumed (everything is processed once), drained; readiness; and a replica
+//! drained through the API exits 0 with nothing left unacked.
+
+mod common;
+
+use common::auth::client_as;
+use common::llm_server::{order_proposal, Reply};
+use common::runtime::{order, TestEnv};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const QUEUE: &str = "auto_orders";
+
+async fn until(what: &str, limit: Duration, mut ok: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ok().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_is_scaled_paused_resumed_and_drained_live() {
+    let env = TestEnv::new().await;
+    let slow = Reply::Content {
+        content: order_proposal(0.99, json!([{"action": "fulfil"}])),
+        delay: Duration::from_millis(400),
+    };
+    env.llm.set_default(slow);
+    let config = env.config(&[]);
+    let running = env.start(&config, &[QUEUE]).await;
+    let base = format!("http://{}", running.http_addr);
+    let admin = client_as("ops", "admin");
+    let call = |method: reqwest::Method, path: String| {
+        let request = admin.request(method, format!("{base}{path}"));
+        async move {
+            let r = request.send().await.expect("request");
+            let code = r.status().as_u16();
+            (code, r.json::<Value>().await.expect("JSON"))
+        }
+    };
+    let put = |path: String| call(reqwest::Method::PUT, path);
+    let post = |path: String| call(reqwest::Method::POST, path);
+    let queue_in = |tree: &Value| {
+        tree["queues"]
+            .as_array()
+            .and_then(|q| q.iter().find(|q| q["queue"] == QUEUE).cloned())
+            .unwrap_or_default()
+    };
+
+    until("the consumer to start", Duration::from_secs(10), async || {
+        let (code, tree) = call(reqwest::Method::GET, "/api/supervisor/tree".into()).await;
+        code == 200 && queue_in(&tree)["state"] == "consuming" && queue_in(&tree)["consuming"] == true
+    })
+    .await;
+    // Only admins steer the tree.
+    let viewer = client_as("vic", "viewer");
+    let r = viewer.post(format!("{base}/api/supervisor/queues/{QUEUE}/pause")).send().await.expect("post");
+    assert_eq!(r.status().as_u16(), 403);
+    let (code, _) = post("/api/supervisor/queues/nope/pause".into()).await;
+    assert_eq!(code, 404);
+    let (code, bad) = put(format!("/api/supervisor/queues/{QUEUE}/concurrency?value=0")).await;
+    assert_eq!(code, 400, "{bad}");
+
+    // Scale to 4: never more than 4 model calls at once.
+    let (code, q) = put(format!("/api/supervisor/queues/{QUEUE}/concurrency?value=4")).await;
+    assert_eq!((code, q["concurrency"].as_u64()), (200, Some(4)), "{q}");
+    let tasks = 120;
+    env.submit(&config, QUEUE, &order(&format!("ctl-{}", uuid::Uuid::new_v4().simple()), None), tasks).await;
+    until("work to start", Duration::from_secs(20), async || env.llm.requests().len() >= 8).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let at_four = env.llm.max_in_flight();
+    assert!((2..=4).contains(&at_four), "{at_four} model calls at once with concurrency 4");
+    // Scale to 16 (the prefetch follows): more at once.
+    let (_, q) = put(format!("/api/supervisor/queues/{QUEUE}/concurrency?value=16")).await;
+    assert!(q["prefetch"].as_u64().is_some_and(|p| p >= 16), "{q}");
+    env.llm.reset_max_in_flight();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let at_sixteen = env.llm.max_in_flight();
+    assert!(at_sixteen > 4, "{at_sixteen} model calls at once with concurrency 16");
+
+    // Pause: in-flight tasks finish, nothing more is delivered, the rest stays in the queue.
+    let (code, q) = post(format!("/api/supervisor/queues/{QUEUE}/pause")).await;
+    assert_eq!((code, q["paused"].as_bool()), (200, Some(true)), "{q}");
+    until("in-flight tasks to finish", Duration::from_secs(10), async || {
+        let (_, tree) = call(reqwest::Method::GET, "/api/supervisor/tree".into()).await;
+        queue_in(&tree)["state"] == "paused"
+    })
+    .await;
+    let calls = env.llm.requests().len();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(env.llm.requests().len(), calls, "no model call while paused");
+    let waiting = env.ready(QUEUE).await;
+    assert!(waiting > 0 && (waiting as usize) < tasks, "{waiting} tasks wait in the queue");
+    assert_eq!(calls + waiting as usize, tasks, "every task is done or waiting, none in between");
+    let (_, tree) = call(reqwest::Method::GET, "/api/supervisor/tree".into()).await;
+    assert_eq!(queue_in(&tree)["consuming"], false, "{tree}");
+
+    // Prefetch while paused, then resume: the consumer comes back with the new prefetch.
+    let (code, q) = put(format!("/api/supervisor/queues/{QUEUE}/prefetch?value=3")).await;
+    assert_eq!((code, q["prefetch"].as_u64()), (200, Some(3)), "{q}");
+    let (_, _) = put(format!("/api/supervisor/queues/{QUEUE}/concurrency?value=2")).await;
+    let (code, q) = post(format!("/api/supervisor/queues/{QUEUE}/resume")).await;
+    assert_eq!((code, q["paused"].as_bool()), (200, Some(false)), "{q}");
+    until("RabbitMQ to report the consumer's prefetch", Duration::from_secs(15), async || {
+        env.vhost.consumers().iter().any(|c| c["queue"]["name"] == QUEUE && c["prefetch_count"] == 3)
+    })
+    .await;
+    until("every task to be processed", Duration::from_secs(60), async || env.ready(QUEUE).await == 0).await;
+    let (code, q) = post(format!("/api/supervisor/queues/{QUEUE}/drain?wait=20")).await;
+    assert_eq!((code, q["drained"].as_bool(), q["in_flight"].as_u64()), (200, Some(true), Some(0)), "{q}");
+    assert_eq!(env.llm.requests().len(), tasks, "each task called the model once: none was processed twice");
+    assert_eq!(q["done"].as_u64(), Some(tasks as u64), "{q}");
+
+    let metrics =
+        admin.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    for line in [
+        "overseer_queue_paused{queue=\"auto_orders\"} 1",
+        "overseer_queue_concurrency{queue=\"auto_orders\"} 2",
+        "overseer_queue_prefetch{queue=\"auto_orders\"} 3",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} not in /metrics");
+    }
+    let r = reqwest::get(format!("{base}/ready")).await.expect("ready");
+    assert_eq!(r.status().as_u16(), 200);
+    let ready: Value = r.json().await.expect("JSON");
+    assert_eq!(
+        ready["checks"],
+        json!({"rabbitmq": "ok", "redis": "ok", "kafka": "ok", "tree": "ok"}),
+        "{ready}"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_drained_through_the_api_exits_cleanly() {
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::Content {
+        content: order_proposal(0.99, json!([{"action": "fulfil"}])),
+        delay: Duration::from_millis(500),
+    });
+    let port = common::process::free_port();
+    let mut replica = common::process::Replica::start(&env.env(&[]), port);
+    let config = env.config(&[]);
+    env.submit(&config, QUEUE, &order(&format!("drain-{}", uuid::Uuid::new_v4().simple()), None), 6).await;
+    until("work to start", Duration::from_secs(20), async || !env.llm.requests().is_empty()).await;
+    let r = client_as("ops", "admin")
+        .post(format!("http://127.0.0.1:{port}/api/supervisor/drain"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 202);
+    let (code, took) =
+        tokio::task::spawn_blocking(move || replica.wait(Duration::from_secs(30))).await.expect("join");
+    assert_eq!(code, Some(0), "exited 0 after {took:?}");
+    // In-flight tasks finished and were acked; the rest went back to the queue, none unacked.
+    let left = env.ready(QUEUE).await as usize;
+    assert_eq!(left + env.llm.requests().len(), 6, "each task done once or waiting");
+}
