@@ -107,6 +107,7 @@ async fn every_route_refuses_every_bad_token_and_audits_it() {
 
     let public_routes = [
         ("get", "/health"),
+        ("get", "/ready"),
         ("get", "/api/hitl/dashboard"),
         ("post", "/api/auth/login"),
         ("post", "/api/auth/logout"),
