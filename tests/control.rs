@@ -160,3 +160,76 @@ async fn a_replica_drained_through_the_api_exits_cleanly() {
     let left = env.ready(QUEUE).await as usize;
     assert_eq!(left + env.llm.requests().len(), 6, "each task done once or waiting");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_pause_reaches_every_replica_and_one_started_later() {
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::Content {
+        content: order_proposal(0.99, json!([{"action": "fulfil"}])),
+        delay: Duration::from_millis(100),
+    });
+    let config = env.config(&[("OVERSEER__RUNTIME__CONTROL_POLL", "300ms")]);
+    let a = env.start(&config, &[QUEUE]).await;
+    let b = env.start(&config, &[QUEUE]).await;
+    let admin = client_as("ops", "admin");
+    let tree = |running: &overseer_supervisor::runtime::Running| {
+        let request = admin.get(format!("http://{}/api/supervisor/tree", running.http_addr));
+        async move {
+            let tree: Value = request.send().await.expect("tree").json().await.expect("JSON");
+            tree["queues"]
+                .as_array()
+                .and_then(|q| q.iter().find(|q| q["queue"] == QUEUE).cloned())
+                .unwrap_or_default()
+        }
+    };
+    let (ta, tb) = (tree(&a).await, tree(&b).await);
+    assert!(ta["cluster"].is_null() && tb["cluster"].is_null(), "nothing asked yet: {ta} {tb}");
+
+    // Paused through replica a, for the cluster: b follows within a poll.
+    let r = admin
+        .post(format!("http://{}/api/supervisor/queues/{QUEUE}/pause?scope=cluster", a.http_addr))
+        .send()
+        .await
+        .expect("pause");
+    assert_eq!(r.status().as_u16(), 200);
+    until("both replicas to stop consuming", Duration::from_secs(10), async || {
+        let (ta, tb) = (tree(&a).await, tree(&b).await);
+        [ta, tb].iter().all(|q| q["paused"] == true && q["consuming"] == false)
+    })
+    .await;
+    let tasks = 20;
+    env.submit(&config, QUEUE, &order(&format!("cl-{}", uuid::Uuid::new_v4().simple()), None), tasks).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(env.llm.requests().len(), 0, "no replica takes a task while the cluster is paused");
+    assert_eq!(env.ready(QUEUE).await as usize, tasks, "the tasks wait in the queue");
+
+    // A replica started now comes up paused, and says who paused the cluster.
+    let c = env.start(&config, &[QUEUE]).await;
+    let tc = tree(&c).await;
+    assert_eq!(
+        (tc["paused"].clone(), tc["cluster"]["paused"].clone(), tc["cluster"]["by"].clone()),
+        (json!(true), json!(true), json!("ops")),
+        "{tc}"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(env.llm.requests().len(), 0, "the new replica took nothing either");
+
+    // Resumed through replica b: every task is processed, once.
+    let r = admin
+        .post(format!("http://{}/api/supervisor/queues/{QUEUE}/resume?scope=cluster", b.http_addr))
+        .send()
+        .await
+        .expect("resume");
+    assert_eq!(r.status().as_u16(), 200);
+    until("every task to be processed", Duration::from_secs(30), async || {
+        env.ready(QUEUE).await == 0 && env.llm.requests().len() >= tasks
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(env.llm.requests().len(), tasks, "each task once");
+    let (ta, tc) = (tree(&a).await, tree(&c).await);
+    assert!(ta["paused"] == false && tc["paused"] == false, "{ta} {tc}");
+    c.shutdown().await;
+    b.shutdown().await;
+    a.shutdown().await;
+}

@@ -8,6 +8,7 @@ use crate::audit::redis_audit::RedisAudit;
 use crate::audit::Auditor;
 use crate::config::{Config, ConsumerRole};
 use crate::connect::{self, Unreachable};
+use crate::control::remembered::{RedisControl, RememberedControl};
 use crate::control::{Controls, Desired, QueueControl};
 use crate::events::kafka::KafkaSink;
 use crate::events::EventSink;
@@ -166,6 +167,8 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
             .map_err(|e| Unreachable::new("Redis", &c.redis.url, e))?,
     );
     let audit_log = Arc::new(RedisAudit::new(redis.connection(), &c.redis.key_prefix));
+    let remembered: Arc<dyn RememberedControl> =
+        Arc::new(RedisControl::new(redis.connection(), &c.redis.key_prefix));
     let store: Arc<dyn DecisionStore> = Arc::new(redis);
     let kafka_url = format!("kafka://{}", c.kafka.bootstrap_servers);
     // Proves the cluster answers before anything is consumed.
@@ -176,15 +179,22 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
     // Connecting once at start turns a wrong URL into a clear error instead of restarts.
     link.connection().await?;
 
-    let queues: Vec<QueuePlan> = consumed_queues(config, &options)?
+    let consumed = consumed_queues(config, &options)?;
+    // What the cluster changed (paused, scaled) applies before anything is consumed.
+    let names: Vec<String> = consumed.iter().map(|ctx| ctx.queue.clone()).collect();
+    let control_seen =
+        remembered.load(&names).await.map_err(|e| Unreachable::new("Redis", &c.redis.url, e))?;
+    let queues: Vec<QueuePlan> = consumed
         .into_iter()
         .map(|ctx| {
             let q = &config.queues[&ctx.queue];
-            let desired = Desired {
+            let configured = Desired {
                 paused: false,
                 concurrency: usize::from(config.concurrency(q)),
                 prefetch: config.prefetch(q),
             };
+            let desired =
+                control_seen.get(&ctx.queue).map_or(configured.clone(), |o| o.applied_to(configured));
             QueuePlan {
                 control: Arc::new(QueueControl::new(desired)),
                 consumer_priority: config.classes.get(&q.class).map_or(0, |c| c.consumer_priority),
@@ -196,8 +206,10 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
             }
         })
         .collect();
-    let names: Vec<String> = queues.iter().map(|q| q.ctx.queue.clone()).collect();
-    let controls = Arc::new(Controls::new(queues.iter().map(|q| (q.ctx.queue.clone(), q.control.clone()))));
+    let controls = Arc::new(
+        Controls::new(queues.iter().map(|q| (q.ctx.queue.clone(), q.control.clone())))
+            .remembering(remembered),
+    );
     let parts = PipelineParts {
         agents: config
             .agents
@@ -264,6 +276,9 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         sweep_interval: config.hitl.sweep_interval,
         outbox_settle: config.hitl.outbox_settle,
         workflow_poll: config.hitl.workflow_poll,
+        controls: controls.clone(),
+        control_poll: config.runtime.control_poll,
+        control_seen,
     };
     let (root, root_done) = Actor::spawn(None, RootSupervisor, root_args)
         .await

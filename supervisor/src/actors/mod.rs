@@ -6,6 +6,7 @@
 //! ├── HitlActor                 — parks decisions for a person (Redis) + hitl.requests
 //! ├── ExpirySweeper             — expires pending decisions past their deadline
 //! ├── WorkflowWatcher           — reloads the workflows when any replica changed one
+//! ├── ControlWatcher            — applies the cluster's queue control (pause, scale) here
 //! └── QueueSupervisor(queue) × configured agent queues
 //!     └── ConsumerActor(queue)  — one channel, prefetch, up to `concurrency` tasks in flight
 //! ```
@@ -16,6 +17,7 @@
 //! marked failed on /health and no longer restarted. Drain (SIGTERM) flows down the tree.
 
 pub mod consumer;
+pub mod control_watcher;
 pub mod event_publisher;
 pub mod expiry_sweeper;
 pub mod hitl;

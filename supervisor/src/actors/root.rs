@@ -5,12 +5,14 @@
 //! handle their consumers' failures; if a child of the root fails, the root starts it again.
 
 use super::consumer::ConsumerArgs;
+use super::control_watcher::{ControlWatcher, ControlWatcherArgs, ControlWatcherMessage};
 use super::event_publisher::{EventPublisher, PublisherHandle, PublisherMessage};
 use super::expiry_sweeper::{ExpirySweeper, SweeperArgs, SweeperMessage};
 use super::hitl::{HitlActor, HitlHandle, HitlMessage};
 use super::queue_supervisor::{QueueSupervisor, QueueSupervisorArgs, QueueSupervisorMessage};
 use super::workflow_watcher::{WatcherArgs, WatcherMessage, WorkflowWatcher};
-use crate::control::QueueControl;
+use crate::control::remembered::Override;
+use crate::control::{Controls, QueueControl};
 use crate::events::EventSink;
 use crate::health::Health;
 use crate::hitl::service::HitlService;
@@ -19,6 +21,7 @@ use crate::pipeline::{Pipeline, PipelineParts, QueueContext};
 use crate::transport::link::AmqpLink;
 use crate::transport::settle::RetryPolicy;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +57,11 @@ pub struct RootArgs {
     pub outbox_settle: Duration,
     /// How often the WorkflowWatcher checks for workflow changes.
     pub workflow_poll: Duration,
+    /// The queues' control; with a remembered store, the ControlWatcher follows the cluster's.
+    pub controls: Arc<Controls>,
+    pub control_poll: Duration,
+    /// The cluster records applied at start.
+    pub control_seen: BTreeMap<String, Override>,
 }
 
 pub enum RootMessage {
@@ -66,6 +74,7 @@ pub struct RootState {
     hitl: ActorRef<HitlMessage>,
     sweeper: ActorRef<SweeperMessage>,
     watcher: ActorRef<WatcherMessage>,
+    control: Option<ActorRef<ControlWatcherMessage>>,
     queues: Vec<(QueueSupervisorArgs, ActorRef<QueueSupervisorMessage>)>,
     draining: bool,
 }
@@ -100,6 +109,18 @@ impl Actor for RootSupervisor {
             WatcherArgs { registry: args.parts.workflows.clone(), interval: args.workflow_poll };
         let (watcher, _) =
             Actor::spawn_linked(None, WorkflowWatcher, watcher_args, myself.get_cell()).await?;
+        let control = match args.controls.remembered() {
+            Some(remembered) => {
+                let control_args = ControlWatcherArgs {
+                    controls: args.controls.clone(),
+                    remembered: remembered.clone(),
+                    interval: args.control_poll,
+                    seen: args.control_seen,
+                };
+                Some(Actor::spawn_linked(None, ControlWatcher, control_args, myself.get_cell()).await?.0)
+            }
+            None => None,
+        };
         let pipeline = Arc::new(Pipeline {
             parts: args.parts,
             sink: handle.clone(),
@@ -125,7 +146,7 @@ impl Actor for RootSupervisor {
                 Actor::spawn_linked(None, QueueSupervisor, qargs.clone(), myself.get_cell()).await?;
             queues.push((qargs, child));
         }
-        Ok(RootState { publisher, hitl, sweeper, watcher, queues, draining: false })
+        Ok(RootState { publisher, hitl, sweeper, watcher, control, queues, draining: false })
     }
 
     async fn handle(
@@ -156,6 +177,9 @@ impl Actor for RootSupervisor {
                 }
                 state.sweeper.stop(None);
                 state.watcher.stop(None);
+                if let Some(control) = &state.control {
+                    control.stop(None);
+                }
                 state.hitl.stop(None);
                 state.publisher.stop(None);
                 let _ = reply.send(());

@@ -20,6 +20,11 @@ pub struct RuntimeConfig {
     #[serde(default = "default_restart_window", with = "humantime_serde")]
     #[schemars(with = "String")]
     pub restart_window: std::time::Duration,
+    /// How often a replica looks for queue control changed for the whole cluster (a pause or
+    /// a scale made through any replica's supervisor API with `scope=cluster`).
+    #[serde(default = "default_control_poll", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub control_poll: std::time::Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -28,6 +33,7 @@ impl Default for RuntimeConfig {
             shutdown_grace: default_grace(),
             max_restarts: default_max_restarts(),
             restart_window: default_restart_window(),
+            control_poll: default_control_poll(),
         }
     }
 }
@@ -37,6 +43,9 @@ fn default_grace() -> std::time::Duration {
 }
 fn default_max_restarts() -> u32 {
     5
+}
+fn default_control_poll() -> std::time::Duration {
+    std::time::Duration::from_secs(1)
 }
 fn default_restart_window() -> std::time::Duration {
     std::time::Duration::from_secs(60)

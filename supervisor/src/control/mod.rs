@@ -6,8 +6,10 @@
 //! `actors::consumer`).
 
 mod rate;
+pub mod remembered;
 
 pub use rate::RateMeter;
+use remembered::{Change, RememberedControl};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -131,16 +133,47 @@ pub struct QueueStatus {
     pub per_second_1m: f64,
 }
 
-/// Every consumed queue's control, and the replica-wide drain request.
-#[derive(Debug, Default)]
+/// Every consumed queue's control, the replica-wide drain request, and where the cluster's
+/// desired state is remembered.
+#[derive(Default)]
 pub struct Controls {
     queues: BTreeMap<String, Arc<QueueControl>>,
     drain: CancellationToken,
+    remembered: Option<Arc<dyn RememberedControl>>,
 }
 
 impl Controls {
     pub fn new(queues: impl IntoIterator<Item = (String, Arc<QueueControl>)>) -> Self {
-        Self { queues: queues.into_iter().collect(), drain: CancellationToken::new() }
+        Self { queues: queues.into_iter().collect(), drain: CancellationToken::new(), remembered: None }
+    }
+
+    /// Cluster-wide changes are remembered in `store` (and every replica follows them).
+    pub fn remembering(mut self, store: Arc<dyn RememberedControl>) -> Self {
+        self.remembered = Some(store);
+        self
+    }
+
+    pub fn remembered(&self) -> Option<&Arc<dyn RememberedControl>> {
+        self.remembered.as_ref()
+    }
+
+    /// Remembers `changes` to `queue` for the whole cluster, by `by`, and applies them here.
+    pub async fn change_cluster(
+        &self,
+        queue: &str,
+        changes: &[Change],
+        by: &str,
+    ) -> Result<Desired, crate::store::StoreError> {
+        let store = self
+            .remembered
+            .as_ref()
+            .ok_or_else(|| crate::store::StoreError::Unavailable("no cluster state store here".into()))?;
+        let at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+        store.remember(queue, changes, by, &at).await?;
+        let control = self.queue(queue).ok_or_else(|| {
+            crate::store::StoreError::Unavailable(format!("`{queue}` is not consumed here"))
+        })?;
+        Ok(control.change(|d| changes.iter().for_each(|c| c.apply(d))))
     }
 
     pub fn queue(&self, name: &str) -> Option<&Arc<QueueControl>> {

@@ -5,10 +5,14 @@
 //! exit 0). And `GET /ready`: whether this replica can do its work now (RabbitMQ, Redis and
 //! Kafka answer, no queue in meltdown), 503 with the failing part when not.
 //!
-//! Changes apply to this replica only and last until it stops.
+//! A change applies to this replica until it stops, or with `scope=cluster` to every replica:
+//! remembered in Redis (who, when), followed by each replica within `runtime.control_poll`,
+//! and applied by replicas that start later before they consume.
 
+use super::caller::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
+use crate::control::remembered::{Change, Override};
 use crate::control::{QueueControl, MAX_CONCURRENCY};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -33,7 +37,7 @@ fn control<'a>(state: &'a AppState, queue: &str) -> Result<&'a Arc<QueueControl>
 }
 
 /// One queue as the tree shows it.
-fn queue_view(state: &AppState, name: &str, control: &QueueControl) -> Value {
+fn queue_view(state: &AppState, name: &str, control: &QueueControl, cluster: Option<&Override>) -> Value {
     let health = state.health.queues().remove(name).unwrap_or_default();
     let status = control.status();
     let phase = if health.failed {
@@ -61,6 +65,7 @@ fn queue_view(state: &AppState, name: &str, control: &QueueControl) -> Value {
         "per_second_1m": status.per_second_1m,
         "restarts": health.restarts,
         "last_error": health.last_error,
+        "cluster": cluster,
     })
 }
 
@@ -74,9 +79,16 @@ fn replica() -> Value {
 }
 
 #[utoipa::path(get, path = "/api/supervisor/tree", tag = "supervisor", operation_id = "supervisor_tree",
-    responses((status = 200, description = "replica {host, pid}; root: the tree's actors; queues: [{queue, state (consuming, pausing, paused, stopped, failed), paused, concurrency, prefetch, consuming, in_flight, done, per_second_1m, restarts, last_error}]")))]
+    responses((status = 200, description = "replica {host, pid}; root: the tree's actors; queues: [{queue, state (consuming, pausing, paused, stopped, failed), paused, concurrency, prefetch, consuming, in_flight, done, per_second_1m, restarts, last_error, cluster: what the cluster asks of it {paused?, concurrency?, prefetch?, by, at}}]")))]
 pub(super) async fn tree(State(state): State<AppState>) -> Json<Value> {
-    let queues: Vec<Value> = state.controls.queues().map(|(name, c)| queue_view(&state, name, c)).collect();
+    let names: Vec<String> = state.controls.queues().map(|(q, _)| q.clone()).collect();
+    // What the cluster asks of each queue (who, when); a store that does not answer leaves it out.
+    let cluster = match state.controls.remembered() {
+        Some(store) => store.load(&names).await.unwrap_or_default(),
+        None => Default::default(),
+    };
+    let queues: Vec<Value> =
+        state.controls.queues().map(|(name, c)| queue_view(&state, name, c, cluster.get(name))).collect();
     let mut children = vec!["EventPublisher", "HitlActor", "ExpirySweeper", "WorkflowWatcher"];
     children.extend(std::iter::repeat_n("QueueSupervisor", queues.len()));
     Json(json!({
@@ -87,74 +99,111 @@ pub(super) async fn tree(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
+/// Where a change applies: this replica (default) or every replica, remembered.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ScopeQuery {
+    scope: Option<String>,
+}
+
+/// `changes` to `queue`, here or (remembered, followed by every replica) in the cluster.
+async fn apply(
+    state: &AppState,
+    queue: &str,
+    caller: &Caller,
+    scope: Option<&str>,
+    changes: &[Change],
+) -> Result<Json<Value>, ApiError> {
+    let c = control(state, queue)?;
+    match scope {
+        None | Some("replica") => {
+            c.change(|d| changes.iter().for_each(|change| change.apply(d)));
+        }
+        Some("cluster") => {
+            state
+                .controls
+                .change_cluster(queue, changes, &caller.principal.subject)
+                .await
+                .map_err(|e| ApiError::unavailable("the cluster's control store", e))?;
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!("scope must be replica or cluster, not `{other}`")))
+        }
+    }
+    Ok(Json(queue_view(state, queue, c, None)))
+}
+
 #[utoipa::path(post, path = "/api/supervisor/queues/{queue}/pause", tag = "supervisor", operation_id = "pause_queue",
-    params(("queue" = String, Path)),
-    responses((status = 200, description = "The queue as the tree shows it: in-flight tasks finish and are acked, nothing new is taken"), (status = 404, description = "Not consumed here", body = ErrorBody)))]
+    params(("queue" = String, Path), ("scope" = Option<String>, Query, pattern = "^(replica|cluster)$", description = "replica (default) or cluster: every replica, remembered for replicas started later")),
+    responses((status = 200, description = "The queue as the tree shows it: in-flight tasks finish and are acked, nothing new is taken"), (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "Not consumed here", body = ErrorBody), (status = 503, description = "The cluster's control store is down", body = ErrorBody)))]
 pub(super) async fn pause(
     State(state): State<AppState>,
     Path(queue): Path<String>,
+    caller: Caller,
+    q: Result<Query<ScopeQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let c = control(&state, &queue)?;
-    c.change(|d| d.paused = true);
-    Ok(Json(queue_view(&state, &queue, c)))
+    apply(&state, &queue, &caller, q?.0.scope.as_deref(), &[Change::Paused(true)]).await
 }
 
 #[utoipa::path(post, path = "/api/supervisor/queues/{queue}/resume", tag = "supervisor", operation_id = "resume_queue",
-    params(("queue" = String, Path)),
-    responses((status = 200, description = "The queue as the tree shows it"), (status = 404, description = "Not consumed here", body = ErrorBody)))]
+    params(("queue" = String, Path), ("scope" = Option<String>, Query, pattern = "^(replica|cluster)$", description = "replica (default) or cluster")),
+    responses((status = 200, description = "The queue as the tree shows it"), (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "Not consumed here", body = ErrorBody), (status = 503, description = "The cluster's control store is down", body = ErrorBody)))]
 pub(super) async fn resume(
     State(state): State<AppState>,
     Path(queue): Path<String>,
+    caller: Caller,
+    q: Result<Query<ScopeQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let c = control(&state, &queue)?;
-    c.change(|d| d.paused = false);
-    Ok(Json(queue_view(&state, &queue, c)))
+    apply(&state, &queue, &caller, q?.0.scope.as_deref(), &[Change::Paused(false)]).await
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Amount {
     value: u64,
+    scope: Option<String>,
 }
 
 #[utoipa::path(put, path = "/api/supervisor/queues/{queue}/concurrency", tag = "supervisor", operation_id = "scale_queue",
-    params(("queue" = String, Path), ("value" = u64, Query, minimum = 1, maximum = 1024, description = "Tasks at once; the prefetch is raised to it when lower")),
-    responses((status = 200, description = "The queue as the tree shows it"), (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "Not consumed here", body = ErrorBody)))]
+    params(("queue" = String, Path), ("value" = u64, Query, minimum = 1, maximum = 1024, description = "Tasks at once; the prefetch is raised to it when lower"), ("scope" = Option<String>, Query, pattern = "^(replica|cluster)$", description = "replica (default) or cluster")),
+    responses((status = 200, description = "The queue as the tree shows it"), (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "Not consumed here", body = ErrorBody), (status = 503, description = "The cluster's control store is down", body = ErrorBody)))]
 pub(super) async fn concurrency(
     State(state): State<AppState>,
     Path(queue): Path<String>,
+    caller: Caller,
     q: Result<Query<Amount>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let n = q?.0.value;
-    let c = control(&state, &queue)?;
-    let n = usize::try_from(n)
+    let q = q?.0;
+    let prefetch = control(&state, &queue)?.desired().prefetch;
+    let n = usize::try_from(q.value)
         .ok()
         .filter(|n| (1..=MAX_CONCURRENCY).contains(n))
         .ok_or_else(|| ApiError::bad_request(format!("value must be 1..{MAX_CONCURRENCY}")))?;
-    c.change(|d| {
-        d.concurrency = n;
-        // More tasks at once than RabbitMQ hands over ahead would never run.
-        d.prefetch = d.prefetch.max(u16::try_from(n).unwrap_or(u16::MAX));
-    });
-    Ok(Json(queue_view(&state, &queue, c)))
+    let mut changes = vec![Change::Concurrency(n)];
+    // More tasks at once than RabbitMQ hands over ahead would never run.
+    let wanted = u16::try_from(n).unwrap_or(u16::MAX);
+    if prefetch < wanted {
+        changes.push(Change::Prefetch(wanted));
+    }
+    apply(&state, &queue, &caller, q.scope.as_deref(), &changes).await
 }
 
 #[utoipa::path(put, path = "/api/supervisor/queues/{queue}/prefetch", tag = "supervisor", operation_id = "prefetch_queue",
-    params(("queue" = String, Path), ("value" = u64, Query, minimum = 1, maximum = 65535, description = "Unacked deliveries handed over ahead (basic_qos)")),
-    responses((status = 200, description = "The queue as the tree shows it"), (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "Not consumed here", body = ErrorBody)))]
+    params(("queue" = String, Path), ("value" = u64, Query, minimum = 1, maximum = 65535, description = "Unacked deliveries handed over ahead (basic_qos)"), ("scope" = Option<String>, Query, pattern = "^(replica|cluster)$", description = "replica (default) or cluster")),
+    responses((status = 200, description = "The queue as the tree shows it"), (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "Not consumed here", body = ErrorBody), (status = 503, description = "The cluster's control store is down", body = ErrorBody)))]
 pub(super) async fn prefetch(
     State(state): State<AppState>,
     Path(queue): Path<String>,
+    caller: Caller,
     q: Result<Query<Amount>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let n = q?.0.value;
-    let c = control(&state, &queue)?;
-    let n = u16::try_from(n)
+    let q = q?.0;
+    control(&state, &queue)?;
+    let n = u16::try_from(q.value)
         .ok()
         .filter(|n| *n >= 1)
         .ok_or_else(|| ApiError::bad_request("value must be 1..65535"))?;
-    c.change(|d| d.prefetch = n);
-    Ok(Json(queue_view(&state, &queue, c)))
+    apply(&state, &queue, &caller, q.scope.as_deref(), &[Change::Prefetch(n)]).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,7 +228,7 @@ pub(super) async fn drain_queue(
     let c = control(&state, &queue)?;
     c.change(|d| d.paused = true);
     let drained = c.settled(Duration::from_secs(wait)).await;
-    let mut view = queue_view(&state, &queue, c);
+    let mut view = queue_view(&state, &queue, c, None);
     view["drained"] = drained.into();
     Ok(Json(view))
 }

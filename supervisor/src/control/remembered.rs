@@ -1,0 +1,191 @@
+//! The cluster's desired queue state, remembered in Redis: one hash per queue,
+//! `control:queue:<queue>` (with the configured prefix), holding only what an operator changed
+//! for the whole cluster (`paused`, `concurrency`, `prefetch`) and who changed it last, when.
+//! Each field is written on its own (HSET), so two operators changing different things of one
+//! queue do not undo each other. Every replica applies it at start, before it consumes (so a
+//! replica started later comes up paused or scaled as the cluster is), and follows changes
+//! (actors::control_watcher).
+
+use super::Desired;
+use crate::store::StoreError;
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+/// What the cluster asks of one queue beyond its configuration, and who asked last.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Override {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefetch: Option<u16>,
+    /// The verified subject of the last change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// When (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+}
+
+impl Override {
+    /// `desired` with what this override sets.
+    pub fn applied_to(&self, mut desired: Desired) -> Desired {
+        if let Some(p) = self.paused {
+            desired.paused = p;
+        }
+        if let Some(c) = self.concurrency {
+            desired.concurrency = c;
+        }
+        if let Some(p) = self.prefetch {
+            desired.prefetch = p;
+        }
+        desired
+    }
+
+    fn from_fields(fields: &HashMap<String, String>) -> Self {
+        Self {
+            paused: fields.get("paused").map(|v| v == "true"),
+            concurrency: fields.get("concurrency").and_then(|v| v.parse().ok()),
+            prefetch: fields.get("prefetch").and_then(|v| v.parse().ok()),
+            by: fields.get("by").cloned(),
+            at: fields.get("at").cloned(),
+        }
+    }
+}
+
+/// One change an operator makes for the whole cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Paused(bool),
+    Concurrency(usize),
+    Prefetch(u16),
+}
+
+impl Change {
+    /// The change made to `desired`.
+    pub fn apply(&self, desired: &mut Desired) {
+        match *self {
+            Self::Paused(p) => desired.paused = p,
+            Self::Concurrency(n) => desired.concurrency = n,
+            Self::Prefetch(p) => desired.prefetch = p,
+        }
+    }
+
+    fn field(&self) -> (&'static str, String) {
+        match self {
+            Self::Paused(p) => ("paused", p.to_string()),
+            Self::Concurrency(c) => ("concurrency", c.to_string()),
+            Self::Prefetch(p) => ("prefetch", p.to_string()),
+        }
+    }
+}
+
+#[async_trait]
+pub trait RememberedControl: Send + Sync {
+    /// The overrides of these queues (queues without one are left out).
+    async fn load(&self, queues: &[String]) -> Result<BTreeMap<String, Override>, StoreError>;
+    /// Remembers `changes` to `queue`, by `by` at `at`.
+    async fn remember(&self, queue: &str, changes: &[Change], by: &str, at: &str) -> Result<(), StoreError>;
+}
+
+pub struct RedisControl {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl RedisControl {
+    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+        Self { conn, prefix: prefix.to_string() }
+    }
+
+    fn key(&self, queue: &str) -> String {
+        format!("{}control:queue:{queue}", self.prefix)
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+#[async_trait]
+impl RememberedControl for RedisControl {
+    async fn load(&self, queues: &[String]) -> Result<BTreeMap<String, Override>, StoreError> {
+        let mut pipe = redis::pipe();
+        for q in queues {
+            pipe.hgetall(self.key(q));
+        }
+        let mut conn = self.conn.clone();
+        let all: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        Ok(queues
+            .iter()
+            .zip(all)
+            .filter(|(_, fields)| !fields.is_empty())
+            .map(|(q, fields)| (q.clone(), Override::from_fields(&fields)))
+            .collect())
+    }
+
+    async fn remember(&self, queue: &str, changes: &[Change], by: &str, at: &str) -> Result<(), StoreError> {
+        let mut fields: Vec<(&str, String)> = changes.iter().map(Change::field).collect();
+        fields.push(("by", by.to_string()));
+        fields.push(("at", at.to_string()));
+        let mut conn = self.conn.clone();
+        redis::cmd("HSET")
+            .arg(self.key(queue))
+            .arg(fields)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+}
+
+/// The same in memory (unit tests, one process).
+#[derive(Default)]
+pub struct MemoryControl {
+    queues: Mutex<BTreeMap<String, HashMap<String, String>>>,
+}
+
+#[async_trait]
+impl RememberedControl for MemoryControl {
+    async fn load(&self, queues: &[String]) -> Result<BTreeMap<String, Override>, StoreError> {
+        let all = self.queues.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        Ok(queues.iter().filter_map(|q| all.get(q).map(|f| (q.clone(), Override::from_fields(f)))).collect())
+    }
+
+    async fn remember(&self, queue: &str, changes: &[Change], by: &str, at: &str) -> Result<(), StoreError> {
+        let mut all = self.queues.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let fields = all.entry(queue.to_string()).or_default();
+        for c in changes {
+            let (k, v) = c.field();
+            fields.insert(k.into(), v);
+        }
+        fields.insert("by".into(), by.into());
+        fields.insert("at".into(), at.into());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn changes_merge_field_by_field_and_apply_over_the_configuration() {
+        let store = MemoryControl::default();
+        let queues = vec!["q".to_string(), "other".to_string()];
+        store.remember("q", &[Change::Paused(true)], "ada", "t1").await.expect("remember");
+        store.remember("q", &[Change::Concurrency(4)], "bob", "t2").await.expect("remember");
+        let loaded = store.load(&queues).await.expect("load");
+        assert_eq!(loaded.len(), 1, "queues nobody changed have no override");
+        let o = &loaded["q"];
+        assert_eq!(
+            (o.paused, o.concurrency, o.prefetch, o.by.as_deref()),
+            (Some(true), Some(4), None, Some("bob"))
+        );
+        let configured = Desired { paused: false, concurrency: 16, prefetch: 32 };
+        assert_eq!(o.applied_to(configured), Desired { paused: true, concurrency: 4, prefetch: 32 });
+    }
+}
