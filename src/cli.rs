@@ -40,6 +40,24 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 1)]
         count: usize,
     },
+    /// Steer every replica at once through the control exchange, and print each one's reply:
+    /// tree, pause, resume, scale N, prefetch N, drain. Without --replica, pause, resume,
+    /// scale and prefetch are remembered for the cluster (replicas started later follow).
+    Ctl {
+        /// tree, pause, resume, scale, prefetch or drain.
+        verb: String,
+        /// scale's concurrency or prefetch's prefetch.
+        value: Option<u64>,
+        /// One queue (default: every queue).
+        #[arg(long)]
+        queue: Option<String>,
+        /// One replica (its id from `ctl tree`, or its host name).
+        #[arg(long)]
+        replica: Option<String>,
+        /// How long to wait for replies.
+        #[arg(long, default_value = "2s")]
+        timeout: humantime::Duration,
+    },
     /// Look at a queue's dead letters and send them back.
     Dlq {
         #[command(subcommand)]

@@ -71,6 +71,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("submitted {sent} task{} to {queue}", if sent == 1 { "" } else { "s" });
             Ok(ExitCode::SUCCESS)
         }
+        Command::Ctl { verb, value, queue, replica, timeout } => {
+            let config = load(&cli.config)?;
+            let verb = overseer_supervisor::ctl::verb(&verb).map_err(anyhow::Error::msg)?;
+            let command = overseer_supervisor::control::command::Command::new(verb, queue, value, replica);
+            let runtime = tokio::runtime::Runtime::new()?;
+            let report =
+                runtime.block_on(overseer_supervisor::ctl::run(&config, &command, timeout.into()))?;
+            let mut all_ok = report.silent.is_empty();
+            for reply in &report.replies {
+                all_ok &= reply.outcome == "ok";
+                println!("{}\t{}\t{}", reply.replica.id, reply.outcome, reply.result);
+            }
+            for id in &report.silent {
+                println!("{id}\tno answer within {timeout}");
+            }
+            if report.replies.is_empty() && report.silent.is_empty() {
+                println!("no replica answered within {timeout}");
+                all_ok = false;
+            }
+            Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         Command::Dlq { action } => {
             let config = load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;

@@ -109,21 +109,16 @@ async fn a_queue_is_scaled_paused_resumed_and_drained_live() {
         env.vhost.consumers().iter().any(|c| c["queue"]["name"] == QUEUE && c["prefetch_count"] == 3)
     })
     .await;
-    until("every task to be processed", Duration::from_secs(60), async || env.ready(QUEUE).await == 0).await;
+    // Ready 0 is not enough: up to the prefetch may still be handed over and not started.
+    until("every task to be processed", Duration::from_secs(60), async || {
+        env.ready(QUEUE).await == 0 && env.llm.requests().len() >= tasks
+    })
+    .await;
     let (code, q) = post(format!("/api/supervisor/queues/{QUEUE}/drain?wait=20")).await;
     assert_eq!((code, q["drained"].as_bool(), q["in_flight"].as_u64()), (200, Some(true), Some(0)), "{q}");
     assert_eq!(env.llm.requests().len(), tasks, "each task called the model once: none was processed twice");
     assert_eq!(q["done"].as_u64(), Some(tasks as u64), "{q}");
 
-    let metrics =
-        admin.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
-    for line in [
-        "overseer_queue_paused{queue=\"auto_orders\"} 1",
-        "overseer_queue_concurrency{queue=\"auto_orders\"} 2",
-        "overseer_queue_prefetch{queue=\"auto_orders\"} 3",
-    ] {
-        assert!(metrics.lines().any(|l| l == line), "{line} not in /metrics");
-    }
     let r = reqwest::get(format!("{base}/ready")).await.expect("ready");
     assert_eq!(r.status().as_u16(), 200);
     let ready: Value = r.json().await.expect("JSON");
@@ -147,11 +142,26 @@ async fn a_replica_drained_through_the_api_exits_cleanly() {
     let config = env.config(&[]);
     env.submit(&config, QUEUE, &order(&format!("drain-{}", uuid::Uuid::new_v4().simple()), None), 6).await;
     until("work to start", Duration::from_secs(20), async || !env.llm.requests().is_empty()).await;
-    let r = client_as("ops", "admin")
-        .post(format!("http://127.0.0.1:{port}/api/supervisor/drain"))
-        .send()
-        .await
-        .expect("post");
+    // The queue's control on /metrics (a process of its own: the metrics registry is global).
+    let admin = client_as("ops", "admin");
+    let base = format!("http://127.0.0.1:{port}");
+    let send = |r: reqwest::RequestBuilder| async move { r.send().await.expect("request").status().as_u16() };
+    assert_eq!(
+        send(admin.put(format!("{base}/api/supervisor/queues/{QUEUE}/concurrency?value=2"))).await,
+        200
+    );
+    assert_eq!(send(admin.post(format!("{base}/api/supervisor/queues/{QUEUE}/pause"))).await, 200);
+    let metrics =
+        admin.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    for line in [
+        "overseer_queue_paused{queue=\"auto_orders\"} 1",
+        "overseer_queue_concurrency{queue=\"auto_orders\"} 2",
+        "overseer_queue_prefetch{queue=\"auto_orders\"} 64",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} not in /metrics");
+    }
+    assert_eq!(send(admin.post(format!("{base}/api/supervisor/queues/{QUEUE}/resume"))).await, 200);
+    let r = admin.post(format!("http://127.0.0.1:{port}/api/supervisor/drain")).send().await.expect("post");
     assert_eq!(r.status().as_u16(), 202);
     let (code, took) =
         tokio::task::spawn_blocking(move || replica.wait(Duration::from_secs(30))).await.expect("join");
@@ -231,5 +241,77 @@ async fn a_cluster_pause_reaches_every_replica_and_one_started_later() {
     assert!(ta["paused"] == false && tc["paused"] == false, "{ta} {tc}");
     c.shutdown().await;
     b.shutdown().await;
+    a.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_reaches_every_replica_and_names_the_one_that_stopped() {
+    use overseer_supervisor::control::command::{Command, Verb};
+    let env = TestEnv::new().await;
+    let config = env.config(&[]);
+    let a = env.start(&config, &[QUEUE]).await;
+    let b = env.start(&config, &[QUEUE]).await;
+    let admin = client_as("ops", "admin");
+    let id_of = |running: &overseer_supervisor::runtime::Running| {
+        let request = admin.get(format!("http://{}/api/supervisor/tree", running.http_addr));
+        async move {
+            let tree: Value = request.send().await.expect("tree").json().await.expect("JSON");
+            tree["replica"]["id"].as_str().expect("replica id").to_string()
+        }
+    };
+    let (id_a, id_b) = (id_of(&a).await, id_of(&b).await);
+    assert_ne!(id_a, id_b);
+    let wait = Duration::from_secs(2);
+    let ctl = |verb, queue: Option<&str>, value, replica: Option<&str>| {
+        let command = Command::new(verb, queue.map(str::to_string), value, replica.map(str::to_string));
+        let config = config.clone();
+        async move { overseer_supervisor::ctl::run(&config, &command, wait).await.expect("ctl") }
+    };
+    let ids = |report: &overseer_supervisor::ctl::Report| {
+        let mut ids: Vec<String> = report.replies.iter().map(|r| r.replica.id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    let mut both = vec![id_a.clone(), id_b.clone()];
+    both.sort();
+
+    // Pause sent once: both replicas answer and stop consuming.
+    let paused = ctl(Verb::Pause, Some(QUEUE), None, None).await;
+    assert_eq!(ids(&paused), both, "{paused:?}");
+    assert!(
+        paused
+            .replies
+            .iter()
+            .all(|r| r.outcome == "ok" && r.result["queues"][QUEUE]["desired"]["paused"] == true),
+        "{paused:?}"
+    );
+    assert!(a.controls.queue(QUEUE).expect("a").desired().paused);
+    assert!(b.controls.queue(QUEUE).expect("b").desired().paused);
+    // One replica only, by its id.
+    let scaled = ctl(Verb::Scale, Some(QUEUE), Some(3), Some(&id_b)).await;
+    assert_eq!(ids(&scaled), vec![id_b.clone()], "{scaled:?}");
+    assert_eq!(b.controls.queue(QUEUE).expect("b").desired().concurrency, 3);
+    assert_ne!(a.controls.queue(QUEUE).expect("a").desired().concurrency, 3, "a was not addressed");
+    // Bad input is refused before anything is sent.
+    let bad =
+        overseer_supervisor::ctl::run(&config, &Command::new(Verb::Scale, None, None, None), wait).await;
+    assert!(bad.is_err(), "scale without a value");
+    // A stopped replica does not answer, and ctl names it.
+    b.shutdown().await;
+    let tree = ctl(Verb::Tree, None, None, None).await;
+    assert_eq!(ids(&tree), vec![id_a.clone()], "{tree:?}");
+    assert_eq!(tree.silent, vec![id_b.clone()], "{tree:?}");
+    // The command line prints each reply and each silent replica; a silent one is a failure.
+    let out = common::overseer(
+        &["ctl", "resume", "--queue", QUEUE, "--timeout", "1s"],
+        &env.env(&[]).iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(),
+    );
+    let text = common::text(&out);
+    assert!(
+        text.contains(&format!("{id_a}\tok")) && text.contains(&format!("{id_b}\tno answer within 1s")),
+        "{text}"
+    );
+    assert!(!out.status.success(), "a replica did not answer: {text}");
+    assert!(!a.controls.queue(QUEUE).expect("a").desired().paused, "resumed");
     a.shutdown().await;
 }

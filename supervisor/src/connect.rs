@@ -1,7 +1,7 @@
 //! Opening connections to the brokers, with errors that say which service, at which URL
 //! (password masked), and what to do.
 
-use crate::config::{AmqpConfig, KafkaConfig};
+use crate::config::{AmqpConfig, KafkaConfig, RedisConfig};
 use crate::redact::{mask_url, scrub};
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
@@ -46,6 +46,17 @@ pub fn amqp_uri(config: &AmqpConfig) -> String {
 }
 
 /// Connects to RabbitMQ within the configured connect timeout.
+/// The CA certificate `connections.redis.ca_file` names, read (none: the system's roots).
+pub fn redis_ca(config: &RedisConfig) -> Result<Option<Vec<u8>>, String> {
+    config
+        .ca_file
+        .as_ref()
+        .map(|path| {
+            std::fs::read(path).map_err(|e| format!("connections.redis.ca_file {}: {e}", path.display()))
+        })
+        .transpose()
+}
+
 pub async fn amqp(config: &AmqpConfig, name: &str) -> Result<lapin::Connection, Unreachable> {
     let props = lapin::ConnectionProperties::default().with_connection_name(name.into());
     let uri = amqp_uri(config);

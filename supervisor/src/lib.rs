@@ -27,6 +27,7 @@ pub mod auth;
 pub mod config;
 pub mod connect;
 pub mod control;
+pub mod ctl;
 pub mod dlq;
 pub mod events;
 #[cfg(feature = "fault-injection")]

@@ -149,12 +149,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
     });
 
     let c = &config.connections;
-    let ca = match &c.redis.ca_file {
-        Some(path) => Some(std::fs::read(path).map_err(|e| {
-            RuntimeError::Start(format!("connections.redis.ca_file {}: {e}", path.display()))
-        })?),
-        None => None,
-    };
+    let ca = connect::redis_ca(&c.redis).map_err(RuntimeError::Start)?;
     let redis = RedisStore::connect_with_ca(&c.redis.url, ca, &c.redis.key_prefix, c.redis.connect_timeout)
         .await
         .map_err(|e| Unreachable::new("Redis", &c.redis.url, e))?;

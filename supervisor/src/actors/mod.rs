@@ -7,6 +7,7 @@
 //! ├── ExpirySweeper             — expires pending decisions past their deadline
 //! ├── WorkflowWatcher           — reloads the workflows when any replica changed one
 //! ├── ControlWatcher            — applies the cluster's queue control (pause, scale) here
+//! ├── ControlListener           — answers `overseer ctl` commands (overseer.control exchange)
 //! └── QueueSupervisor(queue) × configured agent queues
 //!     └── ConsumerActor(queue)  — one channel, prefetch, up to `concurrency` tasks in flight
 //! ```
@@ -17,6 +18,7 @@
 //! marked failed on /health and no longer restarted. Drain (SIGTERM) flows down the tree.
 
 pub mod consumer;
+pub mod control_listener;
 pub mod control_watcher;
 pub mod event_publisher;
 pub mod expiry_sweeper;

@@ -5,6 +5,7 @@
 //! handle their consumers' failures; if a child of the root fails, the root starts it again.
 
 use super::consumer::ConsumerArgs;
+use super::control_listener::{ControlListener, ListenerArgs, ListenerMessage};
 use super::control_watcher::{ControlWatcher, ControlWatcherArgs, ControlWatcherMessage};
 use super::event_publisher::{EventPublisher, PublisherHandle, PublisherMessage};
 use super::expiry_sweeper::{ExpirySweeper, SweeperArgs, SweeperMessage};
@@ -24,6 +25,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 pub struct RootSupervisor;
 
@@ -75,6 +77,8 @@ pub struct RootState {
     sweeper: ActorRef<SweeperMessage>,
     watcher: ActorRef<WatcherMessage>,
     control: Option<ActorRef<ControlWatcherMessage>>,
+    listener: ActorRef<ListenerMessage>,
+    listener_stop: CancellationToken,
     queues: Vec<(QueueSupervisorArgs, ActorRef<QueueSupervisorMessage>)>,
     draining: bool,
 }
@@ -121,6 +125,16 @@ impl Actor for RootSupervisor {
             }
             None => None,
         };
+        let listener_stop = CancellationToken::new();
+        let listener_args = ListenerArgs {
+            stop: listener_stop.clone(),
+            link: args.link.clone(),
+            controls: args.controls.clone(),
+            replica: args.controls.replica(),
+            registry: args.controls.remembered().cloned(),
+        };
+        let (listener, _) =
+            Actor::spawn_linked(None, ControlListener, listener_args, myself.get_cell()).await?;
         let pipeline = Arc::new(Pipeline {
             parts: args.parts,
             sink: handle.clone(),
@@ -146,7 +160,17 @@ impl Actor for RootSupervisor {
                 Actor::spawn_linked(None, QueueSupervisor, qargs.clone(), myself.get_cell()).await?;
             queues.push((qargs, child));
         }
-        Ok(RootState { publisher, hitl, sweeper, watcher, control, queues, draining: false })
+        Ok(RootState {
+            publisher,
+            hitl,
+            sweeper,
+            watcher,
+            control,
+            listener,
+            listener_stop,
+            queues,
+            draining: false,
+        })
     }
 
     async fn handle(
@@ -180,6 +204,8 @@ impl Actor for RootSupervisor {
                 if let Some(control) = &state.control {
                     control.stop(None);
                 }
+                state.listener_stop.cancel();
+                state.listener.stop(None);
                 state.hitl.stop(None);
                 state.publisher.stop(None);
                 let _ = reply.send(());

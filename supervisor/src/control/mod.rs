@@ -5,6 +5,7 @@
 //! process or touches a delivery: the consumer applies a change between deliveries (see
 //! `actors::consumer`).
 
+pub mod command;
 mod rate;
 pub mod remembered;
 
@@ -140,11 +141,22 @@ pub struct Controls {
     queues: BTreeMap<String, Arc<QueueControl>>,
     drain: CancellationToken,
     remembered: Option<Arc<dyn RememberedControl>>,
+    replica: Option<command::Replica>,
 }
 
 impl Controls {
     pub fn new(queues: impl IntoIterator<Item = (String, Arc<QueueControl>)>) -> Self {
-        Self { queues: queues.into_iter().collect(), drain: CancellationToken::new(), remembered: None }
+        Self {
+            queues: queues.into_iter().collect(),
+            drain: CancellationToken::new(),
+            remembered: None,
+            replica: Some(command::Replica::fresh()),
+        }
+    }
+
+    /// Who this replica is (in the tree, in control replies, in the registry).
+    pub fn replica(&self) -> command::Replica {
+        self.replica.clone().unwrap_or_else(command::Replica::fresh)
     }
 
     /// Cluster-wide changes are remembered in `store` (and every replica follows them).

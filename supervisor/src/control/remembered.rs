@@ -90,6 +90,10 @@ pub trait RememberedControl: Send + Sync {
     async fn load(&self, queues: &[String]) -> Result<BTreeMap<String, Override>, StoreError>;
     /// Remembers `changes` to `queue`, by `by` at `at`.
     async fn remember(&self, queue: &str, changes: &[Change], by: &str, at: &str) -> Result<(), StoreError>;
+    /// Notes that `replica` was alive at `at_ms` (the replica registry).
+    async fn heartbeat(&self, replica: &str, at_ms: u64) -> Result<(), StoreError>;
+    /// Every replica noted, with when it was last alive (Unix ms).
+    async fn replicas(&self) -> Result<BTreeMap<String, u64>, StoreError>;
 }
 
 pub struct RedisControl {
@@ -140,12 +144,33 @@ impl RememberedControl for RedisControl {
             .await
             .map_err(unavailable)
     }
+
+    async fn heartbeat(&self, replica: &str, at_ms: u64) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let key = format!("{}control:replicas", self.prefix);
+        redis::cmd("HSET")
+            .arg(key)
+            .arg(replica)
+            .arg(at_ms)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn replicas(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = format!("{}control:replicas", self.prefix);
+        let all: HashMap<String, u64> =
+            redis::cmd("HGETALL").arg(key).query_async(&mut conn).await.map_err(unavailable)?;
+        Ok(all.into_iter().collect())
+    }
 }
 
 /// The same in memory (unit tests, one process).
 #[derive(Default)]
 pub struct MemoryControl {
     queues: Mutex<BTreeMap<String, HashMap<String, String>>>,
+    replicas: Mutex<BTreeMap<String, u64>>,
 }
 
 #[async_trait]
@@ -165,6 +190,16 @@ impl RememberedControl for MemoryControl {
         fields.insert("by".into(), by.into());
         fields.insert("at".into(), at.into());
         Ok(())
+    }
+
+    async fn heartbeat(&self, replica: &str, at_ms: u64) -> Result<(), StoreError> {
+        let mut seen = self.replicas.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        seen.insert(replica.to_string(), at_ms);
+        Ok(())
+    }
+
+    async fn replicas(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        Ok(self.replicas.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?.clone())
     }
 }
 

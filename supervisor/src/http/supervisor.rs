@@ -69,17 +69,8 @@ fn queue_view(state: &AppState, name: &str, control: &QueueControl, cluster: Opt
     })
 }
 
-/// Who this replica is: the host name and the process id.
-fn replica() -> Value {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
-        .unwrap_or_else(|| "localhost".into());
-    json!({"host": host, "pid": std::process::id()})
-}
-
 #[utoipa::path(get, path = "/api/supervisor/tree", tag = "supervisor", operation_id = "supervisor_tree",
-    responses((status = 200, description = "replica {host, pid}; root: the tree's actors; queues: [{queue, state (consuming, pausing, paused, stopped, failed), paused, concurrency, prefetch, consuming, in_flight, done, per_second_1m, restarts, last_error, cluster: what the cluster asks of it {paused?, concurrency?, prefetch?, by, at}}]")))]
+    responses((status = 200, description = "replica {id, host, pid}; root: the tree's actors; queues: [{queue, state (consuming, pausing, paused, stopped, failed), paused, concurrency, prefetch, consuming, in_flight, done, per_second_1m, restarts, last_error, cluster: what the cluster asks of it {paused?, concurrency?, prefetch?, by, at}}]")))]
 pub(super) async fn tree(State(state): State<AppState>) -> Json<Value> {
     let names: Vec<String> = state.controls.queues().map(|(q, _)| q.clone()).collect();
     // What the cluster asks of each queue (who, when); a store that does not answer leaves it out.
@@ -92,7 +83,7 @@ pub(super) async fn tree(State(state): State<AppState>) -> Json<Value> {
     let mut children = vec!["EventPublisher", "HitlActor", "ExpirySweeper", "WorkflowWatcher"];
     children.extend(std::iter::repeat_n("QueueSupervisor", queues.len()));
     Json(json!({
-        "replica": replica(),
+        "replica": state.controls.replica(),
         "root": {"actor": "RootSupervisor", "children": children},
         "llm": state.health.llm(),
         "queues": queues,
@@ -237,7 +228,8 @@ pub(super) async fn drain_queue(
     responses((status = 202, description = "draining: the replica stops consuming, finishes in-flight tasks within its grace period, flushes its events and exits 0")))]
 pub(super) async fn drain_replica(State(state): State<AppState>) -> Response {
     state.controls.request_drain();
-    (StatusCode::ACCEPTED, Json(json!({"draining": true, "replica": replica()}))).into_response()
+    (StatusCode::ACCEPTED, Json(json!({"draining": true, "replica": state.controls.replica()})))
+        .into_response()
 }
 
 /// 200 `ready` when this replica can do its work: RabbitMQ, Redis and Kafka answer and no
