@@ -8,7 +8,7 @@
 use crate::config::Config;
 use crate::connect::{self, Unreachable};
 use crate::control::command::{Command, Reply, Verb};
-use crate::control::remembered::{RedisControl, RememberedControl};
+use crate::control::remembered::{remember_now, RedisControl, RememberedControl};
 use crate::hitl::redis_store::RedisStore;
 use crate::setup::desired::CONTROL_EXCHANGE;
 use futures_util::StreamExt;
@@ -43,24 +43,22 @@ pub struct Report {
 
 /// Sends `command`, waits `wait` for replies.
 pub async fn run(config: &Config, command: &Command, wait: Duration) -> Result<Report, CtlError> {
-    command.change().map_err(CtlError::Bad)?;
+    let change = command.change().map_err(CtlError::Bad)?;
     let redis = &config.connections.redis;
     let ca = connect::redis_ca(redis).map_err(CtlError::Bad)?;
     let store = RedisStore::connect_with_ca(&redis.url, ca, &redis.key_prefix, redis.connect_timeout)
         .await
         .map_err(|e| Unreachable::new("Redis", &redis.url, e))?;
     let registry = RedisControl::new(store.connection(), &redis.key_prefix);
-    if let (Ok(Some(change)), None) = (command.change(), &command.replica) {
+    if let (Some(change), None) = (change, &command.replica) {
         let queues: Vec<String> = match &command.queue {
             Some(q) => vec![q.clone()],
             None => config.queues.keys().cloned().collect(),
         };
-        let at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
         for q in &queues {
-            registry
-                .remember(q, &[change], "overseer ctl", &at)
+            remember_now(&registry, q, &[change], "overseer ctl")
                 .await
-                .map_err(|e| CtlError::Bad(e.to_string()))?;
+                .map_err(|e| Unreachable::new("Redis", &redis.url, e))?;
         }
     }
     let amqp =

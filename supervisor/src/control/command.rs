@@ -4,7 +4,7 @@
 //! operators' commands never mix.
 
 use super::remembered::Change;
-use super::{Controls, MAX_CONCURRENCY};
+use super::Controls;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -86,14 +86,8 @@ impl Command {
         Ok(match self.verb {
             Verb::Pause => Some(Change::Paused(true)),
             Verb::Resume => Some(Change::Paused(false)),
-            Verb::Scale => {
-                let n = usize::try_from(value()?).ok().filter(|n| (1..=MAX_CONCURRENCY).contains(n));
-                Some(Change::Concurrency(n.ok_or_else(|| format!("scale takes 1..{MAX_CONCURRENCY}"))?))
-            }
-            Verb::Prefetch => {
-                let n = u16::try_from(value()?).ok().filter(|n| *n >= 1);
-                Some(Change::Prefetch(n.ok_or("prefetch takes 1..65535")?))
-            }
+            Verb::Scale => Some(Change::concurrency(value()?)?),
+            Verb::Prefetch => Some(Change::prefetch(value()?)?),
             Verb::Tree | Verb::Drain => None,
         })
     }
@@ -107,16 +101,8 @@ pub fn execute(controls: &Controls, command: &Command) -> Result<Value, String> 
         None => controls.queues().map(|(q, _)| q.clone()).collect(),
     };
     if let Some(change) = command.change()? {
-        for q in &queues {
-            if let Some(c) = controls.queue(q) {
-                c.change(|d| {
-                    change.apply(d);
-                    // As the API does: more at once than is handed over would never run.
-                    if let Change::Concurrency(n) = change {
-                        d.prefetch = d.prefetch.max(u16::try_from(n).unwrap_or(u16::MAX));
-                    }
-                });
-            }
+        for c in queues.iter().filter_map(|q| controls.queue(q)) {
+            c.change(|d| change.apply(d));
         }
     }
     if command.verb == Verb::Drain {

@@ -169,23 +169,23 @@ impl Controls {
         self.remembered.as_ref()
     }
 
-    /// Remembers `changes` to `queue` for the whole cluster, by `by`, and applies them here.
+    /// Remembers `changes` to `queue` for the whole cluster, by `by`, and applies them here
+    /// when this replica consumes it.
     pub async fn change_cluster(
         &self,
         queue: &str,
         changes: &[Change],
         by: &str,
-    ) -> Result<Desired, crate::store::StoreError> {
+    ) -> Result<(), crate::store::StoreError> {
         let store = self
             .remembered
             .as_ref()
             .ok_or_else(|| crate::store::StoreError::Unavailable("no cluster state store here".into()))?;
-        let at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
-        store.remember(queue, changes, by, &at).await?;
-        let control = self.queue(queue).ok_or_else(|| {
-            crate::store::StoreError::Unavailable(format!("`{queue}` is not consumed here"))
-        })?;
-        Ok(control.change(|d| changes.iter().for_each(|c| c.apply(d))))
+        remembered::remember_now(store.as_ref(), queue, changes, by).await?;
+        if let Some(control) = self.queue(queue) {
+            control.change(|d| changes.iter().for_each(|c| c.apply(d)));
+        }
+        Ok(())
     }
 
     pub fn queue(&self, name: &str) -> Option<&Arc<QueueControl>> {

@@ -6,7 +6,7 @@
 //! replica started later comes up paused or scaled as the cluster is), and follows changes
 //! (actors::control_watcher).
 
-use super::Desired;
+use super::{Desired, MAX_CONCURRENCY};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
@@ -32,17 +32,15 @@ pub struct Override {
 }
 
 impl Override {
-    /// `desired` with what this override sets.
+    /// `desired` with what this override sets (concurrency before prefetch, as [`Change::apply`]
+    /// raises the prefetch with the concurrency and an explicit prefetch then stands).
     pub fn applied_to(&self, mut desired: Desired) -> Desired {
-        if let Some(p) = self.paused {
-            desired.paused = p;
-        }
-        if let Some(c) = self.concurrency {
-            desired.concurrency = c;
-        }
-        if let Some(p) = self.prefetch {
-            desired.prefetch = p;
-        }
+        let changes = [
+            self.paused.map(Change::Paused),
+            self.concurrency.map(Change::Concurrency),
+            self.prefetch.map(Change::Prefetch),
+        ];
+        changes.iter().flatten().for_each(|c| c.apply(&mut desired));
         desired
     }
 
@@ -66,11 +64,33 @@ pub enum Change {
 }
 
 impl Change {
-    /// The change made to `desired`.
+    /// A new concurrency, checked (1..[`MAX_CONCURRENCY`]).
+    pub fn concurrency(value: u64) -> Result<Self, String> {
+        usize::try_from(value)
+            .ok()
+            .filter(|n| (1..=MAX_CONCURRENCY).contains(n))
+            .map(Self::Concurrency)
+            .ok_or_else(|| format!("concurrency must be 1..{MAX_CONCURRENCY}"))
+    }
+
+    /// A new prefetch, checked (1..65535).
+    pub fn prefetch(value: u64) -> Result<Self, String> {
+        u16::try_from(value)
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(Self::Prefetch)
+            .ok_or_else(|| "prefetch must be 1..65535".to_string())
+    }
+
+    /// The change made to `desired`. A concurrency raises the prefetch to it when lower: more
+    /// tasks at once than RabbitMQ hands over ahead would never run.
     pub fn apply(&self, desired: &mut Desired) {
         match *self {
             Self::Paused(p) => desired.paused = p,
-            Self::Concurrency(n) => desired.concurrency = n,
+            Self::Concurrency(n) => {
+                desired.concurrency = n;
+                desired.prefetch = desired.prefetch.max(u16::try_from(n).unwrap_or(u16::MAX));
+            }
             Self::Prefetch(p) => desired.prefetch = p,
         }
     }
@@ -82,6 +102,17 @@ impl Change {
             Self::Prefetch(p) => ("prefetch", p.to_string()),
         }
     }
+}
+
+/// Remembers `changes` to `queue` in `store`, by `by`, now.
+pub async fn remember_now(
+    store: &dyn RememberedControl,
+    queue: &str,
+    changes: &[Change],
+    by: &str,
+) -> Result<(), StoreError> {
+    let at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+    store.remember(queue, changes, by, &at).await
 }
 
 #[async_trait]

@@ -13,7 +13,7 @@ use super::caller::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::control::remembered::{Change, Override};
-use crate::control::{QueueControl, MAX_CONCURRENCY};
+use crate::control::QueueControl;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -165,18 +165,8 @@ pub(super) async fn concurrency(
     q: Result<Query<Amount>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let q = q?.0;
-    let prefetch = control(&state, &queue)?.desired().prefetch;
-    let n = usize::try_from(q.value)
-        .ok()
-        .filter(|n| (1..=MAX_CONCURRENCY).contains(n))
-        .ok_or_else(|| ApiError::bad_request(format!("value must be 1..{MAX_CONCURRENCY}")))?;
-    let mut changes = vec![Change::Concurrency(n)];
-    // More tasks at once than RabbitMQ hands over ahead would never run.
-    let wanted = u16::try_from(n).unwrap_or(u16::MAX);
-    if prefetch < wanted {
-        changes.push(Change::Prefetch(wanted));
-    }
-    apply(&state, &queue, &caller, q.scope.as_deref(), &changes).await
+    let change = Change::concurrency(q.value).map_err(ApiError::bad_request)?;
+    apply(&state, &queue, &caller, q.scope.as_deref(), &[change]).await
 }
 
 #[utoipa::path(put, path = "/api/supervisor/queues/{queue}/prefetch", tag = "supervisor", operation_id = "prefetch_queue",
@@ -189,12 +179,8 @@ pub(super) async fn prefetch(
     q: Result<Query<Amount>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let q = q?.0;
-    control(&state, &queue)?;
-    let n = u16::try_from(q.value)
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| ApiError::bad_request("value must be 1..65535"))?;
-    apply(&state, &queue, &caller, q.scope.as_deref(), &[Change::Prefetch(n)]).await
+    let change = Change::prefetch(q.value).map_err(ApiError::bad_request)?;
+    apply(&state, &queue, &caller, q.scope.as_deref(), &[change]).await
 }
 
 #[derive(Debug, Deserialize)]
