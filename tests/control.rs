@@ -151,15 +151,18 @@ async fn a_replica_drained_through_the_api_exits_cleanly() {
         200
     );
     assert_eq!(send(admin.post(format!("{base}/api/supervisor/queues/{QUEUE}/pause"))).await, 200);
-    let metrics =
-        admin.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
-    for line in [
+    // The consumer sets the gauges when it applies the change, a moment after the answer.
+    let lines = [
         "overseer_queue_paused{queue=\"auto_orders\"} 1",
         "overseer_queue_concurrency{queue=\"auto_orders\"} 2",
         "overseer_queue_prefetch{queue=\"auto_orders\"} 64",
-    ] {
-        assert!(metrics.lines().any(|l| l == line), "{line} not in /metrics");
-    }
+    ];
+    until("the control gauges on /metrics", Duration::from_secs(10), async || {
+        let metrics =
+            admin.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
+        lines.iter().all(|line| metrics.lines().any(|l| l == *line))
+    })
+    .await;
     assert_eq!(send(admin.post(format!("{base}/api/supervisor/queues/{QUEUE}/resume"))).await, 200);
     let r = admin.post(format!("http://127.0.0.1:{port}/api/supervisor/drain")).send().await.expect("post");
     assert_eq!(r.status().as_u16(), 202);
