@@ -41,10 +41,12 @@ pub(crate) enum Command {
         count: usize,
     },
     /// Steer every replica at once through the control exchange, and print each one's reply:
-    /// tree, pause, resume, scale N, prefetch N, drain. Without --replica, pause, resume,
-    /// scale and prefetch are remembered for the cluster (replicas started later follow).
+    /// tree, pause, resume, scale N, prefetch N, clear, drain. Without --replica, pause,
+    /// resume, scale and prefetch are remembered for the cluster (replicas started later
+    /// follow) and clear forgets them (back to the configuration, autoscaling again).
+    /// drain --queue Q stops taking Q's work; drain alone drains the replicas, which exit.
     Ctl {
-        /// tree, pause, resume, scale, prefetch or drain.
+        /// tree, pause, resume, scale, prefetch, clear or drain.
         verb: String,
         /// scale's concurrency or prefetch's prefetch.
         value: Option<u64>,

@@ -299,11 +299,39 @@ async fn ctl_reaches_every_replica_and_names_the_one_that_stopped() {
     let bad =
         overseer_supervisor::ctl::run(&config, &Command::new(Verb::Scale, None, None, None), wait).await;
     assert!(bad.is_err(), "scale without a value");
-    // A stopped replica does not answer, and ctl names it.
+    // The tree's reply carries each replica's live actor tree.
+    let tree = ctl(Verb::Tree, None, None, None).await;
+    let reply_a = tree.replies.iter().find(|r| r.replica.id == id_a).expect("a answered");
+    let actors = &reply_a.result["actors"];
+    assert_eq!(actors["actor"], "RootSupervisor", "{actors}");
+    let names: Vec<&str> =
+        actors["children"].as_array().expect("children").iter().filter_map(|c| c["actor"].as_str()).collect();
+    for name in
+        ["EventPublisher", "HitlActor", "QueueMonitor", "ControlListener", "QueueSupervisor(auto_orders)"]
+    {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    // A replica that drained leaves the registry: nobody waits for it.
     b.shutdown().await;
     let tree = ctl(Verb::Tree, None, None, None).await;
     assert_eq!(ids(&tree), vec![id_a.clone()], "{tree:?}");
-    assert_eq!(tree.silent, vec![id_b.clone()], "{tree:?}");
+    assert!(tree.silent.is_empty(), "{tree:?}");
+    // A replica that dies does not answer, and ctl names it.
+    let port = common::process::free_port();
+    let dead = common::process::Replica::start(&env.env(&[]), port);
+    let id_dead = {
+        let request = admin.get(format!("http://127.0.0.1:{port}/api/supervisor/tree"));
+        let tree: Value = request.send().await.expect("tree").json().await.expect("JSON");
+        tree["replica"]["id"].as_str().expect("replica id").to_string()
+    };
+    until("the new replica in the registry", Duration::from_secs(10), async || {
+        ids(&ctl(Verb::Tree, None, None, None).await).contains(&id_dead)
+    })
+    .await;
+    dead.signal("-KILL");
+    let tree = ctl(Verb::Tree, None, None, None).await;
+    assert_eq!(ids(&tree), vec![id_a.clone()], "{tree:?}");
+    assert_eq!(tree.silent, vec![id_dead.clone()], "{tree:?}");
     // The command line prints each reply and each silent replica; a silent one is a failure.
     let out = common::overseer(
         &["ctl", "resume", "--queue", QUEUE, "--timeout", "1s"],
@@ -311,10 +339,101 @@ async fn ctl_reaches_every_replica_and_names_the_one_that_stopped() {
     );
     let text = common::text(&out);
     assert!(
-        text.contains(&format!("{id_a}\tok")) && text.contains(&format!("{id_b}\tno answer within 1s")),
+        text.contains(&format!("{id_a}\tok")) && text.contains(&format!("{id_dead}\tno answer within 1s")),
         "{text}"
     );
     assert!(!out.status.success(), "a replica did not answer: {text}");
     assert!(!a.controls.queue(QUEUE).expect("a").desired().paused, "resumed");
     a.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_scales_clears_and_drains_a_replica_with_tasks_in_flight() {
+    use overseer_supervisor::control::command::{Command, Verb};
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::Content {
+        content: order_proposal(0.99, json!([{"action": "fulfil"}])),
+        delay: Duration::from_millis(400),
+    });
+    let vars = env.env(&[("OVERSEER__RUNTIME__BACKLOG_POLL", "200ms")]);
+    let port = common::process::free_port();
+    let mut replica = common::process::Replica::start(&vars, port);
+    let config = env.config(&[]);
+    let admin = client_as("ops", "admin");
+    let base = format!("http://127.0.0.1:{port}");
+    let queue = || {
+        let request = admin.get(format!("{base}/api/supervisor/tree"));
+        async move {
+            let tree: Value = request.send().await.expect("tree").json().await.expect("JSON");
+            tree["queues"]
+                .as_array()
+                .and_then(|q| q.iter().find(|q| q["queue"] == QUEUE).cloned())
+                .unwrap_or_default()
+        }
+    };
+    let configured = queue().await["concurrency"].as_u64().expect("concurrency");
+    assert!(configured > 4, "the configuration runs more than 4 at once: {configured}");
+    let ctl = |verb, value| {
+        let command = Command::new(verb, Some(QUEUE.to_string()), value, None);
+        let config = config.clone();
+        async move {
+            let report =
+                overseer_supervisor::ctl::run(&config, &command, Duration::from_secs(2)).await.expect("ctl");
+            assert!(report.replies.len() == 1 && report.replies[0].outcome == "ok", "{report:?}");
+        }
+    };
+    let tasks = 400;
+    // ctl scale 4: never more than 4 model calls at once.
+    ctl(Verb::Scale, Some(4)).await;
+    env.submit(&config, QUEUE, &order(&format!("ctl-{}", uuid::Uuid::new_v4().simple()), None), tasks).await;
+    until("work to start", Duration::from_secs(20), async || env.llm.requests().len() >= 8).await;
+    env.llm.reset_max_in_flight();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let at_four = env.llm.max_in_flight();
+    assert!((2..=4).contains(&at_four), "{at_four} model calls at once after ctl scale 4");
+    // ctl scale 16: more at once.
+    ctl(Verb::Scale, Some(16)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    env.llm.reset_max_in_flight();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let at_sixteen = env.llm.max_in_flight();
+    assert!(at_sixteen > 4, "{at_sixteen} model calls at once after ctl scale 16");
+    let q = queue().await;
+    assert_eq!((q["cluster"]["concurrency"].clone(), q["pinned"].clone()), (json!(16), json!(true)), "{q}");
+    // ctl clear: the cluster's record is gone and the replica is back to its configuration.
+    ctl(Verb::Clear, None).await;
+    let q = queue().await;
+    assert_eq!((q["concurrency"].as_u64(), q["pinned"].clone()), (Some(configured), json!(false)), "{q}");
+    assert!(q["cluster"]["concurrency"].is_null() && q["cluster"]["by"] == "overseer ctl", "{q}");
+    // The backlog figures on /metrics (a process of its own: the registry is process-wide).
+    until("the backlog gauges", Duration::from_secs(10), async || {
+        let metrics =
+            admin.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
+        let value = |name: &str| {
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}{{queue=\"auto_orders\"}} ")))
+                .and_then(|v| v.parse::<f64>().ok())
+        };
+        value("overseer_queue_ready").is_some_and(|r| r > 0.0)
+            && value("overseer_queue_consumers") == Some(1.0)
+            && value("overseer_queue_utilization").is_some_and(|u| u > 0.0)
+    })
+    .await;
+
+    // ctl drain with tasks in flight: they finish and are acked, the process exits 0 in its
+    // grace period, the rest waits in the queue, nothing ran twice.
+    let in_flight = queue().await["in_flight"].as_u64().unwrap_or_default();
+    assert!(in_flight > 0, "tasks are in flight when the drain is asked");
+    let command = Command::new(Verb::Drain, None, None, None);
+    let report = overseer_supervisor::ctl::run(&config, &command, Duration::from_secs(2)).await.expect("ctl");
+    assert!(report.replies.iter().all(|r| r.outcome == "ok" && r.result["draining"] == true), "{report:?}");
+    let (code, took) =
+        tokio::task::spawn_blocking(move || replica.wait(Duration::from_secs(30))).await.expect("join");
+    assert_eq!(code, Some(0), "exited 0 after {took:?}");
+    assert!(took < Duration::from_secs(10), "within the grace period: {took:?}");
+    let left = env.ready(QUEUE).await as usize;
+    let called = env.llm.requests().len();
+    assert!(left > 0, "the drain left work in the queue");
+    assert_eq!(left + called, tasks, "each task done once or waiting ({left} waiting, {called} called)");
 }

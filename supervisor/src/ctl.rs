@@ -1,14 +1,15 @@
 //! `overseer ctl`: one command to every replica (or one) through the `overseer.control` fanout
 //! exchange, and each replica's reply, collected for `--timeout`. Replies are matched by the
 //! command's id (RabbitMQ direct reply-to), so two operators' commands never mix. Replicas
-//! that noted themselves in the registry lately and did not answer are named. pause, resume,
-//! scale and prefetch sent to every replica are also remembered for the cluster (as the API's
-//! `scope=cluster`), so replicas that start later come up the same way.
+//! that noted themselves in the registry lately and did not answer are named (a replica that
+//! drained leaves the registry). pause, resume, scale and prefetch sent to every replica are
+//! also remembered for the cluster (as the API's `scope=cluster`), so replicas that start later
+//! come up the same way; clear sent to every replica clears that record.
 
 use crate::config::Config;
 use crate::connect::{self, Unreachable};
 use crate::control::command::{Command, Reply, Verb};
-use crate::control::remembered::{remember_now, RedisControl, RememberedControl};
+use crate::control::remembered::{clear_now, remember_now, RedisControl, RememberedControl};
 use crate::hitl::redis_store::RedisStore;
 use crate::setup::desired::CONTROL_EXCHANGE;
 use futures_util::StreamExt;
@@ -20,6 +21,8 @@ use std::time::{Duration, Instant};
 
 /// RabbitMQ's direct reply-to pseudo-queue.
 const REPLY_TO: &str = "amq.rabbitmq.reply-to";
+/// Who the remembered changes name.
+const BY: &str = "overseer ctl";
 /// A replica that noted itself this recently is expected to answer.
 const RECENT: Duration = Duration::from_secs(30);
 
@@ -50,15 +53,21 @@ pub async fn run(config: &Config, command: &Command, wait: Duration) -> Result<R
         .await
         .map_err(|e| Unreachable::new("Redis", &redis.url, e))?;
     let registry = RedisControl::new(store.connection(), &redis.key_prefix);
-    if let (Some(change), None) = (change, &command.replica) {
-        let queues: Vec<String> = match &command.queue {
-            Some(q) => vec![q.clone()],
-            None => config.queues.keys().cloned().collect(),
-        };
+    if let Some(q) = command.queue.as_ref().filter(|q| !config.queues.contains_key(*q)) {
+        return Err(CtlError::Bad(format!("`{q}` is not a configured queue")));
+    }
+    let queues: Vec<String> = match &command.queue {
+        Some(q) => vec![q.clone()],
+        None => config.queues.keys().cloned().collect(),
+    };
+    if command.replica.is_none() {
         for q in &queues {
-            remember_now(&registry, q, &[change], "overseer ctl")
-                .await
-                .map_err(|e| Unreachable::new("Redis", &redis.url, e))?;
+            let remembered = match (change, command.verb) {
+                (Some(change), _) => remember_now(&registry, q, &[change], BY).await,
+                (None, Verb::Clear) => clear_now(&registry, q, BY).await,
+                _ => Ok(()),
+            };
+            remembered.map_err(|e| Unreachable::new("Redis", &redis.url, e))?;
         }
     }
     let amqp =
@@ -105,5 +114,5 @@ pub async fn run(config: &Config, command: &Command, wait: Duration) -> Result<R
 /// A verb from its command-line name.
 pub fn verb(name: &str) -> Result<Verb, String> {
     serde_json::from_value(serde_json::Value::String(name.to_string()))
-        .map_err(|_| format!("`{name}` is not one of tree, pause, resume, scale, prefetch, drain"))
+        .map_err(|_| format!("`{name}` is not one of tree, pause, resume, scale, prefetch, clear, drain"))
 }

@@ -17,6 +17,16 @@ pub const QUEUE_PAUSED: &str = "overseer_queue_paused";
 pub const QUEUE_CONCURRENCY: &str = "overseer_queue_concurrency";
 /// Deliveries RabbitMQ hands a queue's consumer ahead (basic_qos), by `queue`.
 pub const QUEUE_PREFETCH: &str = "overseer_queue_prefetch";
+/// Tasks waiting in a queue (all replicas'), as last sampled, by `queue`.
+pub const QUEUE_READY: &str = "overseer_queue_ready";
+/// Deliveries of a queue not yet acknowledged (all replicas'; needs the management API), by `queue`.
+pub const QUEUE_UNACKED: &str = "overseer_queue_unacked";
+/// Consumers of a queue (all replicas'), by `queue`.
+pub const QUEUE_CONSUMERS: &str = "overseer_queue_consumers";
+/// Tasks in flight over concurrency in this replica when sampled (0..1), by `queue`.
+pub const QUEUE_UTILIZATION: &str = "overseer_queue_utilization";
+/// Concurrency changes made by autoscaling, by `queue` and `direction` (up, down).
+pub const AUTOSCALE_MOVES: &str = "overseer_autoscale_moves_total";
 /// Seconds of LLM work per task (retries included), by `agent`.
 pub const LLM_SECONDS: &str = "overseer_llm_duration_seconds";
 /// LLM tokens, by `agent` and `kind` (prompt, completion).

@@ -8,6 +8,7 @@ use crate::audit::redis_audit::RedisAudit;
 use crate::audit::Auditor;
 use crate::config::{Config, ConsumerRole};
 use crate::connect::{self, Unreachable};
+use crate::control::autoscale::Bounds;
 use crate::control::remembered::{RedisControl, RememberedControl};
 use crate::control::{Controls, Desired, QueueControl};
 use crate::events::kafka::KafkaSink;
@@ -183,15 +184,14 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         .into_iter()
         .map(|ctx| {
             let q = &config.queues[&ctx.queue];
-            let configured = Desired {
-                paused: false,
-                concurrency: usize::from(config.concurrency(q)),
-                prefetch: config.prefetch(q),
-            };
-            let desired =
-                control_seen.get(&ctx.queue).map_or(configured.clone(), |o| o.applied_to(configured));
+            let configured = Desired::configured(usize::from(config.concurrency(q)), config.prefetch(q));
+            let autoscale = q.autoscale.map(|a| Bounds { min: usize::from(a.min), max: usize::from(a.max) });
+            let control = QueueControl::new(configured, autoscale);
+            if let Some(record) = control_seen.get(&ctx.queue) {
+                control.change(|d| *d = record.applied_to(d.clone()));
+            }
             QueuePlan {
-                control: Arc::new(QueueControl::new(desired)),
+                control: Arc::new(control),
                 consumer_priority: config.classes.get(&q.class).map_or(0, |c| c.consumer_priority),
                 retry: RetryPolicy {
                     max_attempts: config.max_attempts(q),
@@ -274,6 +274,8 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         controls: controls.clone(),
         control_poll: config.runtime.control_poll,
         control_seen,
+        backlog_poll: config.runtime.backlog_poll,
+        management: c.amqp.management_url.clone().map(|m| (m, c.amqp.url.clone())),
     };
     let (root, root_done) = Actor::spawn(None, RootSupervisor, root_args)
         .await
@@ -354,8 +356,9 @@ impl Running {
         }
     }
 
-    /// Drains the tree within the grace period (the tree flushes its events), then closes
-    /// the connection and the HTTP server.
+    /// Drains the tree within the grace period (the tree flushes its events), leaves the
+    /// replica registry (`overseer ctl` no longer expects an answer), then closes the
+    /// connection and the HTTP server.
     pub async fn shutdown(self) {
         tracing::info!(grace_ms = self.grace.as_millis() as u64, "draining");
         let _ = self
@@ -365,6 +368,11 @@ impl Running {
                 Some(self.grace + Duration::from_secs(20)),
             )
             .await;
+        if let Some(registry) = self.controls.remembered() {
+            if let Err(e) = registry.forget_replica(&self.controls.replica().id).await {
+                tracing::warn!(error = %e, "replica registry not updated");
+            }
+        }
         self.stop_serving().await;
     }
 

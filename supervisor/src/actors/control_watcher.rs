@@ -2,7 +2,8 @@
 //! ([`crate::control::remembered`]) and applies what changed since its last look to this
 //! replica's queues, so a pause or a scale made through any replica reaches every replica
 //! within one poll. Only a changed record is applied (its fields over the queue's current
-//! state), so a change made on this replica alone stands until the cluster's record changes.
+//! state), so a change made on this replica alone stands until the cluster's record changes;
+//! a cleared record puts the queue back to its configuration.
 //! Errors are logged once; the queues keep their state.
 
 use crate::control::remembered::{Override, RememberedControl};
@@ -62,7 +63,11 @@ impl Actor for ControlWatcher {
                         continue;
                     }
                     if let Some(control) = state.args.controls.queue(&queue) {
-                        let now = control.change(|d| *d = record.applied_to(d.clone()));
+                        let now = if record.is_cleared() {
+                            control.reset()
+                        } else {
+                            control.change(|d| *d = record.applied_to(d.clone()))
+                        };
                         tracing::info!(%queue, paused = now.paused, concurrency = now.concurrency, prefetch = now.prefetch, by = ?record.by, "cluster control applied");
                     }
                     state.args.seen.insert(queue, record);

@@ -8,6 +8,7 @@
 //! ├── WorkflowWatcher           — reloads the workflows when any replica changed one
 //! ├── ControlWatcher            — applies the cluster's queue control (pause, scale) here
 //! ├── ControlListener           — answers `overseer ctl` commands (overseer.control exchange)
+//! ├── QueueMonitor              — samples the queues' backlog; autoscales opted-in queues
 //! └── QueueSupervisor(queue) × configured agent queues
 //!     └── ConsumerActor(queue)  — one channel, prefetch, up to `concurrency` tasks in flight
 //! ```
@@ -23,6 +24,7 @@ pub mod control_watcher;
 pub mod event_publisher;
 pub mod expiry_sweeper;
 pub mod hitl;
+pub mod queue_monitor;
 pub mod queue_supervisor;
 pub mod root;
 pub mod workflow_watcher;

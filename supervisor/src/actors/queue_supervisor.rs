@@ -4,8 +4,10 @@
 //! configuration cannot spin forever while the other queues keep working.
 
 use super::consumer::{ConsumerActor, ConsumerArgs, ConsumerMessage};
+use crate::control::tree::ActorTree;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub struct QueueSupervisor;
@@ -15,6 +17,8 @@ pub struct QueueSupervisorArgs {
     pub consumer: ConsumerArgs,
     pub max_restarts: u32,
     pub window: Duration,
+    /// Where the consumer is named for the supervisor API's tree.
+    pub tree: Arc<ActorTree>,
 }
 
 pub enum QueueSupervisorMessage {
@@ -68,6 +72,7 @@ impl Actor for QueueSupervisor {
                     .await
                 {
                     Ok((consumer, _)) => {
+                        state.args.tree.started(&consumer.get_cell(), format!("ConsumerActor({queue})"));
                         state.consumer = Some(consumer);
                         state.outage_streak = 0;
                         health.update(&queue, |q| q.consumers = 1);
@@ -114,6 +119,7 @@ impl Actor for QueueSupervisor {
         };
         if state.consumer.as_ref().is_some_and(|c| c.get_id() == cell.get_id()) {
             state.consumer = None;
+            state.args.tree.stopped(cell.get_id());
             if let Some(why) = why {
                 self.failed(&myself, state, why).await;
             }
@@ -134,6 +140,7 @@ impl QueueSupervisor {
     ) {
         let queue = state.args.consumer.ctx.queue.clone();
         metrics::counter!(crate::metrics::ACTOR_RESTARTS, "queue" => queue.clone()).increment(1);
+        state.args.tree.restarted(&format!("ConsumerActor({queue})"));
         if !state.args.consumer.link.is_up().await {
             state.outage_streak += 1;
             let delay = Duration::from_millis(500 * u64::from(state.outage_streak.min(10)));

@@ -10,6 +10,7 @@ use super::control_watcher::{ControlWatcher, ControlWatcherArgs, ControlWatcherM
 use super::event_publisher::{EventPublisher, PublisherHandle, PublisherMessage};
 use super::expiry_sweeper::{ExpirySweeper, SweeperArgs, SweeperMessage};
 use super::hitl::{HitlActor, HitlHandle, HitlMessage};
+use super::queue_monitor::{QueueMonitor, QueueMonitorArgs, QueueMonitorMessage};
 use super::queue_supervisor::{QueueSupervisor, QueueSupervisorArgs, QueueSupervisorMessage};
 use super::workflow_watcher::{WatcherArgs, WatcherMessage, WorkflowWatcher};
 use crate::control::remembered::Override;
@@ -64,6 +65,10 @@ pub struct RootArgs {
     pub control_poll: Duration,
     /// The cluster records applied at start.
     pub control_seen: BTreeMap<String, Override>,
+    /// How often the QueueMonitor samples the backlog.
+    pub backlog_poll: Duration,
+    /// The RabbitMQ management API (base URL, AMQP URL naming the vhost), for unacked counts.
+    pub management: Option<(String, String)>,
 }
 
 pub enum RootMessage {
@@ -79,6 +84,8 @@ pub struct RootState {
     control: Option<ActorRef<ControlWatcherMessage>>,
     listener: ActorRef<ListenerMessage>,
     listener_stop: CancellationToken,
+    monitor: ActorRef<QueueMonitorMessage>,
+    controls: Arc<Controls>,
     queues: Vec<(QueueSupervisorArgs, ActorRef<QueueSupervisorMessage>)>,
     draining: bool,
 }
@@ -96,11 +103,15 @@ impl Actor for RootSupervisor {
         myself: ActorRef<Self::Msg>,
         args: RootArgs,
     ) -> Result<RootState, ActorProcessingErr> {
+        let tree = args.controls.tree().clone();
+        tree.set_root(myself.get_cell());
         let (publisher, _) =
             Actor::spawn_linked(None, EventPublisher, args.sink.clone(), myself.get_cell()).await?;
+        tree.started(&publisher.get_cell(), "EventPublisher");
         let handle: Arc<dyn EventSink> =
             Arc::new(PublisherHandle { actor: publisher.clone(), timeout: CALL_TIMEOUT });
         let (hitl, _) = Actor::spawn_linked(None, HitlActor, args.hitl.clone(), myself.get_cell()).await?;
+        tree.started(&hitl.get_cell(), "HitlActor");
         let sweeper_args = SweeperArgs {
             hitl: args.hitl.clone(),
             workflows: args.parts.workflows.clone(),
@@ -109,10 +120,12 @@ impl Actor for RootSupervisor {
             settle: args.outbox_settle,
         };
         let (sweeper, _) = Actor::spawn_linked(None, ExpirySweeper, sweeper_args, myself.get_cell()).await?;
+        tree.started(&sweeper.get_cell(), "ExpirySweeper");
         let watcher_args =
             WatcherArgs { registry: args.parts.workflows.clone(), interval: args.workflow_poll };
         let (watcher, _) =
             Actor::spawn_linked(None, WorkflowWatcher, watcher_args, myself.get_cell()).await?;
+        tree.started(&watcher.get_cell(), "WorkflowWatcher");
         let control = match args.controls.remembered() {
             Some(remembered) => {
                 let control_args = ControlWatcherArgs {
@@ -121,7 +134,10 @@ impl Actor for RootSupervisor {
                     interval: args.control_poll,
                     seen: args.control_seen,
                 };
-                Some(Actor::spawn_linked(None, ControlWatcher, control_args, myself.get_cell()).await?.0)
+                let (control, _) =
+                    Actor::spawn_linked(None, ControlWatcher, control_args, myself.get_cell()).await?;
+                tree.started(&control.get_cell(), "ControlWatcher");
+                Some(control)
             }
             None => None,
         };
@@ -135,6 +151,15 @@ impl Actor for RootSupervisor {
         };
         let (listener, _) =
             Actor::spawn_linked(None, ControlListener, listener_args, myself.get_cell()).await?;
+        tree.started(&listener.get_cell(), "ControlListener");
+        let monitor_args = QueueMonitorArgs {
+            controls: args.controls.clone(),
+            link: args.link.clone(),
+            management: args.management,
+            interval: args.backlog_poll,
+        };
+        let (monitor, _) = Actor::spawn_linked(None, QueueMonitor, monitor_args, myself.get_cell()).await?;
+        tree.started(&monitor.get_cell(), "QueueMonitor");
         let pipeline = Arc::new(Pipeline {
             parts: args.parts,
             sink: handle.clone(),
@@ -155,9 +180,11 @@ impl Actor for RootSupervisor {
                 },
                 max_restarts: args.max_restarts,
                 window: args.restart_window,
+                tree: tree.clone(),
             };
             let (child, _) =
                 Actor::spawn_linked(None, QueueSupervisor, qargs.clone(), myself.get_cell()).await?;
+            tree.started(&child.get_cell(), queue_supervisor_name(&qargs));
             queues.push((qargs, child));
         }
         Ok(RootState {
@@ -168,6 +195,8 @@ impl Actor for RootSupervisor {
             control,
             listener,
             listener_stop,
+            monitor,
+            controls: args.controls,
             queues,
             draining: false,
         })
@@ -206,6 +235,7 @@ impl Actor for RootSupervisor {
                 }
                 state.listener_stop.cancel();
                 state.listener.stop(None);
+                state.monitor.stop(None);
                 state.hitl.stop(None);
                 state.publisher.stop(None);
                 let _ = reply.send(());
@@ -238,13 +268,22 @@ impl Actor for RootSupervisor {
             myself.stop(Some("core actor failed".into()));
             return Ok(());
         }
+        let tree = state.controls.tree();
+        tree.stopped(gone);
         if let Some(index) = state.queues.iter().position(|(_, c)| c.get_id() == gone) {
             let args = state.queues[index].0.clone();
             tracing::error!(queue = %args.consumer.ctx.queue, "queue supervisor stopped; starting it again");
             let (child, _) =
                 Actor::spawn_linked(None, QueueSupervisor, args.clone(), myself.get_cell()).await?;
+            let name = queue_supervisor_name(&args);
+            tree.restarted(&name);
+            tree.started(&child.get_cell(), name);
             state.queues[index] = (args, child);
         }
         Ok(())
     }
+}
+
+fn queue_supervisor_name(args: &QueueSupervisorArgs) -> String {
+    format!("QueueSupervisor({})", args.consumer.ctx.queue)
 }

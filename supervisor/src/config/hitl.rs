@@ -68,7 +68,9 @@ pub struct TelegramConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TelegramApprover {
+    /// The approver subject the user's presses count as (like a token's `sub`).
     pub subject: String,
+    /// Groups matched by `group:<name>` entries of approver lists.
     #[serde(default)]
     pub groups: Vec<String>,
 }

@@ -25,7 +25,7 @@ pub use overseer_agents::workflow::WorkflowConfig;
 pub use problem::{ConfigErrors, ConfigProblem, Origin};
 pub use service::{Limits, RuntimeConfig};
 pub use sources::ENV_PREFIX;
-pub use topology::{ConsumerRole, QueueClass, QueueConfig, RetryConfig, TopicConfig};
+pub use topology::{AutoscaleConfig, ConsumerRole, QueueClass, QueueConfig, RetryConfig, TopicConfig};
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;

@@ -59,13 +59,12 @@ struct Row {
 }
 
 fn resolve<'a>(schema: &'a Value, defs: &'a Map<String, Value>) -> &'a Value {
+    // A section itself, `allOf: [ref]` (a documented field), or `anyOf: [ref, null]` (optional).
     let reference = schema.get("$ref").and_then(Value::as_str).or_else(|| {
-        schema
-            .get("allOf")
-            .and_then(Value::as_array)
-            .and_then(|all| all.first())
-            .and_then(|first| first.get("$ref"))
-            .and_then(Value::as_str)
+        let first_ref = |key: &str| {
+            schema.get(key)?.as_array()?.iter().find_map(|s| s.get("$ref").and_then(Value::as_str))
+        };
+        first_ref("allOf").or_else(|| first_ref("anyOf"))
     });
     match reference.and_then(|r| r.strip_prefix("#/$defs/")) {
         Some(name) => defs.get(name).unwrap_or(schema),

@@ -25,6 +25,11 @@ pub struct RuntimeConfig {
     #[serde(default = "default_control_poll", with = "humantime_serde")]
     #[schemars(with = "String")]
     pub control_poll: std::time::Duration,
+    /// How often a replica samples its queues' backlog (ready, unacked, consumers) for the
+    /// metrics, the tree and autoscaling.
+    #[serde(default = "default_backlog_poll", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub backlog_poll: std::time::Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -34,6 +39,7 @@ impl Default for RuntimeConfig {
             max_restarts: default_max_restarts(),
             restart_window: default_restart_window(),
             control_poll: default_control_poll(),
+            backlog_poll: default_backlog_poll(),
         }
     }
 }
@@ -46,6 +52,9 @@ fn default_max_restarts() -> u32 {
 }
 fn default_control_poll() -> std::time::Duration {
     std::time::Duration::from_secs(1)
+}
+fn default_backlog_poll() -> std::time::Duration {
+    std::time::Duration::from_secs(5)
 }
 fn default_restart_window() -> std::time::Duration {
     std::time::Duration::from_secs(60)

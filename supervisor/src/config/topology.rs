@@ -57,9 +57,23 @@ pub struct QueueConfig {
     /// Tasks processed at once per replica; the class default when absent.
     #[serde(default)]
     pub concurrency: Option<u16>,
+    /// Opt-in autoscaling: the concurrency follows the backlog and how busy the slots are,
+    /// within these bounds (docs/operations.md). An operator's scale pins it until cleared.
+    #[serde(default)]
+    pub autoscale: Option<AutoscaleConfig>,
     /// Deliveries before a failing task is dead-lettered; `[retry].max_attempts` when absent.
     #[serde(default)]
     pub max_attempts: Option<u32>,
+}
+
+/// The bounds of a queue's autoscaled concurrency (per replica).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoscaleConfig {
+    /// Fewest tasks at once.
+    pub min: u16,
+    /// Most tasks at once (at most 1024).
+    pub max: u16,
 }
 
 /// How transient failures are retried without holding a consumer slot: a failed task is

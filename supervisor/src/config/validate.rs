@@ -25,6 +25,15 @@ pub(super) fn problems(config: &Config) -> Problems {
     if config.hitl.notify_attempts == 0 {
         out.push(("hitl.notify_attempts".into(), "must be at least 1".into()));
     }
+    let polls = [
+        ("runtime.control_poll", config.runtime.control_poll),
+        ("runtime.backlog_poll", config.runtime.backlog_poll),
+    ];
+    for (key, every) in polls {
+        if every < std::time::Duration::from_millis(100) {
+            out.push((key.into(), "must be at least 100ms".into()));
+        }
+    }
     if config.hitl.outbox_lease < std::time::Duration::from_millis(300) {
         // Renewed every third of it: shorter leases turn into a stream of Redis writes.
         out.push(("hitl.outbox_lease".into(), "must be at least 300ms".into()));
@@ -139,6 +148,12 @@ fn queues(config: &Config, out: &mut Problems) {
                 format!("queues.{name}"),
                 "prefetch, concurrency and max_attempts must be at least 1".into(),
             ));
+        }
+        if let Some(a) = &q.autoscale {
+            let most = crate::control::MAX_CONCURRENCY;
+            if a.min == 0 || a.min > a.max || usize::from(a.max) > most {
+                out.push((key("autoscale"), format!("needs 1 <= min <= max <= {most}")));
+            }
         }
         if config.classes.contains_key(&q.class) && config.concurrency(q) > config.prefetch(q) {
             out.push((

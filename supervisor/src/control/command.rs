@@ -17,6 +17,10 @@ pub enum Verb {
     Resume,
     Scale,
     Prefetch,
+    /// Back to the configuration (and, for the cluster, the remembered state cleared).
+    Clear,
+    /// With a queue: stop taking its work, let in-flight tasks finish. Without: the replica
+    /// drains and exits, as on SIGTERM.
     Drain,
 }
 
@@ -88,7 +92,7 @@ impl Command {
             Verb::Resume => Some(Change::Paused(false)),
             Verb::Scale => Some(Change::concurrency(value()?)?),
             Verb::Prefetch => Some(Change::prefetch(value()?)?),
-            Verb::Tree | Verb::Drain => None,
+            Verb::Tree | Verb::Clear | Verb::Drain => None,
         })
     }
 }
@@ -100,15 +104,30 @@ pub fn execute(controls: &Controls, command: &Command) -> Result<Value, String> 
         Some(q) => vec![q.clone()],
         None => controls.queues().map(|(q, _)| q.clone()).collect(),
     };
-    if let Some(change) = command.change()? {
-        for c in queues.iter().filter_map(|q| controls.queue(q)) {
-            c.change(|d| change.apply(d));
+    let change = command.change()?;
+    for c in queues.iter().filter_map(|q| controls.queue(q)) {
+        match (command.verb, change) {
+            (_, Some(change)) => {
+                c.change(|d| change.apply(d));
+            }
+            (Verb::Clear, _) => {
+                c.reset();
+            }
+            (Verb::Drain, _) if command.queue.is_some() => {
+                c.change(|d| d.paused = true);
+            }
+            _ => {}
         }
     }
-    if command.verb == Verb::Drain {
+    let draining = command.verb == Verb::Drain && command.queue.is_none();
+    if draining {
         controls.request_drain();
     }
     let status: serde_json::Map<String, Value> =
         queues.iter().filter_map(|q| controls.queue(q).map(|c| (q.clone(), json!(c.status())))).collect();
-    Ok(json!({"queues": status, "draining": command.verb == Verb::Drain}))
+    let mut result = json!({"queues": status, "draining": draining});
+    if command.verb == Verb::Tree {
+        result["actors"] = json!(controls.tree().view());
+    }
+    Ok(result)
 }

@@ -5,16 +5,19 @@
 //! process or touches a delivery: the consumer applies a change between deliveries (see
 //! `actors::consumer`).
 
+pub mod autoscale;
 pub mod command;
 mod rate;
 pub mod remembered;
+pub mod tree;
 
+use autoscale::{Bounds, Move};
 pub use rate::RateMeter;
 use remembered::{Change, RememberedControl};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -31,27 +34,142 @@ pub struct Desired {
     pub concurrency: usize,
     /// Unacked deliveries RabbitMQ hands this consumer ahead (basic_qos).
     pub prefetch: u16,
+    /// An operator set the concurrency: autoscaling leaves it alone until cleared.
+    pub pinned: bool,
+}
+
+impl Desired {
+    /// As configured: consuming, not pinned.
+    pub fn configured(concurrency: usize, prefetch: u16) -> Self {
+        Self { paused: false, concurrency, prefetch, pinned: false }
+    }
+
+    /// `n` tasks at once; the prefetch is raised to it when lower (more tasks at once than
+    /// RabbitMQ hands over ahead would never run).
+    pub fn scale_to(&mut self, n: usize) {
+        self.concurrency = n;
+        self.prefetch = self.prefetch.max(u16::try_from(n).unwrap_or(u16::MAX));
+    }
+}
+
+/// The queue's backlog as last sampled (all replicas' consumers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Backlog {
+    /// Tasks waiting to be delivered.
+    pub ready: u64,
+    /// Delivered and not yet acknowledged (from the management API; absent without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unacked: Option<u64>,
+    pub consumers: u32,
+}
+
+/// A queue's autoscaling: its bounds and its last move.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AutoscaleStatus {
+    pub min: usize,
+    pub max: usize,
+    /// False while an operator's concurrency stands (until cleared).
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_move: Option<LastMove>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastMove {
+    #[serde(flatten)]
+    pub change: Move,
+    /// RFC 3339.
+    pub at: String,
+}
+
+/// What the monitor last saw and did.
+#[derive(Debug, Default)]
+struct Observed {
+    backlog: Option<Backlog>,
+    last_move: Option<LastMove>,
 }
 
 /// One queue's control: the desired state and the consumer's live figures.
 #[derive(Debug)]
 pub struct QueueControl {
     desired: watch::Sender<Desired>,
+    /// What the configuration asks (a clear goes back to it).
+    configured: Desired,
+    autoscale: Option<Bounds>,
     consuming: AtomicBool,
     in_flight: AtomicUsize,
+    /// The most in flight at once since the monitor last looked.
+    peak: AtomicUsize,
     done: AtomicU64,
     rate: RateMeter,
+    observed: Mutex<Observed>,
 }
 
 impl QueueControl {
-    pub fn new(initial: Desired) -> Self {
+    /// A queue as configured (an autoscaled queue starts within its bounds).
+    pub fn new(mut configured: Desired, autoscale: Option<Bounds>) -> Self {
+        if let Some(b) = autoscale {
+            configured.scale_to(b.clamp(configured.concurrency));
+        }
         Self {
-            desired: watch::Sender::new(initial),
+            desired: watch::Sender::new(configured.clone()),
+            configured,
+            autoscale,
             consuming: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
             done: AtomicU64::new(0),
             rate: RateMeter::default(),
+            observed: Mutex::default(),
         }
+    }
+
+    pub fn configured(&self) -> &Desired {
+        &self.configured
+    }
+
+    pub fn autoscale(&self) -> Option<Bounds> {
+        self.autoscale
+    }
+
+    /// Back to the configuration: consuming, the configured concurrency and prefetch, and
+    /// autoscaling again where configured.
+    pub fn reset(&self) -> Desired {
+        let configured = self.configured.clone();
+        self.change(|d| *d = configured)
+    }
+
+    /// Applies an autoscaling move unless an operator pinned the concurrency meanwhile; true
+    /// when applied.
+    pub fn autoscaled(&self, change: Move) -> bool {
+        let mut applied = false;
+        self.desired.send_if_modified(|d| {
+            applied = !d.pinned && d.concurrency == change.from;
+            if applied {
+                d.scale_to(change.to);
+            }
+            applied
+        });
+        if applied {
+            let at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+            self.observe(|o| o.last_move = Some(LastMove { change, at }));
+        }
+        applied
+    }
+
+    /// The most tasks in flight at once since the last call (and starts counting again).
+    pub fn take_peak(&self) -> usize {
+        self.peak.swap(self.in_flight(), Ordering::Relaxed)
+    }
+
+    /// Notes the queue's backlog as sampled.
+    pub fn sampled(&self, backlog: Backlog) {
+        self.observe(|o| o.backlog = Some(backlog));
+    }
+
+    fn observe<T>(&self, f: impl FnOnce(&mut Observed) -> T) -> T {
+        let mut o = self.observed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut o)
     }
 
     pub fn desired(&self) -> Desired {
@@ -76,7 +194,8 @@ impl QueueControl {
     /// Counts one task in flight until the guard is dropped (finished, or aborted past the
     /// grace period: then its delivery goes back to the queue).
     pub fn track(self: &Arc<Self>) -> InFlight {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
         InFlight(self.clone())
     }
 
@@ -86,12 +205,23 @@ impl QueueControl {
 
     /// The queue's figures as the tree shows them.
     pub fn status(&self) -> QueueStatus {
+        let desired = self.desired();
+        let (backlog, last_move) = self.observe(|o| (o.backlog, o.last_move.clone()));
+        let autoscale = self.autoscale.map(|b| AutoscaleStatus {
+            min: b.min,
+            max: b.max,
+            active: !desired.pinned,
+            last_move,
+        });
         QueueStatus {
-            desired: self.desired(),
             consuming: self.consuming.load(Ordering::Relaxed),
             in_flight: self.in_flight(),
+            utilization: self.in_flight() as f64 / desired.concurrency.max(1) as f64,
             done: self.done.load(Ordering::Relaxed),
             per_second_1m: self.rate.per_second(),
+            backlog,
+            autoscale,
+            desired,
         }
     }
 
@@ -128,10 +258,16 @@ pub struct QueueStatus {
     /// A consumer is registered with RabbitMQ now.
     pub consuming: bool,
     pub in_flight: usize,
+    /// In flight over concurrency, now (0..1).
+    pub utilization: f64,
     /// Tasks finished since start (settled, or handed back past a drain's grace period).
     pub done: u64,
     /// Tasks finished per second over the last minute.
     pub per_second_1m: f64,
+    /// The queue's backlog as last sampled.
+    pub backlog: Option<Backlog>,
+    /// Autoscaling, where configured.
+    pub autoscale: Option<AutoscaleStatus>,
 }
 
 /// Every consumed queue's control, the replica-wide drain request, and where the cluster's
@@ -142,6 +278,7 @@ pub struct Controls {
     drain: CancellationToken,
     remembered: Option<Arc<dyn RememberedControl>>,
     replica: Option<command::Replica>,
+    tree: Arc<tree::ActorTree>,
 }
 
 impl Controls {
@@ -151,6 +288,7 @@ impl Controls {
             drain: CancellationToken::new(),
             remembered: None,
             replica: Some(command::Replica::fresh()),
+            tree: Arc::default(),
         }
     }
 
@@ -169,6 +307,17 @@ impl Controls {
         self.remembered.as_ref()
     }
 
+    /// The replica's live actor tree.
+    pub fn tree(&self) -> &Arc<tree::ActorTree> {
+        &self.tree
+    }
+
+    fn store(&self) -> Result<&Arc<dyn RememberedControl>, crate::store::StoreError> {
+        self.remembered
+            .as_ref()
+            .ok_or_else(|| crate::store::StoreError::Unavailable("no cluster state store here".into()))
+    }
+
     /// Remembers `changes` to `queue` for the whole cluster, by `by`, and applies them here
     /// when this replica consumes it.
     pub async fn change_cluster(
@@ -177,13 +326,19 @@ impl Controls {
         changes: &[Change],
         by: &str,
     ) -> Result<(), crate::store::StoreError> {
-        let store = self
-            .remembered
-            .as_ref()
-            .ok_or_else(|| crate::store::StoreError::Unavailable("no cluster state store here".into()))?;
-        remembered::remember_now(store.as_ref(), queue, changes, by).await?;
+        remembered::remember_now(self.store()?.as_ref(), queue, changes, by).await?;
         if let Some(control) = self.queue(queue) {
             control.change(|d| changes.iter().for_each(|c| c.apply(d)));
+        }
+        Ok(())
+    }
+
+    /// Clears what the cluster asks of `queue` (noting `by` and when): every replica goes back
+    /// to its configuration, this one at once.
+    pub async fn clear_cluster(&self, queue: &str, by: &str) -> Result<(), crate::store::StoreError> {
+        remembered::clear_now(self.store()?.as_ref(), queue, by).await?;
+        if let Some(control) = self.queue(queue) {
+            control.reset();
         }
         Ok(())
     }
@@ -212,12 +367,12 @@ mod tests {
     use super::*;
 
     fn desired() -> Desired {
-        Desired { paused: false, concurrency: 4, prefetch: 8 }
+        Desired::configured(4, 8)
     }
 
     #[tokio::test]
     async fn a_change_reaches_subscribers_and_settling_waits_for_in_flight_work() {
-        let control = Arc::new(QueueControl::new(desired()));
+        let control = Arc::new(QueueControl::new(desired(), None));
         let mut seen = control.subscribe();
         let now = control.change(|d| d.paused = true);
         assert!(now.paused);
@@ -229,5 +384,34 @@ mod tests {
         assert!(control.settled(Duration::from_millis(60)).await);
         let status = control.status();
         assert_eq!((status.in_flight, status.done), (0, 1));
+    }
+
+    #[test]
+    fn autoscaling_starts_within_bounds_yields_to_an_operator_and_a_reset_restores_it() {
+        let control = QueueControl::new(desired(), Some(Bounds { min: 6, max: 10 }));
+        assert_eq!(control.desired().concurrency, 6, "the configured 4 is below min");
+        assert!(control.autoscaled(Move { from: 6, to: 9, why: "backlog" }));
+        let status = control.status();
+        assert_eq!((status.desired.concurrency, status.desired.prefetch), (9, 9), "the prefetch follows");
+        assert!(status.autoscale.as_ref().is_some_and(|a| a.active && a.last_move.is_some()));
+        assert!(!control.autoscaled(Move { from: 6, to: 7, why: "backlog" }), "a stale move is dropped");
+        control.change(|d| remembered::Change::Concurrency(3).apply(d));
+        assert!(!control.autoscaled(Move { from: 3, to: 6, why: "bounds" }), "pinned by the operator");
+        assert!(control.status().autoscale.is_some_and(|a| !a.active));
+        let back = control.reset();
+        assert_eq!((back.concurrency, back.pinned, back.paused), (6, false, false));
+        assert!(control.autoscaled(Move { from: 6, to: 8, why: "backlog" }), "autoscaling again");
+    }
+
+    #[test]
+    fn the_peak_counts_the_most_at_once_since_the_last_look() {
+        let control = Arc::new(QueueControl::new(desired(), None));
+        let (a, b) = (control.track(), control.track());
+        drop(a);
+        assert_eq!(control.take_peak(), 2);
+        assert_eq!(control.take_peak(), 1, "one still runs");
+        drop(b);
+        assert_eq!(control.take_peak(), 1);
+        assert_eq!(control.take_peak(), 0);
     }
 }

@@ -4,7 +4,8 @@
 //! Each field is written on its own (HSET), so two operators changing different things of one
 //! queue do not undo each other. Every replica applies it at start, before it consumes (so a
 //! replica started later comes up paused or scaled as the cluster is), and follows changes
-//! (actors::control_watcher).
+//! (actors::control_watcher). Clearing a queue's record leaves only who cleared it and when:
+//! every replica then goes back to its configuration.
 
 use super::{Desired, MAX_CONCURRENCY};
 use crate::store::StoreError;
@@ -34,6 +35,11 @@ pub struct Override {
 impl Override {
     /// `desired` with what this override sets (concurrency before prefetch, as [`Change::apply`]
     /// raises the prefetch with the concurrency and an explicit prefetch then stands).
+    /// Asks nothing (never set, or cleared): the configuration stands.
+    pub fn is_cleared(&self) -> bool {
+        self.paused.is_none() && self.concurrency.is_none() && self.prefetch.is_none()
+    }
+
     pub fn applied_to(&self, mut desired: Desired) -> Desired {
         let changes = [
             self.paused.map(Change::Paused),
@@ -82,14 +88,14 @@ impl Change {
             .ok_or_else(|| "prefetch must be 1..65535".to_string())
     }
 
-    /// The change made to `desired`. A concurrency raises the prefetch to it when lower: more
-    /// tasks at once than RabbitMQ hands over ahead would never run.
+    /// The change made to `desired`. A concurrency raises the prefetch to it when lower (see
+    /// [`Desired::scale_to`]) and pins it: autoscaling leaves it alone until cleared.
     pub fn apply(&self, desired: &mut Desired) {
         match *self {
             Self::Paused(p) => desired.paused = p,
             Self::Concurrency(n) => {
-                desired.concurrency = n;
-                desired.prefetch = desired.prefetch.max(u16::try_from(n).unwrap_or(u16::MAX));
+                desired.scale_to(n);
+                desired.pinned = true;
             }
             Self::Prefetch(p) => desired.prefetch = p,
         }
@@ -111,8 +117,16 @@ pub async fn remember_now(
     changes: &[Change],
     by: &str,
 ) -> Result<(), StoreError> {
-    let at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
-    store.remember(queue, changes, by, &at).await
+    store.remember(queue, changes, by, &stamp()).await
+}
+
+/// Clears what the cluster asks of `queue`, by `by`, now.
+pub async fn clear_now(store: &dyn RememberedControl, queue: &str, by: &str) -> Result<(), StoreError> {
+    store.clear(queue, by, &stamp()).await
+}
+
+fn stamp() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
 #[async_trait]
@@ -121,10 +135,14 @@ pub trait RememberedControl: Send + Sync {
     async fn load(&self, queues: &[String]) -> Result<BTreeMap<String, Override>, StoreError>;
     /// Remembers `changes` to `queue`, by `by` at `at`.
     async fn remember(&self, queue: &str, changes: &[Change], by: &str, at: &str) -> Result<(), StoreError>;
+    /// Drops every change to `queue`, keeping who cleared it (`by`) and when (`at`).
+    async fn clear(&self, queue: &str, by: &str, at: &str) -> Result<(), StoreError>;
     /// Notes that `replica` was alive at `at_ms` (the replica registry).
     async fn heartbeat(&self, replica: &str, at_ms: u64) -> Result<(), StoreError>;
     /// Every replica noted, with when it was last alive (Unix ms).
     async fn replicas(&self) -> Result<BTreeMap<String, u64>, StoreError>;
+    /// Takes a replica that stopped on purpose out of the registry.
+    async fn forget_replica(&self, replica: &str) -> Result<(), StoreError>;
 }
 
 pub struct RedisControl {
@@ -139,6 +157,10 @@ impl RedisControl {
 
     fn key(&self, queue: &str) -> String {
         format!("{}control:queue:{queue}", self.prefix)
+    }
+
+    fn replicas_key(&self) -> String {
+        format!("{}control:replicas", self.prefix)
     }
 }
 
@@ -176,9 +198,31 @@ impl RememberedControl for RedisControl {
             .map_err(unavailable)
     }
 
+    async fn clear(&self, queue: &str, by: &str, at: &str) -> Result<(), StoreError> {
+        let key = self.key(queue);
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .atomic()
+            .del(&key)
+            .hset_multiple(&key, &[("by", by), ("at", at)])
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn forget_replica(&self, replica: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("HDEL")
+            .arg(self.replicas_key())
+            .arg(replica)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
     async fn heartbeat(&self, replica: &str, at_ms: u64) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let key = format!("{}control:replicas", self.prefix);
+        let key = self.replicas_key();
         redis::cmd("HSET")
             .arg(key)
             .arg(replica)
@@ -190,7 +234,7 @@ impl RememberedControl for RedisControl {
 
     async fn replicas(&self) -> Result<BTreeMap<String, u64>, StoreError> {
         let mut conn = self.conn.clone();
-        let key = format!("{}control:replicas", self.prefix);
+        let key = self.replicas_key();
         let all: HashMap<String, u64> =
             redis::cmd("HGETALL").arg(key).query_async(&mut conn).await.map_err(unavailable)?;
         Ok(all.into_iter().collect())
@@ -223,6 +267,17 @@ impl RememberedControl for MemoryControl {
         Ok(())
     }
 
+    async fn clear(&self, queue: &str, by: &str, at: &str) -> Result<(), StoreError> {
+        let mut all = self.queues.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        all.insert(queue.to_string(), HashMap::from([("by".into(), by.into()), ("at".into(), at.into())]));
+        Ok(())
+    }
+
+    async fn forget_replica(&self, replica: &str) -> Result<(), StoreError> {
+        self.replicas.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?.remove(replica);
+        Ok(())
+    }
+
     async fn heartbeat(&self, replica: &str, at_ms: u64) -> Result<(), StoreError> {
         let mut seen = self.replicas.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
         seen.insert(replica.to_string(), at_ms);
@@ -251,7 +306,11 @@ mod tests {
             (o.paused, o.concurrency, o.prefetch, o.by.as_deref()),
             (Some(true), Some(4), None, Some("bob"))
         );
-        let configured = Desired { paused: false, concurrency: 16, prefetch: 32 };
-        assert_eq!(o.applied_to(configured), Desired { paused: true, concurrency: 4, prefetch: 32 });
+        let configured = Desired::configured(16, 32);
+        let pinned = Desired { paused: true, concurrency: 4, prefetch: 32, pinned: true };
+        assert_eq!(o.applied_to(configured), pinned);
+        store.clear("q", "cy", "t3").await.expect("clear");
+        let cleared = &store.load(&queues).await.expect("load")["q"];
+        assert!(cleared.is_cleared() && cleared.by.as_deref() == Some("cy"), "{cleared:?}");
     }
 }

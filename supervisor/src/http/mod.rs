@@ -110,6 +110,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(supervisor::resume))
         .routes(routes!(supervisor::concurrency))
         .routes(routes!(supervisor::prefetch))
+        .routes(routes!(supervisor::clear))
         .routes(routes!(supervisor::drain_queue))
         .routes(routes!(supervisor::drain_replica))
         .routes(routes!(metrics))

@@ -1,6 +1,7 @@
 //! The supervisor control API of this replica (admin), under `/api/supervisor/`: the tree
 //! (each consumed queue's consumer: desired and live state, restarts, in flight, rate),
-//! pause and resume a queue, change its concurrency and prefetch live, drain a queue (stop
+//! pause and resume a queue, change its concurrency and prefetch live, clear what operators
+//! changed (back to the configuration, autoscaling again), drain a queue (stop
 //! taking work, wait for what is in flight) or the whole replica (as SIGTERM: drain, flush,
 //! exit 0). And `GET /ready`: whether this replica can do its work now (RabbitMQ, Redis and
 //! Kafka answer, no queue in meltdown), 503 with the failing part when not.
@@ -60,9 +61,13 @@ fn queue_view(state: &AppState, name: &str, control: &QueueControl, cluster: Opt
         "concurrency": status.desired.concurrency,
         "prefetch": status.desired.prefetch,
         "consuming": status.consuming,
+        "pinned": status.desired.pinned,
         "in_flight": status.in_flight,
+        "utilization": status.utilization,
         "done": status.done,
         "per_second_1m": status.per_second_1m,
+        "backlog": status.backlog,
+        "autoscale": status.autoscale,
         "restarts": health.restarts,
         "last_error": health.last_error,
         "cluster": cluster,
@@ -70,7 +75,7 @@ fn queue_view(state: &AppState, name: &str, control: &QueueControl, cluster: Opt
 }
 
 #[utoipa::path(get, path = "/api/supervisor/tree", tag = "supervisor", operation_id = "supervisor_tree",
-    responses((status = 200, description = "replica {id, host, pid}; root: the tree's actors; queues: [{queue, state (consuming, pausing, paused, stopped, failed), paused, concurrency, prefetch, consuming, in_flight, done, per_second_1m, restarts, last_error, cluster: what the cluster asks of it {paused?, concurrency?, prefetch?, by, at}}]")))]
+    responses((status = 200, description = "replica {id, host, pid}; root: the live actor tree {actor, id, state, restarts, children}; queues: [{queue, state (consuming, pausing, paused, stopped, failed), paused, concurrency, prefetch, pinned (an operator's concurrency: autoscaling waits until cleared), consuming, in_flight, utilization, done, per_second_1m, backlog {ready, unacked?, consumers} as last sampled, autoscale {min, max, active, last_move {from, to, why, at}} where configured, restarts, last_error, cluster: what the cluster asks of it {paused?, concurrency?, prefetch?, by, at}}]")))]
 pub(super) async fn tree(State(state): State<AppState>) -> Json<Value> {
     let names: Vec<String> = state.controls.queues().map(|(q, _)| q.clone()).collect();
     // What the cluster asks of each queue (who, when); a store that does not answer leaves it out.
@@ -80,11 +85,9 @@ pub(super) async fn tree(State(state): State<AppState>) -> Json<Value> {
     };
     let queues: Vec<Value> =
         state.controls.queues().map(|(name, c)| queue_view(&state, name, c, cluster.get(name))).collect();
-    let mut children = vec!["EventPublisher", "HitlActor", "ExpirySweeper", "WorkflowWatcher"];
-    children.extend(std::iter::repeat_n("QueueSupervisor", queues.len()));
     Json(json!({
         "replica": state.controls.replica(),
-        "root": {"actor": "RootSupervisor", "children": children},
+        "root": state.controls.tree().view(),
         "llm": state.health.llm(),
         "queues": queues,
     }))
@@ -106,22 +109,25 @@ async fn apply(
     changes: &[Change],
 ) -> Result<Json<Value>, ApiError> {
     let c = control(state, queue)?;
-    match scope {
-        None | Some("replica") => {
-            c.change(|d| changes.iter().for_each(|change| change.apply(d)));
-        }
-        Some("cluster") => {
-            state
-                .controls
-                .change_cluster(queue, changes, &caller.principal.subject)
-                .await
-                .map_err(|e| ApiError::unavailable("the cluster's control store", e))?;
-        }
-        Some(other) => {
-            return Err(ApiError::bad_request(format!("scope must be replica or cluster, not `{other}`")))
-        }
+    if for_cluster(scope)? {
+        state
+            .controls
+            .change_cluster(queue, changes, &caller.principal.subject)
+            .await
+            .map_err(|e| ApiError::unavailable("the cluster's control store", e))?;
+    } else {
+        c.change(|d| changes.iter().for_each(|change| change.apply(d)));
     }
     Ok(Json(queue_view(state, queue, c, None)))
+}
+
+/// Whether `scope` names the cluster (else this replica).
+fn for_cluster(scope: Option<&str>) -> Result<bool, ApiError> {
+    match scope {
+        None | Some("replica") => Ok(false),
+        Some("cluster") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!("scope must be replica or cluster, not `{other}`"))),
+    }
 }
 
 #[utoipa::path(post, path = "/api/supervisor/queues/{queue}/pause", tag = "supervisor", operation_id = "pause_queue",
@@ -146,6 +152,28 @@ pub(super) async fn resume(
     q: Result<Query<ScopeQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     apply(&state, &queue, &caller, q?.0.scope.as_deref(), &[Change::Paused(false)]).await
+}
+
+#[utoipa::path(post, path = "/api/supervisor/queues/{queue}/clear", tag = "supervisor", operation_id = "clear_queue",
+    params(("queue" = String, Path), ("scope" = Option<String>, Query, pattern = "^(replica|cluster)$", description = "replica (default): this replica back to its configuration; cluster: the remembered state cleared (who and when kept) and every replica back to its configuration")),
+    responses((status = 200, description = "The queue as the tree shows it: consuming, configured concurrency and prefetch, autoscaling again where configured"), (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "Not consumed here", body = ErrorBody), (status = 503, description = "The cluster's control store is down", body = ErrorBody)))]
+pub(super) async fn clear(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    caller: Caller,
+    q: Result<Query<ScopeQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let c = control(&state, &queue)?;
+    if for_cluster(q?.0.scope.as_deref())? {
+        state
+            .controls
+            .clear_cluster(&queue, &caller.principal.subject)
+            .await
+            .map_err(|e| ApiError::unavailable("the cluster's control store", e))?;
+    } else {
+        c.reset();
+    }
+    Ok(Json(queue_view(&state, &queue, c, None)))
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,7 +1,9 @@
 //! The RabbitMQ management HTTP API, read only: the arguments of an existing queue, to show
-//! both argument sets when a queue conflicts with the configuration.
+//! both argument sets when a queue conflicts with the configuration, and the unacknowledged
+//! deliveries per queue for the queue monitor (AMQP itself tells only ready and consumers).
 
 use super::desired::{Arg, Args};
+use std::collections::HashMap;
 
 /// The vhost named by an AMQP URL (`/%2f` and an empty path are the default vhost `/`).
 pub fn vhost_of(amqp_url: &str) -> String {
@@ -18,8 +20,13 @@ pub fn vhost_of(amqp_url: &str) -> String {
         .unwrap_or_else(|| "/".into())
 }
 
-/// `GET /api/<parts…>` (each part percent-encoded, `/` included) with the URL's credentials.
-pub async fn get_json(management_url: &str, parts: &[&str]) -> Result<serde_json::Value, String> {
+/// `GET /api/<parts…>?<query>` (each part percent-encoded, `/` included) with the URL's
+/// credentials.
+pub async fn get_json(
+    management_url: &str,
+    parts: &[&str],
+    query: &[(&str, &str)],
+) -> Result<serde_json::Value, String> {
     let mut url = url::Url::parse(management_url).map_err(|e| format!("bad management URL: {e}"))?;
     let user = url.username().to_string();
     let password = url.password().map(str::to_string);
@@ -32,6 +39,9 @@ pub async fn get_json(management_url: &str, parts: &[&str]) -> Result<serde_json
         for part in parts {
             segments.push(part);
         }
+    }
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
     }
     let response = reqwest::Client::new()
         .get(url)
@@ -49,8 +59,24 @@ pub async fn get_json(management_url: &str, parts: &[&str]) -> Result<serde_json
 /// The arguments of `queue` in the vhost of `amqp_url`.
 pub async fn queue_arguments(management_url: &str, amqp_url: &str, queue: &str) -> Result<Args, String> {
     let vhost = vhost_of(amqp_url);
-    let body = get_json(management_url, &["queues", &vhost, queue]).await?;
+    let body = get_json(management_url, &["queues", &vhost, queue], &[]).await?;
     Ok(args_from_json(body.get("arguments")))
+}
+
+/// Unacknowledged deliveries of every queue in the vhost of `amqp_url`, by queue name.
+pub async fn unacked(management_url: &str, amqp_url: &str) -> Result<HashMap<String, u64>, String> {
+    let vhost = vhost_of(amqp_url);
+    let columns = [("columns", "name,messages_unacknowledged")];
+    let body = get_json(management_url, &["queues", &vhost], &columns).await?;
+    let queues = body.as_array().ok_or("management API sent no queue list")?;
+    Ok(queues
+        .iter()
+        .filter_map(|q| {
+            let name = q.get("name")?.as_str()?.to_string();
+            // A queue whose figures are not collected yet has no count: left out.
+            Some((name, q.get("messages_unacknowledged")?.as_u64()?))
+        })
+        .collect())
 }
 
 /// Management API arguments (a JSON object) as [`Args`].
