@@ -242,6 +242,36 @@ async fn a_cluster_pause_reaches_every_replica_and_one_started_later() {
     assert_eq!(env.llm.requests().len(), tasks, "each task once");
     let (ta, tc) = (tree(&a).await, tree(&c).await);
     assert!(ta["paused"] == false && tc["paused"] == false, "{ta} {tc}");
+
+    // Scaled for the cluster through a, cleared through b: every replica back to its configuration.
+    let configured = ta["concurrency"].clone();
+    let r = admin
+        .put(format!(
+            "http://{}/api/supervisor/queues/{QUEUE}/concurrency?value=3&scope=cluster",
+            a.http_addr
+        ))
+        .send()
+        .await
+        .expect("scale");
+    assert_eq!(r.status().as_u16(), 200);
+    until("every replica to follow the scale", Duration::from_secs(10), async || {
+        let all = [tree(&a).await, tree(&b).await, tree(&c).await];
+        all.iter().all(|q| q["concurrency"] == 3 && q["pinned"] == true)
+    })
+    .await;
+    let r = admin
+        .post(format!("http://{}/api/supervisor/queues/{QUEUE}/clear?scope=cluster", b.http_addr))
+        .send()
+        .await
+        .expect("clear");
+    assert_eq!(r.status().as_u16(), 200);
+    until("every replica back to its configuration", Duration::from_secs(10), async || {
+        let all = [tree(&a).await, tree(&b).await, tree(&c).await];
+        all.iter().all(|q| q["concurrency"] == configured && q["pinned"] == false)
+    })
+    .await;
+    let tc = tree(&c).await;
+    assert!(tc["cluster"]["concurrency"].is_null() && tc["cluster"]["by"] == "ops", "who cleared it: {tc}");
     c.shutdown().await;
     b.shutdown().await;
     a.shutdown().await;
@@ -436,4 +466,44 @@ async fn ctl_scales_clears_and_drains_a_replica_with_tasks_in_flight() {
     let called = env.llm.requests().len();
     assert!(left > 0, "the drain left work in the queue");
     assert_eq!(left + called, tasks, "each task done once or waiting ({left} waiting, {called} called)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tree_is_live_and_a_helper_that_stops_is_started_again() {
+    let env = TestEnv::new().await;
+    let config = env.config(&[]);
+    let running = env.start(&config, &[QUEUE]).await;
+    let admin = client_as("ops", "admin");
+    let url = format!("http://{}/api/supervisor/tree", running.http_addr);
+    let child = |tree: &Value, name: &str| {
+        tree["root"]["children"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["actor"] == name).cloned())
+            .unwrap_or_default()
+    };
+    let tree: Value = admin.get(&url).send().await.expect("tree").json().await.expect("JSON");
+    assert_eq!(tree["root"]["actor"], "RootSupervisor", "{tree}");
+    let supervisor = child(&tree, "QueueSupervisor(auto_orders)");
+    assert_eq!(supervisor["children"][0]["actor"], "ConsumerActor(auto_orders)", "{tree}");
+    let sweeper = child(&tree, "ExpirySweeper");
+    assert_eq!(
+        (sweeper["state"].clone(), sweeper["restarts"].clone()),
+        (json!("Running"), json!(0)),
+        "{tree}"
+    );
+    // The sweeper dies: the root starts it again, and the tree counts it.
+    let root = running.controls.tree().root().expect("root");
+    let cell = root
+        .get_children()
+        .into_iter()
+        .find(|c| c.get_id().to_string() == sweeper["id"].as_str().unwrap_or_default())
+        .expect("the sweeper's cell");
+    cell.kill();
+    until("the sweeper to run again", Duration::from_secs(10), async || {
+        let tree: Value = admin.get(&url).send().await.expect("tree").json().await.expect("JSON");
+        let again = child(&tree, "ExpirySweeper");
+        again["state"] == "Running" && again["restarts"] == 1 && again["id"] != sweeper["id"]
+    })
+    .await;
+    running.shutdown().await;
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 pub struct ControlWatcher;
 
+#[derive(Clone)]
 pub struct ControlWatcherArgs {
     pub controls: Arc<Controls>,
     pub remembered: Arc<dyn RememberedControl>,

@@ -16,13 +16,17 @@
 //! One actor per file, each with its message enum beside it. A consumer that fails (its
 //! stream ended, a task panicked) is restarted by its queue supervisor with backoff; more than
 //! `runtime.max_restarts` restarts within `runtime.restart_window` is a meltdown: the queue is
-//! marked failed on /health and no longer restarted. Drain (SIGTERM) flows down the tree.
+//! marked failed on /health and no longer restarted. A helper of the root (sweeper, watchers,
+//! listener, monitor: `helpers.rs`) that stops is started again after a second; the publisher
+//! or the HITL actor stopping stops the tree (the process exits non-zero for the orchestrator).
+//! Drain (SIGTERM) flows down the tree.
 
 pub mod consumer;
 pub mod control_listener;
 pub mod control_watcher;
 pub mod event_publisher;
 pub mod expiry_sweeper;
+pub mod helpers;
 pub mod hitl;
 pub mod queue_monitor;
 pub mod queue_supervisor;

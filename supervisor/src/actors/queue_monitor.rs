@@ -20,6 +20,7 @@ use std::time::Duration;
 
 pub struct QueueMonitor;
 
+#[derive(Clone)]
 pub struct QueueMonitorArgs {
     pub controls: Arc<Controls>,
     pub link: Arc<AmqpLink>,

@@ -5,14 +5,15 @@
 //! handle their consumers' failures; if a child of the root fails, the root starts it again.
 
 use super::consumer::ConsumerArgs;
-use super::control_listener::{ControlListener, ListenerArgs, ListenerMessage};
-use super::control_watcher::{ControlWatcher, ControlWatcherArgs, ControlWatcherMessage};
+use super::control_listener::ListenerArgs;
+use super::control_watcher::ControlWatcherArgs;
 use super::event_publisher::{EventPublisher, PublisherHandle, PublisherMessage};
-use super::expiry_sweeper::{ExpirySweeper, SweeperArgs, SweeperMessage};
+use super::expiry_sweeper::SweeperArgs;
+use super::helpers::Helper;
 use super::hitl::{HitlActor, HitlHandle, HitlMessage};
-use super::queue_monitor::{QueueMonitor, QueueMonitorArgs, QueueMonitorMessage};
+use super::queue_monitor::QueueMonitorArgs;
 use super::queue_supervisor::{QueueSupervisor, QueueSupervisorArgs, QueueSupervisorMessage};
-use super::workflow_watcher::{WatcherArgs, WatcherMessage, WorkflowWatcher};
+use super::workflow_watcher::WatcherArgs;
 use crate::control::remembered::Override;
 use crate::control::{Controls, QueueControl};
 use crate::events::EventSink;
@@ -22,7 +23,7 @@ use crate::ledger::Ledger;
 use crate::pipeline::{Pipeline, PipelineParts, QueueContext};
 use crate::transport::link::AmqpLink;
 use crate::transport::settle::RetryPolicy;
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,17 +75,19 @@ pub struct RootArgs {
 pub enum RootMessage {
     /// Drain every queue within `grace`, flush events, then stop.
     Drain { grace: Duration, reply: RpcReplyPort<()> },
+    /// Start the helper at this index again (it failed).
+    Restart(usize),
 }
+
+/// How long a failed helper waits before it starts again.
+const HELPER_RESTART: Duration = Duration::from_secs(1);
 
 pub struct RootState {
     publisher: ActorRef<PublisherMessage>,
     hitl: ActorRef<HitlMessage>,
-    sweeper: ActorRef<SweeperMessage>,
-    watcher: ActorRef<WatcherMessage>,
-    control: Option<ActorRef<ControlWatcherMessage>>,
-    listener: ActorRef<ListenerMessage>,
+    /// The helpers with their arguments, and the running one (None while it waits to restart).
+    helpers: Vec<(Helper, Option<ActorCell>)>,
     listener_stop: CancellationToken,
-    monitor: ActorRef<QueueMonitorMessage>,
     controls: Arc<Controls>,
     queues: Vec<(QueueSupervisorArgs, ActorRef<QueueSupervisorMessage>)>,
     draining: bool,
@@ -112,54 +115,47 @@ impl Actor for RootSupervisor {
             Arc::new(PublisherHandle { actor: publisher.clone(), timeout: CALL_TIMEOUT });
         let (hitl, _) = Actor::spawn_linked(None, HitlActor, args.hitl.clone(), myself.get_cell()).await?;
         tree.started(&hitl.get_cell(), "HitlActor");
-        let sweeper_args = SweeperArgs {
-            hitl: args.hitl.clone(),
-            workflows: args.parts.workflows.clone(),
-            interval: args.sweep_interval,
-            history: args.parts.history,
-            settle: args.outbox_settle,
-        };
-        let (sweeper, _) = Actor::spawn_linked(None, ExpirySweeper, sweeper_args, myself.get_cell()).await?;
-        tree.started(&sweeper.get_cell(), "ExpirySweeper");
-        let watcher_args =
-            WatcherArgs { registry: args.parts.workflows.clone(), interval: args.workflow_poll };
-        let (watcher, _) =
-            Actor::spawn_linked(None, WorkflowWatcher, watcher_args, myself.get_cell()).await?;
-        tree.started(&watcher.get_cell(), "WorkflowWatcher");
-        let control = match args.controls.remembered() {
-            Some(remembered) => {
-                let control_args = ControlWatcherArgs {
-                    controls: args.controls.clone(),
-                    remembered: remembered.clone(),
-                    interval: args.control_poll,
-                    seen: args.control_seen,
-                };
-                let (control, _) =
-                    Actor::spawn_linked(None, ControlWatcher, control_args, myself.get_cell()).await?;
-                tree.started(&control.get_cell(), "ControlWatcher");
-                Some(control)
-            }
-            None => None,
-        };
         let listener_stop = CancellationToken::new();
-        let listener_args = ListenerArgs {
-            stop: listener_stop.clone(),
-            link: args.link.clone(),
-            controls: args.controls.clone(),
-            replica: args.controls.replica(),
-            registry: args.controls.remembered().cloned(),
-        };
-        let (listener, _) =
-            Actor::spawn_linked(None, ControlListener, listener_args, myself.get_cell()).await?;
-        tree.started(&listener.get_cell(), "ControlListener");
-        let monitor_args = QueueMonitorArgs {
-            controls: args.controls.clone(),
-            link: args.link.clone(),
-            management: args.management,
-            interval: args.backlog_poll,
-        };
-        let (monitor, _) = Actor::spawn_linked(None, QueueMonitor, monitor_args, myself.get_cell()).await?;
-        tree.started(&monitor.get_cell(), "QueueMonitor");
+        let mut helpers = vec![
+            Helper::Sweeper(SweeperArgs {
+                hitl: args.hitl.clone(),
+                workflows: args.parts.workflows.clone(),
+                interval: args.sweep_interval,
+                history: args.parts.history,
+                settle: args.outbox_settle,
+            }),
+            Helper::Workflows(WatcherArgs {
+                registry: args.parts.workflows.clone(),
+                interval: args.workflow_poll,
+            }),
+            Helper::Listener(ListenerArgs {
+                stop: listener_stop.clone(),
+                link: args.link.clone(),
+                controls: args.controls.clone(),
+                replica: args.controls.replica(),
+                registry: args.controls.remembered().cloned(),
+            }),
+            Helper::Monitor(QueueMonitorArgs {
+                controls: args.controls.clone(),
+                link: args.link.clone(),
+                management: args.management,
+                interval: args.backlog_poll,
+            }),
+        ];
+        if let Some(remembered) = args.controls.remembered() {
+            helpers.push(Helper::Control(ControlWatcherArgs {
+                controls: args.controls.clone(),
+                remembered: remembered.clone(),
+                interval: args.control_poll,
+                seen: args.control_seen,
+            }));
+        }
+        let mut running = Vec::new();
+        for helper in helpers {
+            let cell = helper.spawn(myself.get_cell()).await?;
+            tree.started(&cell, helper.name());
+            running.push((helper, Some(cell)));
+        }
         let pipeline = Arc::new(Pipeline {
             parts: args.parts,
             sink: handle.clone(),
@@ -190,12 +186,8 @@ impl Actor for RootSupervisor {
         Ok(RootState {
             publisher,
             hitl,
-            sweeper,
-            watcher,
-            control,
-            listener,
+            helpers: running,
             listener_stop,
-            monitor,
             controls: args.controls,
             queues,
             draining: false,
@@ -228,18 +220,33 @@ impl Actor for RootSupervisor {
                 if !matches!(flush, Ok(ractor::rpc::CallResult::Success(Ok(())))) {
                     tracing::warn!("events may not all be flushed");
                 }
-                state.sweeper.stop(None);
-                state.watcher.stop(None);
-                if let Some(control) = &state.control {
-                    control.stop(None);
-                }
                 state.listener_stop.cancel();
-                state.listener.stop(None);
-                state.monitor.stop(None);
+                for (_, cell) in &state.helpers {
+                    if let Some(cell) = cell {
+                        cell.stop(None);
+                    }
+                }
                 state.hitl.stop(None);
                 state.publisher.stop(None);
                 let _ = reply.send(());
                 myself.stop(Some("drained".into()));
+            }
+            RootMessage::Restart(_) if state.draining => {}
+            RootMessage::Restart(index) => {
+                if let Some((helper, slot)) = state.helpers.get_mut(index) {
+                    match helper.spawn(myself.get_cell()).await {
+                        Ok(cell) => {
+                            let tree = state.controls.tree();
+                            tree.restarted(helper.name());
+                            tree.started(&cell, helper.name());
+                            *slot = Some(cell);
+                        }
+                        Err(e) => {
+                            tracing::error!(actor = helper.name(), error = %e, "did not start again; retrying");
+                            myself.send_after(HELPER_RESTART, move || RootMessage::Restart(index));
+                        }
+                    }
+                }
             }
         }
         Ok(())
@@ -270,6 +277,15 @@ impl Actor for RootSupervisor {
         }
         let tree = state.controls.tree();
         tree.stopped(gone);
+        let failed_helper =
+            state.helpers.iter().position(|(_, c)| c.as_ref().is_some_and(|c| c.get_id() == gone));
+        if let Some(index) = failed_helper {
+            let name = state.helpers[index].0.name();
+            tracing::error!(actor = name, "helper stopped; starting it again shortly");
+            state.helpers[index].1 = None;
+            myself.send_after(HELPER_RESTART, move || RootMessage::Restart(index));
+            return Ok(());
+        }
         if let Some(index) = state.queues.iter().position(|(_, c)| c.get_id() == gone) {
             let args = state.queues[index].0.clone();
             tracing::error!(queue = %args.consumer.ctx.queue, "queue supervisor stopped; starting it again");

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub struct WorkflowWatcher;
 
+#[derive(Clone)]
 pub struct WatcherArgs {
     pub registry: Arc<WorkflowRegistry>,
     pub interval: Duration,

@@ -39,6 +39,11 @@ impl ActorTree {
         let _ = self.root.set(root);
     }
 
+    /// The root's cell, once it runs.
+    pub fn root(&self) -> Option<&ActorCell> {
+        self.root.get()
+    }
+
     /// Names a started actor.
     pub fn started(&self, cell: &ActorCell, name: impl Into<String>) {
         self.with(|n| n.by_id.insert(cell.get_id(), name.into()));
