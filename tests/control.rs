@@ -481,10 +481,15 @@ async fn the_tree_is_live_and_a_helper_that_stops_is_started_again() {
             .and_then(|c| c.iter().find(|c| c["actor"] == name).cloned())
             .unwrap_or_default()
     };
+    until("the consumer under its supervisor", Duration::from_secs(10), async || {
+        let tree: Value = admin.get(&url).send().await.expect("tree").json().await.expect("JSON");
+        let supervisor = child(&tree, "QueueSupervisor(auto_orders)");
+        supervisor["children"][0]["actor"] == "ConsumerActor(auto_orders)"
+            && supervisor["children"][0]["state"] == "Running"
+    })
+    .await;
     let tree: Value = admin.get(&url).send().await.expect("tree").json().await.expect("JSON");
     assert_eq!(tree["root"]["actor"], "RootSupervisor", "{tree}");
-    let supervisor = child(&tree, "QueueSupervisor(auto_orders)");
-    assert_eq!(supervisor["children"][0]["actor"], "ConsumerActor(auto_orders)", "{tree}");
     let sweeper = child(&tree, "ExpirySweeper");
     assert_eq!(
         (sweeper["state"].clone(), sweeper["restarts"].clone()),
