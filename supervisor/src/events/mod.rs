@@ -1,10 +1,12 @@
-//! Where events go: the [`EventSink`] trait, Kafka ([`kafka::KafkaSink`]) in production and
-//! memory ([`memory::MemorySink`]) in unit tests and the embedded demo. `publish` returns only
+//! Where events go: the [`EventSink`] trait, Kafka ([`kafka::KafkaSink`]) in production,
+//! memory ([`memory::MemorySink`]) in unit tests and a JSON-lines file
+//! ([`jsonl::JsonLinesSink`]) in the embedded demo. `publish` returns only
 //! once the event is durable (for Kafka: its delivery report with acks=all), which is what
 //! lets a task be acked after it.
 
 pub mod contract;
 pub mod event;
+pub mod jsonl;
 pub mod kafka;
 pub mod memory;
 

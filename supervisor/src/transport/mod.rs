@@ -3,5 +3,6 @@
 
 pub mod headers;
 pub mod link;
+pub mod plan;
 pub mod publish;
 pub mod settle;

@@ -1,8 +1,9 @@
-//! Acting on an outcome. The delivery is acked only after its outcome is durable: the pipeline
-//! has delivered the events or parked the decision, or the retry/dead-letter publish was
-//! confirmed by the broker. Anything else is nacked with requeue.
+//! Carrying out a delivery's [`Settlement`] on RabbitMQ. The delivery is acked only after its
+//! outcome is durable: the pipeline has delivered the events or parked the decision, or the
+//! retry/dead-letter publish was confirmed by the broker. Anything else is nacked with requeue.
 
 use super::headers::{self, text};
+use super::plan::Settlement;
 use super::publish::confirmed;
 use crate::events::contract::ErrorEvent;
 use crate::events::event::topic;
@@ -61,39 +62,31 @@ impl Settler<'_> {
         let attempt = headers::attempt(delivery.properties.headers().as_ref());
         let queue = &self.ctx.queue;
         let id = task_id.unwrap_or("?");
-        match outcome {
-            Outcome::Done(_) | Outcome::Duplicate { .. } => {
+        match Settlement::plan(outcome, attempt, self.retry) {
+            Settlement::Ack => {
                 delivery.ack(BasicAckOptions::default()).await?;
             }
-            Outcome::Requeue { reason } => {
+            Settlement::Requeue { reason } => {
                 tracing::warn!(%queue, task_id = id, %reason, "outcome not durable; requeueing");
                 self.release(claim).await;
                 tokio::time::sleep(REQUEUE_PAUSE).await;
                 delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
             }
-            Outcome::Defer { after } => {
-                // Not an attempt of this delivery's own: the attempt header stays as it is.
-                let delay = self.retry.tier(1, Some(after)).unwrap_or(after);
+            Settlement::RetryLater { delay, next_attempt: None, .. } => {
                 self.republish(delivery, delay, &[]).await?;
             }
-            Outcome::Retry { after, code: _, reason } if attempt < self.retry.max_attempts => {
-                let Some(delay) = self.retry.tier(attempt, after) else {
-                    return self.dead_letter(delivery, "retries_exhausted", &reason, attempt, task_id).await;
-                };
+            Settlement::RetryLater { delay, next_attempt: Some(next), last_error } => {
+                let reason = last_error.unwrap_or_default();
                 let set = [
-                    (headers::ATTEMPT, AMQPValue::LongInt(i32::try_from(attempt + 1).unwrap_or(i32::MAX))),
+                    (headers::ATTEMPT, AMQPValue::LongInt(i32::try_from(next).unwrap_or(i32::MAX))),
                     (headers::LAST_ERROR, text(&reason)),
                 ];
                 self.release(claim).await;
                 tracing::info!(%queue, task_id = id, attempt, delay_ms = delay.as_millis() as u64, %reason, "retrying later");
                 self.republish(delivery, delay, &set).await?;
             }
-            Outcome::Retry { code: _, reason, .. } => {
-                let reason = format!("gave up after {attempt} attempts: {reason}");
-                return self.dead_letter(delivery, "retries_exhausted", &reason, attempt, task_id).await;
-            }
-            Outcome::DeadLetter { code, reason } => {
-                return self.dead_letter(delivery, code, &reason, attempt, task_id).await;
+            Settlement::DeadLetter { code, reason, attempts } => {
+                self.dead_letter(delivery, &code, &reason, attempts, task_id).await?;
             }
         }
         Ok(())
