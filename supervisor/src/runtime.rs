@@ -28,6 +28,7 @@ use crate::onboarding::sessions::RedisSessions;
 use crate::onboarding::{self, Onboarding};
 use crate::pipeline::intake::INTAKE_AGENT;
 use crate::pipeline::{PipelineParts, QueueContext};
+use crate::transport::amqp::AmqpTransport;
 use crate::transport::link::AmqpLink;
 use crate::transport::settle::RetryPolicy;
 use crate::workflows::redis_workflows::RedisWorkflows;
@@ -264,7 +265,8 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         hitl: hitl.clone(),
         ledger,
         queues,
-        link: link.clone(),
+        transport: Arc::new(AmqpTransport { link: link.clone() }),
+        link: Some(link.clone()),
         health: health.clone(),
         max_restarts: config.runtime.max_restarts,
         restart_window: config.runtime.restart_window,

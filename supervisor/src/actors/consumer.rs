@@ -1,4 +1,4 @@
-//! ConsumerActor: one AMQP channel consuming one queue. Deliveries are processed as tasks of
+//! ConsumerActor: one transport session (RabbitMQ: a channel) consuming one queue. Deliveries are processed as tasks of
 //! their own, at most `concurrency` at a time, so the broker's prefetch and this limit bound
 //! the work in memory (the actor's mailbox only carries control messages). Each delivery is
 //! settled (ack, retry, dead letter, requeue) by the task that processed it, after its outcome
@@ -14,18 +14,14 @@ use crate::control::{Desired, QueueControl};
 use crate::health::Health;
 use crate::pipeline::{Admitted, Outcome};
 use crate::pipeline::{Pipeline, QueueContext};
-use crate::transport::link::AmqpLink;
 use crate::transport::settle::{RetryPolicy, Settler};
-use futures_util::{FutureExt, StreamExt};
-use lapin::options::{
-    BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
-};
-use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, Consumer};
+use crate::transport::{Delivery, Session, Transport};
+use futures_util::FutureExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Mutex;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
@@ -35,7 +31,7 @@ pub struct ConsumerActor;
 #[derive(Clone)]
 pub struct ConsumerArgs {
     pub ctx: QueueContext,
-    pub link: Arc<AmqpLink>,
+    pub transport: Arc<dyn Transport>,
     pub pipeline: Arc<Pipeline>,
     /// Paused or not, concurrency and prefetch, as operators set them.
     pub control: Arc<QueueControl>,
@@ -54,8 +50,11 @@ pub enum ConsumerMessage {
     Drain { grace: Duration, reply: RpcReplyPort<()> },
 }
 
+/// The session is the reader's while it runs; the actor closes it once the reader is done.
+type Shared = Arc<Mutex<Box<dyn Session>>>;
+
 pub struct ConsumerState {
-    channel: Channel,
+    session: Shared,
     cancel: CancellationToken,
     reader: Option<JoinHandle<()>>,
 }
@@ -70,16 +69,16 @@ impl Actor for ConsumerActor {
         myself: ActorRef<Self::Msg>,
         args: ConsumerArgs,
     ) -> Result<ConsumerState, ActorProcessingErr> {
-        let channel = args.link.connection().await?.create_channel().await?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
-        let tag = format!("overseer-{}-{}", args.ctx.queue, myself.get_id());
+        let mut session = args.transport.session().await?;
         // Consuming starts here unless the queue is paused (a failure to start is the actor's).
         let desired = args.control.desired();
-        let stream =
-            if desired.paused { None } else { Some(consume(&channel, &tag, &args, &desired).await?) };
+        if !desired.paused {
+            consume(session.as_mut(), &args, &desired).await?;
+        }
+        let session: Shared = Arc::new(Mutex::new(session));
         let cancel = CancellationToken::new();
-        let reader = tokio::spawn(read(myself, stream, channel.clone(), tag, args, cancel.clone()));
-        Ok(ConsumerState { channel, cancel, reader: Some(reader) })
+        let reader = tokio::spawn(read(myself, session.clone(), args, cancel.clone()));
+        Ok(ConsumerState { session, cancel, reader: Some(reader) })
     }
 
     async fn handle(
@@ -95,14 +94,14 @@ impl Actor for ConsumerActor {
                 state.cancel.cancel();
                 if let Some(mut reader) = state.reader.take() {
                     // The reader stops consuming at once and waits for in-flight tasks; what is
-                    // still running after `grace` is aborted, and closing the channel below
+                    // still running after `grace` is aborted, and closing the session below
                     // requeues its deliveries.
                     if tokio::time::timeout(grace, &mut reader).await.is_err() {
                         tracing::warn!("in-flight tasks outlived the grace period; requeueing them");
                         reader.abort();
                     }
                 }
-                let _ = state.channel.close(200, "drained".into()).await;
+                state.session.lock().await.close().await;
                 let _ = reply.send(());
                 myself.stop(Some("drained".into()));
                 Ok(())
@@ -118,9 +117,10 @@ impl Actor for ConsumerActor {
         state.cancel.cancel();
         if let Some(reader) = state.reader.take() {
             reader.abort();
+            let _ = reader.await;
         }
-        // Closing the channel hands every unacked delivery back to the broker.
-        let _ = state.channel.close(200, "consumer stopped".into()).await;
+        // Closing the session hands every unsettled delivery back to the broker.
+        state.session.lock().await.close().await;
         Ok(())
     }
 }
@@ -128,14 +128,13 @@ impl Actor for ConsumerActor {
 /// The delivery loop, with its own panics reported to the actor.
 async fn read(
     myself: ActorRef<ConsumerMessage>,
-    stream: Option<Consumer>,
-    channel: Channel,
-    tag: String,
+    session: Shared,
     args: ConsumerArgs,
     cancel: CancellationToken,
 ) {
+    let mut session = session.lock().await;
     let looped =
-        AssertUnwindSafe(deliveries(myself.clone(), stream, channel, tag, args, cancel)).catch_unwind().await;
+        AssertUnwindSafe(deliveries(myself.clone(), session.as_mut(), args, cancel)).catch_unwind().await;
     if let Err(panic) = looped {
         let _ = myself.send_message(ConsumerMessage::Crashed(panic_text(&panic)));
     }
@@ -149,51 +148,20 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "panic".to_string())
 }
 
-/// Registers the consumer with `desired`'s prefetch.
+/// Consumes the queue with `desired`'s prefetch.
 async fn consume(
-    channel: &Channel,
-    tag: &str,
+    session: &mut dyn Session,
     args: &ConsumerArgs,
     desired: &Desired,
-) -> lapin::Result<Consumer> {
-    channel.basic_qos(desired.prefetch, BasicQosOptions::default()).await?;
-    let mut consume_args = FieldTable::default();
-    consume_args.insert("x-priority".into(), AMQPValue::LongInt(args.consumer_priority));
-    channel
-        .basic_consume(
-            args.ctx.queue.as_str().into(),
-            tag.into(),
-            BasicConsumeOptions::default(),
-            consume_args,
-        )
-        .await
-}
-
-/// Cancels the consumer and hands back what RabbitMQ delivered that no task took yet.
-async fn unconsume(channel: &Channel, tag: &str, mut stream: Consumer) -> lapin::Result<()> {
-    channel.basic_cancel(tag.into(), BasicCancelOptions::default()).await?;
-    // After the cancel the stream yields what it buffered, then ends (bounded by prefetch).
-    while let Ok(Some(Ok(delivery))) = tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
-        delivery.nack(BasicNackOptions { requeue: true, multiple: false }).await?;
-    }
-    Ok(())
-}
-
-/// The next delivery, or never while not consuming.
-async fn next_of(stream: &mut Option<Consumer>) -> Option<lapin::Result<lapin::message::Delivery>> {
-    match stream {
-        Some(s) => s.next().await,
-        None => std::future::pending().await,
-    }
+) -> Result<(), crate::transport::TransportError> {
+    session.consume(&args.ctx.queue, desired.prefetch, args.consumer_priority).await
 }
 
 /// Takes deliveries while fewer than `concurrency` are in flight; each is processed and
 /// settled by a task of its own. Follows the queue's desired state between deliveries.
 async fn deliveries(
     myself: ActorRef<ConsumerMessage>,
-    mut stream: Option<Consumer>,
-    channel: Channel,
-    tag: String,
+    session: &mut dyn Session,
     args: ConsumerArgs,
     cancel: CancellationToken,
 ) {
@@ -201,6 +169,7 @@ async fn deliveries(
     let control = args.control.clone();
     let mut desired = control.subscribe();
     let mut applied = desired.borrow_and_update().clone();
+    let mut consuming = !applied.paused;
     let mut in_flight: JoinSet<()> = JoinSet::new();
     let gauge = metrics::gauge!(crate::metrics::IN_FLIGHT, "queue" => queue.clone());
     let shown = |d: &Desired| {
@@ -215,7 +184,7 @@ async fn deliveries(
         let _ = myself.send_message(ConsumerMessage::StreamEnded(why));
     };
     loop {
-        control.set_consuming(stream.is_some());
+        control.set_consuming(consuming);
         let limit = applied.concurrency;
         tokio::select! {
             biased;
@@ -226,16 +195,17 @@ async fn deliveries(
                 }
                 let want = desired.borrow_and_update().clone();
                 let resubscribe = want.paused || want.prefetch != applied.prefetch;
-                if let Some(s) = stream.take_if(|_| resubscribe) {
-                    if let Err(e) = unconsume(&channel, &tag, s).await {
+                if consuming && resubscribe {
+                    if let Err(e) = session.cancel().await {
                         return ended(format!("could not stop consuming: {e}"));
                     }
+                    consuming = false;
                 }
-                if stream.is_none() && !want.paused {
-                    match consume(&channel, &tag, &args, &want).await {
-                        Ok(s) => stream = Some(s),
-                        Err(e) => return ended(format!("could not consume again: {e}")),
+                if !consuming && !want.paused {
+                    if let Err(e) = consume(session, &args, &want).await {
+                        return ended(format!("could not consume again: {e}"));
                     }
+                    consuming = true;
                 }
                 tracing::info!(%queue, paused = want.paused, concurrency = want.concurrency, prefetch = want.prefetch, "queue control applied");
                 shown(&want);
@@ -247,13 +217,13 @@ async fn deliveries(
                     tracing::error!(%queue, error = %e, "task ended abnormally");
                 }
             }
-            next = next_of(&mut stream), if stream.is_some() && in_flight.len() < limit => match next {
+            next = session.next(), if consuming && in_flight.len() < limit => match next {
                 Some(Ok(delivery)) => {
                     #[cfg(feature = "fault-injection")]
-                    crate::fault::consumer_hook(&delivery.data);
+                    crate::fault::consumer_hook(delivery.body());
                     gauge.increment(1.0);
                     let tracked = control.track();
-                    let task = handle(delivery, channel.clone(), args.clone());
+                    let task = handle(delivery, args.clone());
                     in_flight.spawn(async move {
                         task.await;
                         drop(tracked);
@@ -266,8 +236,8 @@ async fn deliveries(
     }
     // Draining: no new deliveries; in-flight tasks get the grace period (the actor aborts
     // this loop, and so the tasks, when it runs out).
-    if stream.is_some() {
-        let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+    if consuming {
+        let _ = session.cancel().await;
     }
     control.set_consuming(false);
     while let Some(joined) = in_flight.join_next().await {
@@ -281,9 +251,9 @@ async fn deliveries(
 /// Processes one delivery and settles it. A panic while processing is this task's failure:
 /// it is retried like a transient error and dead-lettered after `max_attempts`, so a poison
 /// message can neither loop forever nor take the consumer down.
-async fn handle(delivery: lapin::message::Delivery, channel: Channel, args: ConsumerArgs) {
+async fn handle(delivery: Arc<dyn Delivery>, args: ConsumerArgs) {
     let started = std::time::Instant::now();
-    let (outcome, claim) = match args.pipeline.admit(&delivery.data, delivery.redelivered).await {
+    let (outcome, claim) = match args.pipeline.admit(delivery.body(), delivery.redelivered()).await {
         Admitted::Settled(outcome, claim) => (outcome, claim),
         Admitted::Task(task, claim) => {
             let ran = AssertUnwindSafe(args.pipeline.run(&args.ctx, &task, &claim)).catch_unwind().await;
@@ -308,13 +278,12 @@ async fn handle(delivery: lapin::message::Delivery, channel: Channel, args: Cons
     )
     .increment(1);
     let settler = Settler {
-        channel: &channel,
         ctx: &args.ctx,
         retry: &args.retry,
         sink: args.pipeline.sink.as_ref(),
         ledger: args.pipeline.ledger.as_ref(),
     };
-    if let Err(e) = settler.settle(&delivery, outcome, claim.as_ref()).await {
+    if let Err(e) = settler.settle(delivery.as_ref(), outcome, claim.as_ref()).await {
         let task_id = claim.as_ref().map_or("?", |c| c.task_id.as_str());
         tracing::warn!(queue = %args.ctx.queue, task_id, error = %e, "could not settle a delivery; the broker redelivers it");
     }

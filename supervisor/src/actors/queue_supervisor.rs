@@ -141,7 +141,7 @@ impl QueueSupervisor {
         let queue = state.args.consumer.ctx.queue.clone();
         metrics::counter!(crate::metrics::ACTOR_RESTARTS, "queue" => queue.clone()).increment(1);
         state.args.tree.restarted(&format!("ConsumerActor({queue})"));
-        if !state.args.consumer.link.is_up().await {
+        if !state.args.consumer.transport.is_up().await {
             state.outage_streak += 1;
             let delay = Duration::from_millis(500 * u64::from(state.outage_streak.min(10)));
             state.args.consumer.health.update(&queue, |q| {

@@ -23,6 +23,7 @@ use crate::ledger::Ledger;
 use crate::pipeline::{Pipeline, PipelineParts, QueueContext};
 use crate::transport::link::AmqpLink;
 use crate::transport::settle::RetryPolicy;
+use crate::transport::Transport;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -51,7 +52,10 @@ pub struct RootArgs {
     /// Outcomes by task_id (Redis).
     pub ledger: Arc<dyn Ledger>,
     pub queues: Vec<QueuePlan>,
-    pub link: Arc<AmqpLink>,
+    /// Where the queues' tasks come from and settle.
+    pub transport: Arc<dyn Transport>,
+    /// RabbitMQ, when the transport is RabbitMQ: the ControlListener and the QueueMonitor use it.
+    pub link: Option<Arc<AmqpLink>>,
     pub health: Arc<Health>,
     pub max_restarts: u32,
     pub restart_window: Duration,
@@ -128,20 +132,23 @@ impl Actor for RootSupervisor {
                 registry: args.parts.workflows.clone(),
                 interval: args.workflow_poll,
             }),
-            Helper::Listener(ListenerArgs {
+        ];
+        // The control exchange and the backlog are RabbitMQ's.
+        if let Some(link) = &args.link {
+            helpers.push(Helper::Listener(ListenerArgs {
                 stop: listener_stop.clone(),
-                link: args.link.clone(),
+                link: link.clone(),
                 controls: args.controls.clone(),
                 replica: args.controls.replica(),
                 registry: args.controls.remembered().cloned(),
-            }),
-            Helper::Monitor(QueueMonitorArgs {
+            }));
+            helpers.push(Helper::Monitor(QueueMonitorArgs {
                 controls: args.controls.clone(),
-                link: args.link.clone(),
+                link: link.clone(),
                 management: args.management,
                 interval: args.backlog_poll,
-            }),
-        ];
+            }));
+        }
         if let Some(remembered) = args.controls.remembered() {
             helpers.push(Helper::Control(ControlWatcherArgs {
                 controls: args.controls.clone(),
@@ -167,7 +174,7 @@ impl Actor for RootSupervisor {
             let qargs = QueueSupervisorArgs {
                 consumer: ConsumerArgs {
                     ctx: plan.ctx,
-                    link: args.link.clone(),
+                    transport: args.transport.clone(),
                     pipeline: pipeline.clone(),
                     control: plan.control,
                     consumer_priority: plan.consumer_priority,

@@ -1,21 +1,15 @@
-//! Carrying out a delivery's [`Settlement`] on RabbitMQ. The delivery is acked only after its
-//! outcome is durable: the pipeline has delivered the events or parked the decision, or the
-//! retry/dead-letter publish was confirmed by the broker. Anything else is nacked with requeue.
+//! Carrying out a delivery's [`Settlement`] on its transport. The delivery is acked only after
+//! its outcome is durable: the pipeline has delivered the events or parked the decision, or the
+//! broker took the retry or dead-letter copy. Anything else goes back to the queue.
 
-use super::headers::{self, text};
 use super::plan::Settlement;
-use super::publish::confirmed;
+use super::{Delivery, TransportError};
 use crate::events::contract::ErrorEvent;
 use crate::events::event::topic;
 use crate::events::EventSink;
 use crate::ledger::Ledger;
 use crate::ledger::OUTCOME_RETENTION;
 use crate::pipeline::{Outcome, QueueContext, TaskClaim};
-use crate::setup::desired::{dlq_name, retry_name};
-use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicNackOptions};
-use lapin::types::AMQPValue;
-use lapin::Channel;
 use std::time::Duration;
 
 /// How a queue retries.
@@ -44,7 +38,6 @@ const REQUEUE_PAUSE: Duration = Duration::from_secs(1);
 
 /// Everything settling needs besides the delivery.
 pub struct Settler<'a> {
-    pub channel: &'a Channel,
     pub ctx: &'a QueueContext,
     pub retry: &'a RetryPolicy,
     pub sink: &'a dyn EventSink,
@@ -54,36 +47,34 @@ pub struct Settler<'a> {
 impl Settler<'_> {
     pub async fn settle(
         &self,
-        delivery: &Delivery,
+        delivery: &dyn Delivery,
         outcome: Outcome,
         claim: Option<&TaskClaim>,
-    ) -> Result<(), lapin::Error> {
+    ) -> Result<(), TransportError> {
         let task_id = claim.map(|c| c.task_id.as_str());
-        let attempt = headers::attempt(delivery.properties.headers().as_ref());
+        let attempt = delivery.attempt();
         let queue = &self.ctx.queue;
         let id = task_id.unwrap_or("?");
         match Settlement::plan(outcome, attempt, self.retry) {
-            Settlement::Ack => {
-                delivery.ack(BasicAckOptions::default()).await?;
-            }
+            Settlement::Ack => delivery.ack().await?,
             Settlement::Requeue { reason } => {
                 tracing::warn!(%queue, task_id = id, %reason, "outcome not durable; requeueing");
                 self.release(claim).await;
                 tokio::time::sleep(REQUEUE_PAUSE).await;
-                delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+                delivery.requeue().await?;
             }
-            Settlement::RetryLater { delay, next_attempt: None, .. } => {
-                self.republish(delivery, delay, &[]).await?;
-            }
-            Settlement::RetryLater { delay, next_attempt: Some(next), last_error } => {
-                let reason = last_error.unwrap_or_default();
-                let set = [
-                    (headers::ATTEMPT, AMQPValue::LongInt(i32::try_from(next).unwrap_or(i32::MAX))),
-                    (headers::LAST_ERROR, text(&reason)),
-                ];
-                self.release(claim).await;
-                tracing::info!(%queue, task_id = id, attempt, delay_ms = delay.as_millis() as u64, %reason, "retrying later");
-                self.republish(delivery, delay, &set).await?;
+            Settlement::RetryLater { delay, next_attempt, last_error } => {
+                if next_attempt.is_some() {
+                    self.release(claim).await;
+                    let reason = last_error.as_deref().unwrap_or_default();
+                    tracing::info!(%queue, task_id = id, attempt, delay_ms = delay.as_millis() as u64, %reason, "retrying later");
+                }
+                // A copy the broker does not take leaves the delivery to come back as it is.
+                if delivery.send_later(delay, next_attempt, last_error.as_deref()).await? {
+                    delivery.ack().await?;
+                } else {
+                    delivery.requeue().await?;
+                }
             }
             Settlement::DeadLetter { code, reason, attempts } => {
                 self.dead_letter(delivery, &code, &reason, attempts, task_id).await?;
@@ -100,47 +91,17 @@ impl Settler<'_> {
         }
     }
 
-    /// Sends the message through the retry tier of `delay` back to its queue, then acks; a
-    /// publish the broker does not confirm is nacked back instead.
-    async fn republish(
-        &self,
-        delivery: &Delivery,
-        delay: Duration,
-        set: &[(&str, AMQPValue)],
-    ) -> Result<(), lapin::Error> {
-        let props = delivery
-            .properties
-            .clone()
-            .with_headers(headers::with(delivery.properties.headers().as_ref(), set));
-        if confirmed(self.channel, &retry_name(delay), &self.ctx.queue, &delivery.data, props).await? {
-            delivery.ack(BasicAckOptions::default()).await?;
-        } else {
-            delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
-        }
-        Ok(())
-    }
-
     async fn dead_letter(
         &self,
-        delivery: &Delivery,
+        delivery: &dyn Delivery,
         code: &str,
         reason: &str,
         attempt: u32,
         task_id: Option<&str>,
-    ) -> Result<(), lapin::Error> {
+    ) -> Result<(), TransportError> {
         let queue = &self.ctx.queue;
-        let set = [
-            (headers::REASON, text(code)),
-            (headers::LAST_ERROR, text(reason)),
-            (headers::ATTEMPTS, AMQPValue::LongInt(i32::try_from(attempt).unwrap_or(i32::MAX))),
-            (headers::ORIGINAL_QUEUE, text(queue)),
-        ];
-        let props = delivery
-            .properties
-            .clone()
-            .with_headers(headers::with(delivery.properties.headers().as_ref(), &set));
-        if !confirmed(self.channel, "", &dlq_name(queue), &delivery.data, props).await? {
-            delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+        if !delivery.dead_letter(code, reason, attempt).await? {
+            delivery.requeue().await?;
             return Ok(());
         }
         let key = task_id.unwrap_or("unknown");
@@ -155,8 +116,7 @@ impl Settler<'_> {
         if let Err(e) = crate::events::publish(self.sink, topic::ERRORS, key, &event).await {
             tracing::warn!(%queue, task_id = key, error = %e, "ai.errors event not delivered");
         }
-        delivery.ack(BasicAckOptions::default()).await?;
-        Ok(())
+        delivery.ack().await
     }
 }
 
