@@ -22,6 +22,25 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// The whole product with no services: the actor tree, pipeline, HITL API and dashboard on
+    /// in-memory backends, events to a JSON-lines file, fed a varied task mix, until Ctrl-C.
+    Demo {
+        /// Tasks per second the demo feeds.
+        #[arg(long, default_value_t = 5.0)]
+        rate: f64,
+        /// Stop feeding after this many tasks.
+        #[arg(long)]
+        tasks: Option<u64>,
+        /// An OpenAI-compatible base URL to use instead of the built-in stand-in.
+        #[arg(long)]
+        llm: Option<String>,
+        /// The events file (appended).
+        #[arg(long, default_value = "overseer-demo-events.jsonl")]
+        events: PathBuf,
+        /// Where the API listens (http.bind by default).
+        #[arg(long)]
+        bind: Option<String>,
+    },
     /// Run the worker: consume the agent queues until SIGTERM/SIGINT, then drain.
     Run {
         /// Consume only these queues (comma-separated); all agent queues by default.

@@ -49,6 +49,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::from(2)
             }
         }),
+        Command::Demo { rate, tasks, llm, events, bind } => {
+            let config = load(&cli.config)?;
+            let options = overseer_supervisor::demo::DemoOptions { rate, tasks, llm, events, bind };
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime
+                .block_on(overseer_supervisor::demo::run_in_terminal(config, options))
+                .map_err(anyhow::Error::msg)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run { queues } => {
             let config = load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;

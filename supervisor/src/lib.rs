@@ -28,6 +28,7 @@ pub mod config;
 pub mod connect;
 pub mod control;
 pub mod ctl;
+pub mod demo;
 pub mod dlq;
 pub mod events;
 #[cfg(feature = "fault-injection")]

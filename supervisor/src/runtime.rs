@@ -4,35 +4,46 @@
 //! flushes the event sink and closes the connections.
 
 use crate::actors::root::{QueuePlan, RootArgs, RootMessage, RootSupervisor};
+use crate::audit::memory::MemoryAudit;
 use crate::audit::redis_audit::RedisAudit;
+use crate::audit::AuditLog;
 use crate::audit::Auditor;
 use crate::config::{Config, ConsumerRole};
 use crate::connect::{self, Unreachable};
 use crate::control::autoscale::Bounds;
+use crate::control::remembered::MemoryControl;
 use crate::control::remembered::{RedisControl, RememberedControl};
 use crate::control::{Controls, Desired, QueueControl};
 use crate::events::kafka::KafkaSink;
 use crate::events::EventSink;
 use crate::health::{Health, LlmHealth};
+use crate::hitl::memory::MemoryStore;
 use crate::hitl::notify::{Notifier, NotifierTask};
 use crate::hitl::outbox::DecisionEffects;
+use crate::hitl::queues::QueueOut;
 use crate::hitl::redis_store::RedisStore;
 use crate::hitl::service::{EditRules, HitlService};
 use crate::hitl::telegram::TelegramApprovals;
 use crate::hitl::DecisionStore;
 use crate::http::guard::Security;
 use crate::http::{app, AppState};
+use crate::ledger::memory::MemoryLedger;
 use crate::ledger::redis_ledger::RedisLedger;
 use crate::ledger::Ledger;
 use crate::onboarding::sessions::RedisSessions;
+use crate::onboarding::sessions::{MemorySessions, SessionStore};
 use crate::onboarding::{self, Onboarding};
 use crate::pipeline::intake::INTAKE_AGENT;
 use crate::pipeline::{PipelineParts, QueueContext};
 use crate::transport::amqp::AmqpTransport;
 use crate::transport::link::AmqpLink;
+use crate::transport::memory::MemoryBroker;
 use crate::transport::settle::RetryPolicy;
+use crate::transport::Transport;
+use crate::workflows::memory::MemoryWorkflows;
 use crate::workflows::redis_workflows::RedisWorkflows;
 use crate::workflows::WorkflowRegistry;
+use crate::workflows::WorkflowStore;
 use overseer_agents::agent;
 use overseer_agents::llm::backoff::Backoff;
 use overseer_agents::llm::offline::OfflineLlm;
@@ -69,7 +80,7 @@ pub struct Running {
     pub health: Arc<Health>,
     root: ActorRef<RootMessage>,
     root_done: JoinHandle<()>,
-    link: Arc<AmqpLink>,
+    link: Option<Arc<AmqpLink>>,
     http_stop: CancellationToken,
     http: JoinHandle<()>,
     notifier: Option<NotifierTask>,
@@ -136,9 +147,93 @@ fn consumed_queues(config: &Config, options: &RunOptions) -> Result<Vec<QueueCon
         .collect())
 }
 
+/// What a replica runs on: Redis, Kafka and RabbitMQ for `overseer run`, memory and a
+/// JSON-lines file for `overseer demo`.
+pub struct Backends {
+    pub store: Arc<dyn DecisionStore>,
+    pub ledger: Arc<dyn Ledger>,
+    pub workflows: Arc<dyn WorkflowStore>,
+    pub audit: Arc<dyn AuditLog>,
+    pub remembered: Arc<dyn RememberedControl>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub sink: Arc<dyn EventSink>,
+    pub transport: Arc<dyn Transport>,
+    /// Where escalations are sent (the transport's broker).
+    pub queues_out: Arc<dyn QueueOut>,
+    /// The RabbitMQ connection when the transport is RabbitMQ (the control exchange, the
+    /// backlog, readiness).
+    pub link: Option<Arc<AmqpLink>>,
+    /// The model; None: as configured ([`llm_client`]).
+    pub llm: Option<Arc<dyn LlmClient>>,
+}
+
+impl Backends {
+    /// Everything in memory, events appended to `sink`.
+    pub fn in_memory(sink: Arc<dyn EventSink>, broker: MemoryBroker) -> Self {
+        Self {
+            store: Arc::new(MemoryStore::default()),
+            ledger: Arc::new(MemoryLedger::default()),
+            workflows: Arc::new(MemoryWorkflows::default()),
+            audit: Arc::new(MemoryAudit::new(10_000)),
+            remembered: Arc::new(MemoryControl::default()),
+            sessions: Arc::new(MemorySessions::default()),
+            sink,
+            transport: Arc::new(broker.clone()),
+            queues_out: Arc::new(broker),
+            link: None,
+            llm: None,
+        }
+    }
+}
+
+/// Connects to Redis, Kafka and RabbitMQ as configured; each must answer.
+pub async fn connect_backends(config: &Config) -> Result<Backends, RuntimeError> {
+    let c = &config.connections;
+    let ca = connect::redis_ca(&c.redis).map_err(RuntimeError::Start)?;
+    let redis = RedisStore::connect_with_ca(&c.redis.url, ca, &c.redis.key_prefix, c.redis.connect_timeout)
+        .await
+        .map_err(|e| Unreachable::new("Redis", &c.redis.url, e))?;
+    let prefix = &c.redis.key_prefix;
+    let kafka_url = format!("kafka://{}", c.kafka.bootstrap_servers);
+    // Proves the cluster answers before anything is consumed.
+    connect::kafka_metadata(&c.kafka).await.map_err(|e| Unreachable::new("Kafka", &kafka_url, e))?;
+    let sink: Arc<dyn EventSink> =
+        Arc::new(KafkaSink::new(&c.kafka).map_err(|e| Unreachable::new("Kafka", &kafka_url, e))?);
+    let link = Arc::new(AmqpLink::new(c.amqp.clone(), "overseer-run"));
+    // Connecting once at start turns a wrong URL into a clear error instead of restarts.
+    link.connection().await?;
+    Ok(Backends {
+        ledger: Arc::new(RedisLedger::new(redis.connection(), prefix)),
+        workflows: Arc::new(RedisWorkflows::new(redis.connection(), prefix)),
+        audit: Arc::new(RedisAudit::new(redis.connection(), prefix)),
+        remembered: Arc::new(RedisControl::new(redis.connection(), prefix)),
+        sessions: Arc::new(RedisSessions::new(redis.connection(), prefix)),
+        store: Arc::new(redis),
+        sink,
+        transport: Arc::new(AmqpTransport { link: link.clone() }),
+        queues_out: link.clone(),
+        link: Some(link),
+        llm: None,
+    })
+}
+
+/// Connects (see [`connect_backends`]) and starts.
 pub async fn start(config: &Config, options: RunOptions) -> Result<Running, RuntimeError> {
+    let backends = connect_backends(config).await?;
+    start_on(config, options, backends).await
+}
+
+/// Starts the tree and the HTTP API on `backends`.
+pub async fn start_on(
+    config: &Config,
+    options: RunOptions,
+    backends: Backends,
+) -> Result<Running, RuntimeError> {
     let metrics = crate::metrics::install();
-    let llm = llm_client(config)?;
+    let llm = match backends.llm.clone() {
+        Some(llm) => llm,
+        None => llm_client(config)?,
+    };
     let info = llm.info();
     if info.is_offline() {
         tracing::warn!("no LLM endpoint configured: the OFFLINE stand-in answers (deterministic, labelled `offline` in events)");
@@ -150,37 +245,32 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         offline: info.is_offline(),
     });
 
-    let c = &config.connections;
-    let ca = connect::redis_ca(&c.redis).map_err(RuntimeError::Start)?;
-    let redis = RedisStore::connect_with_ca(&c.redis.url, ca, &c.redis.key_prefix, c.redis.connect_timeout)
-        .await
-        .map_err(|e| Unreachable::new("Redis", &c.redis.url, e))?;
-    let ledger: Arc<dyn Ledger> = Arc::new(RedisLedger::new(redis.connection(), &c.redis.key_prefix));
-    let redis_conn = redis.connection();
-    let workflow_store = Arc::new(RedisWorkflows::new(redis.connection(), &c.redis.key_prefix));
+    let Backends {
+        store,
+        ledger,
+        workflows: workflow_store,
+        audit: audit_log,
+        remembered,
+        sessions,
+        sink,
+        transport,
+        queues_out,
+        link,
+        llm: _,
+    } = backends;
     let workflows = Arc::new(
         WorkflowRegistry::open(config.workflows.clone(), workflow_store)
             .await
-            .map_err(|e| Unreachable::new("Redis", &c.redis.url, e))?,
+            .map_err(|e| RuntimeError::Start(format!("the workflow store: {e}")))?,
     );
-    let audit_log = Arc::new(RedisAudit::new(redis.connection(), &c.redis.key_prefix));
-    let remembered: Arc<dyn RememberedControl> =
-        Arc::new(RedisControl::new(redis.connection(), &c.redis.key_prefix));
-    let store: Arc<dyn DecisionStore> = Arc::new(redis);
-    let kafka_url = format!("kafka://{}", c.kafka.bootstrap_servers);
-    // Proves the cluster answers before anything is consumed.
-    connect::kafka_metadata(&c.kafka).await.map_err(|e| Unreachable::new("Kafka", &kafka_url, e))?;
-    let sink: Arc<dyn EventSink> =
-        Arc::new(KafkaSink::new(&c.kafka).map_err(|e| Unreachable::new("Kafka", &kafka_url, e))?);
-    let link = Arc::new(AmqpLink::new(c.amqp.clone(), "overseer-run"));
-    // Connecting once at start turns a wrong URL into a clear error instead of restarts.
-    link.connection().await?;
 
     let consumed = consumed_queues(config, &options)?;
     // What the cluster changed (paused, scaled) applies before anything is consumed.
     let names: Vec<String> = consumed.iter().map(|ctx| ctx.queue.clone()).collect();
-    let control_seen =
-        remembered.load(&names).await.map_err(|e| Unreachable::new("Redis", &c.redis.url, e))?;
+    let control_seen = remembered
+        .load(&names)
+        .await
+        .map_err(|e| RuntimeError::Start(format!("the cluster's control store: {e}")))?;
     let queues: Vec<QueuePlan> = consumed
         .into_iter()
         .map(|ctx| {
@@ -220,7 +310,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
             max_depth: config.limits.max_json_depth,
         },
         history: config.hitl.history,
-        llm_deadline: c.llm.deadline,
+        llm_deadline: config.connections.llm.deadline,
     };
     let security = Arc::new(
         Security::from_config(&config.http, Auditor { log: audit_log, sink: Some(sink.clone()) })
@@ -236,7 +326,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
     let effects = Arc::new(DecisionEffects {
         store: store.clone(),
         sink: sink.clone(),
-        queues: link.clone(),
+        queues: queues_out,
         ledger: ledger.clone(),
         domain_topics: parts
             .agents
@@ -253,7 +343,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
             .keeping(config.hitl.history),
     );
     let onboarding = Arc::new(Onboarding {
-        sessions: Arc::new(RedisSessions::new(redis_conn, &c.redis.key_prefix)),
+        sessions,
         hitl: hitl.clone(),
         sink: sink.clone(),
         workflows: workflows.clone(),
@@ -265,8 +355,8 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         hitl: hitl.clone(),
         ledger,
         queues,
-        transport: Arc::new(AmqpTransport { link: link.clone() }),
-        link: Some(link.clone()),
+        transport,
+        link: link.clone(),
         health: health.clone(),
         max_restarts: config.runtime.max_restarts,
         restart_window: config.runtime.restart_window,
@@ -277,7 +367,12 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
         control_poll: config.runtime.control_poll,
         control_seen,
         backlog_poll: config.runtime.backlog_poll,
-        management: c.amqp.management_url.clone().map(|m| (m, c.amqp.url.clone())),
+        management: config
+            .connections
+            .amqp
+            .management_url
+            .clone()
+            .map(|m| (m, config.connections.amqp.url.clone())),
     };
     let (root, root_done) = Actor::spawn(None, RootSupervisor, root_args)
         .await
@@ -291,7 +386,7 @@ pub async fn start(config: &Config, options: RunOptions) -> Result<Running, Runt
     let router = app(AppState {
         health: health.clone(),
         metrics,
-        amqp: Some(link.clone()),
+        amqp: link.clone(),
         workflows,
         sink: Some(sink),
         hitl,
@@ -379,7 +474,9 @@ impl Running {
     }
 
     async fn stop_serving(self) {
-        self.link.close().await;
+        if let Some(link) = &self.link {
+            link.close().await;
+        }
         self.http_stop.cancel();
         let _ = self.http.await;
         if let Some(task) = self.notifier {
