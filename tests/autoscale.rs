@@ -9,18 +9,11 @@ mod common;
 use common::auth::client_as;
 use common::llm_server::{order_proposal, Reply};
 use common::runtime::{order, TestEnv};
+use common::supervisor::{queue_of, until};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const QUEUE: &str = "auto_orders";
-
-async fn until(what: &str, limit: Duration, mut ok: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ok().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_autoscaled_queue_follows_its_backlog_yields_to_an_operator_and_comes_back_when_cleared() {
@@ -38,16 +31,7 @@ async fn an_autoscaled_queue_follows_its_backlog_yields_to_an_operator_and_comes
     let running = env.start(&config, &[QUEUE]).await;
     let base = format!("http://{}", running.http_addr);
     let admin = client_as("ops", "admin");
-    let queue = || {
-        let request = admin.get(format!("{base}/api/supervisor/tree"));
-        async move {
-            let tree: Value = request.send().await.expect("tree").json().await.expect("JSON");
-            tree["queues"]
-                .as_array()
-                .and_then(|q| q.iter().find(|q| q["queue"] == QUEUE).cloned())
-                .unwrap_or_default()
-        }
-    };
+    let queue = || queue_of(&admin, &base, QUEUE);
     let q = queue().await;
     assert_eq!(
         (q["concurrency"].clone(), q["autoscale"]["min"].clone(), q["autoscale"]["max"].clone()),

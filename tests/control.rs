@@ -9,18 +9,11 @@ mod common;
 use common::auth::client_as;
 use common::llm_server::{order_proposal, Reply};
 use common::runtime::{order, TestEnv};
+use common::supervisor::{queue_in, queue_of, until};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const QUEUE: &str = "auto_orders";
-
-async fn until(what: &str, limit: Duration, mut ok: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ok().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_is_scaled_paused_resumed_and_drained_live() {
@@ -44,16 +37,12 @@ async fn a_queue_is_scaled_paused_resumed_and_drained_live() {
     };
     let put = |path: String| call(reqwest::Method::PUT, path);
     let post = |path: String| call(reqwest::Method::POST, path);
-    let queue_in = |tree: &Value| {
-        tree["queues"]
-            .as_array()
-            .and_then(|q| q.iter().find(|q| q["queue"] == QUEUE).cloned())
-            .unwrap_or_default()
-    };
 
     until("the consumer to start", Duration::from_secs(10), async || {
         let (code, tree) = call(reqwest::Method::GET, "/api/supervisor/tree".into()).await;
-        code == 200 && queue_in(&tree)["state"] == "consuming" && queue_in(&tree)["consuming"] == true
+        code == 200
+            && queue_in(&tree, QUEUE)["state"] == "consuming"
+            && queue_in(&tree, QUEUE)["consuming"] == true
     })
     .await;
     // Only admins steer the tree.
@@ -87,7 +76,7 @@ async fn a_queue_is_scaled_paused_resumed_and_drained_live() {
     assert_eq!((code, q["paused"].as_bool()), (200, Some(true)), "{q}");
     until("in-flight tasks to finish", Duration::from_secs(10), async || {
         let (_, tree) = call(reqwest::Method::GET, "/api/supervisor/tree".into()).await;
-        queue_in(&tree)["state"] == "paused"
+        queue_in(&tree, QUEUE)["state"] == "paused"
     })
     .await;
     let calls = env.llm.requests().len();
@@ -97,7 +86,7 @@ async fn a_queue_is_scaled_paused_resumed_and_drained_live() {
     assert!(waiting > 0 && (waiting as usize) < tasks, "{waiting} tasks wait in the queue");
     assert_eq!(calls + waiting as usize, tasks, "every task is done or waiting, none in between");
     let (_, tree) = call(reqwest::Method::GET, "/api/supervisor/tree".into()).await;
-    assert_eq!(queue_in(&tree)["consuming"], false, "{tree}");
+    assert_eq!(queue_in(&tree, QUEUE)["consuming"], false, "{tree}");
 
     // Prefetch while paused, then resume: the consumer comes back with the new prefetch.
     let (code, q) = put(format!("/api/supervisor/queues/{QUEUE}/prefetch?value=3")).await;
@@ -186,14 +175,9 @@ async fn a_cluster_pause_reaches_every_replica_and_one_started_later() {
     let b = env.start(&config, &[QUEUE]).await;
     let admin = client_as("ops", "admin");
     let tree = |running: &overseer_supervisor::runtime::Running| {
-        let request = admin.get(format!("http://{}/api/supervisor/tree", running.http_addr));
-        async move {
-            let tree: Value = request.send().await.expect("tree").json().await.expect("JSON");
-            tree["queues"]
-                .as_array()
-                .and_then(|q| q.iter().find(|q| q["queue"] == QUEUE).cloned())
-                .unwrap_or_default()
-        }
+        let base = format!("http://{}", running.http_addr);
+        let admin = admin.clone();
+        async move { queue_of(&admin, &base, QUEUE).await }
     };
     let (ta, tb) = (tree(&a).await, tree(&b).await);
     assert!(ta["cluster"].is_null() && tb["cluster"].is_null(), "nothing asked yet: {ta} {tb}");
@@ -391,16 +375,7 @@ async fn ctl_scales_clears_and_drains_a_replica_with_tasks_in_flight() {
     let config = env.config(&[]);
     let admin = client_as("ops", "admin");
     let base = format!("http://127.0.0.1:{port}");
-    let queue = || {
-        let request = admin.get(format!("{base}/api/supervisor/tree"));
-        async move {
-            let tree: Value = request.send().await.expect("tree").json().await.expect("JSON");
-            tree["queues"]
-                .as_array()
-                .and_then(|q| q.iter().find(|q| q["queue"] == QUEUE).cloned())
-                .unwrap_or_default()
-        }
-    };
+    let queue = || queue_of(&admin, &base, QUEUE);
     let configured = queue().await["concurrency"].as_u64().expect("concurrency");
     assert!(configured > 4, "the configuration runs more than 4 at once: {configured}");
     let ctl = |verb, value| {

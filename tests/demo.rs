@@ -13,16 +13,8 @@ use std::time::{Duration, Instant};
 
 const AGENTS: [&str; 8] =
     ["order", "support", "marketing", "inventory", "seo", "social_media", "email_campaign", "analytics"];
-const QUEUES: [&str; 8] = [
-    "auto_orders",
-    "auto_support_tickets",
-    "auto_marketing",
-    "auto_inventory",
-    "auto_seo",
-    "auto_social_media",
-    "auto_email_campaigns",
-    "auto_analytics",
-];
+/// The queues the demo feeds.
+const QUEUES: [&str; 8] = overseer_supervisor::demo::mix::QUEUES;
 
 fn events(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path)

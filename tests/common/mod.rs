@@ -9,6 +9,7 @@ pub mod own;
 pub mod process;
 pub mod proxy;
 pub mod runtime;
+pub mod supervisor;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
