@@ -1,6 +1,7 @@
 //! `overseer demo` needs no service: with every service URL pointed at a closed port it runs
-//! the whole product on its in-memory backends. Over its HTTP API and in its events file there
-//! are completions, pending decisions and dead letters for every agent; approving a pending
+//! the whole product on its in-memory backends. Over its HTTP API (the tree's per-queue
+//! activity, the pending decisions) there are completions, pending decisions and dead letters
+//! for every agent, and the completions it names are in the events file; approving a pending
 //! decision through the API puts its `hitl_approved` completion in the events file.
 
 mod common;
@@ -51,39 +52,81 @@ async fn the_demo_runs_every_agent_with_no_service_and_an_approval_lands_in_the_
             let _ = tx.send(line);
         }
     });
-    let mut approver = None;
+    let (mut admin, mut approver) = (None, None);
     let started = Instant::now();
-    while approver.is_none() {
+    while approver.is_none() || admin.is_none() {
         let line = rx.recv_timeout(Duration::from_secs(20)).expect("the demo prints its tokens");
-        approver = line.strip_prefix("  approver token ").map(str::to_string);
-        assert!(started.elapsed() < Duration::from_secs(20), "no approver token printed");
+        if let Some(t) = line.strip_prefix("  approver token ") {
+            approver = Some(t.to_string());
+        }
+        if let Some(t) = line.strip_prefix("  admin token    ") {
+            admin = Some(t.to_string());
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no tokens printed");
     }
-    let token = approver.unwrap_or_default();
+    let (admin, token) = (admin.unwrap_or_default(), approver.unwrap_or_default());
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
 
-    // Every task of the mix is settled: completions and dead letters for every agent's queue.
+    // Completions and dead letters for every agent's queue, over the API: the tree's activity.
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let seen = events(&file);
-        let agents_done: BTreeSet<String> = seen
-            .iter()
-            .filter(|e| e["topic"] == "ai.completions")
-            .filter_map(|e| e["event"]["agent"].as_str().map(str::to_string))
+    let queues = loop {
+        let tree: Value = client
+            .get(format!("{base}/api/supervisor/tree"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("tree")
+            .json()
+            .await
+            .expect("JSON");
+        let queues: Vec<Value> = tree["queues"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|q| QUEUES.iter().any(|name| q["queue"] == *name))
+            .cloned()
             .collect();
-        let queues_dead: BTreeSet<String> = seen
-            .iter()
-            .filter(|e| e["topic"] == "ai.errors")
-            .filter_map(|e| e["event"]["queue"].as_str().map(str::to_string))
-            .collect();
-        if agents_done.len() == AGENTS.len() && queues_dead.len() == QUEUES.len() {
-            break;
+        let with = |kind: &str| -> BTreeSet<String> {
+            queues
+                .iter()
+                .filter(|q| q["activity"]["recent"][kind].as_array().is_some_and(|r| !r.is_empty()))
+                .filter_map(|q| q["queue"].as_str().map(str::to_string))
+                .collect()
+        };
+        let (executed, dead) = (with("executed"), with("dead_lettered"));
+        if executed.len() == QUEUES.len() && dead.len() == QUEUES.len() {
+            break queues;
         }
-        assert!(
-            Instant::now() < deadline,
-            "completions from {agents_done:?}, dead letters from {queues_dead:?}"
-        );
+        assert!(Instant::now() < deadline, "completions from {executed:?}, dead letters from {dead:?}");
         tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    // What the API names is what the events file holds: each completion listed, under its agent.
+    let seen = events(&file);
+    let completed: BTreeSet<(String, String)> = seen
+        .iter()
+        .filter(|e| e["topic"] == "ai.completions")
+        .filter_map(|e| Some((e["event"]["task_id"].as_str()?.into(), e["event"]["queue"].as_str()?.into())))
+        .collect();
+    let agents_done: BTreeSet<&str> = seen
+        .iter()
+        .filter(|e| e["topic"] == "ai.completions")
+        .filter_map(|e| e["event"]["agent"].as_str())
+        .collect();
+    assert_eq!(agents_done.len(), AGENTS.len(), "completions by agent: {agents_done:?}");
+    let mut codes = BTreeSet::new();
+    for q in &queues {
+        let name = q["queue"].as_str().unwrap_or_default().to_string();
+        for done in q["activity"]["recent"]["executed"].as_array().into_iter().flatten() {
+            let task = done["task_id"].as_str().unwrap_or_default().to_string();
+            assert!(completed.contains(&(task.clone(), name.clone())), "{task} of {name} has no completion");
+        }
+        let counted = q["activity"]["counts"]["dead_lettered"].as_u64().unwrap_or(0);
+        let listed = q["activity"]["recent"]["dead_lettered"].as_array().map_or(0, Vec::len);
+        assert!(counted >= listed as u64 && listed > 0, "{name}: {}", q["activity"]);
+        for dead in q["activity"]["recent"]["dead_lettered"].as_array().into_iter().flatten() {
+            codes.insert(dead["detail"].as_str().unwrap_or_default().to_string());
+        }
     }
     // Pending decisions for every agent, over the API.
     let pending: Value = client
@@ -98,13 +141,14 @@ async fn the_demo_runs_every_agent_with_no_service_and_an_approval_lands_in_the_
     let decisions = pending["decisions"].as_array().cloned().unwrap_or_default();
     let waiting_for: BTreeSet<&str> = decisions.iter().filter_map(|d| d["agent"].as_str()).collect();
     assert_eq!(waiting_for.len(), AGENTS.len(), "pending decisions by agent: {waiting_for:?}");
-    // Dead letters of every queue say why.
+    // Dead letters say why, over the API and in their ai.errors events.
+    assert!(codes.contains("not_json") && codes.contains("bad_envelope"), "{codes:?}");
     let reasons: BTreeSet<String> = events(&file)
         .iter()
         .filter(|e| e["topic"] == "ai.errors")
         .filter_map(|e| e["event"]["reason"].as_str().map(str::to_string))
         .collect();
-    assert!(reasons.contains("not_json") && reasons.contains("bad_envelope"), "{reasons:?}");
+    assert!(codes.is_subset(&reasons), "API {codes:?}, events {reasons:?}");
 
     // Approving one puts its hitl_approved completion in the events file.
     let decision = decisions.iter().find(|d| d["agent"] == "order").expect("an order waits");

@@ -23,6 +23,7 @@ fn settings(server: &LlmServer) -> OpenAiSettings {
         max_concurrency: 4,
         max_attempts: 4,
         logprobs: false,
+        max_tokens: Some(256),
         backoff: Backoff { base: Duration::from_millis(20), cap: Duration::from_millis(100) },
     }
 }
@@ -102,6 +103,55 @@ async fn requests_carry_the_json_schema_response_format_and_a_malformed_body_is_
     assert_eq!(body["response_format"]["type"], "json_schema");
     assert_eq!(body["response_format"]["json_schema"]["name"], "order_proposal");
     assert_eq!(body["model"], "test-model");
+}
+
+#[tokio::test]
+async fn parameters_an_endpoint_does_not_take_are_dropped_once_and_asked_again_at_once() {
+    let server = LlmServer::start().await;
+    server.push([
+        // llama.cpp's Python server: a 500 whose text names the response format.
+        Reply::Error {
+            code: 500,
+            message: "1 validation error: ('body', 'response_format', 'type') Input should be 'text' or 'json_object'".into(),
+            param: None,
+        },
+        // OpenAI's reasoning models: max_tokens refused, named by `param`.
+        Reply::Error {
+            code: 400,
+            message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.".into(),
+            param: Some("max_tokens".into()),
+        },
+        Reply::Error { code: 400, message: "logprobs are not supported".into(), param: Some("logprobs".into()) },
+    ]);
+    server.set_default(Reply::content("{}"));
+    let llm = OpenAiLlm::new(OpenAiSettings { logprobs: true, ..settings(&server) }).expect("client");
+    let started = std::time::Instant::now();
+    let reply = llm.complete(&request()).await.expect("answered once the parameters are dropped");
+    assert_eq!(reply.attempts, 1, "dropping a parameter is not a failed attempt");
+    assert!(started.elapsed() < Duration::from_millis(500), "asked again at once: {:?}", started.elapsed());
+    let bodies: Vec<serde_json::Value> = server.requests().into_iter().map(|(_, b)| b).collect();
+    assert_eq!(bodies.len(), 4);
+    assert_eq!(bodies[0]["response_format"]["type"], "json_schema");
+    assert_eq!(bodies[0]["max_tokens"], 256);
+    assert_eq!(bodies[0]["max_completion_tokens"], 256);
+    assert_eq!(bodies[0]["logprobs"], true);
+    assert_eq!(bodies[1]["response_format"]["type"], "json_object");
+    assert_eq!(bodies[2]["max_tokens"], serde_json::Value::Null);
+    assert_eq!(bodies[2]["max_completion_tokens"], 256, "the other limit stays");
+    assert_eq!(bodies[3]["logprobs"], serde_json::Value::Null);
+    // For good: the next call sends none of them.
+    llm.complete(&request()).await.expect("second call");
+    let last = server.requests().pop().map(|(_, b)| b).unwrap_or_default();
+    assert_eq!(last["response_format"]["type"], "json_object");
+    assert_eq!(last["max_tokens"], serde_json::Value::Null);
+    assert_eq!(server.requests().len(), 5);
+    // A 500 that names no parameter is an ordinary failed attempt, and a 400 is a refusal.
+    server.push([Reply::Status { code: 500, retry_after: None }]);
+    let reply = llm.complete(&request()).await.expect("retried");
+    assert_eq!(reply.attempts, 2);
+    server.push([Reply::Error { code: 400, message: "bad model".into(), param: Some("model".into()) }]);
+    let err = llm.complete(&request()).await.expect_err("refused");
+    assert!(matches!(err, LlmError::Refused(_)), "{err:?}");
 }
 
 fn order_agent() -> Box<dyn agent::Agent> {

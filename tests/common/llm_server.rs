@@ -19,6 +19,9 @@ pub enum Reply {
     Content { content: String, delay: Duration },
     /// This status with an OpenAI-style error body and an optional Retry-After (seconds).
     Status { code: u16, retry_after: Option<u64> },
+    /// This status with an OpenAI-style error `{message, param}` (as a server that does not
+    /// take a parameter answers).
+    Error { code: u16, message: String, param: Option<String> },
     /// Never answers (until the client gives up).
     Hang,
     /// 200 with a body that is not a chat completion.
@@ -117,6 +120,10 @@ async fn respond(reply: Option<Reply>) -> Response {
             }
             let body = serde_json::json!({"error": {"message": format!("scripted {code}"), "type": "server_error", "param": null, "code": null}});
             (StatusCode::from_u16(code).expect("status"), headers, axum::Json(body)).into_response()
+        }
+        Some(Reply::Error { code, message, param }) => {
+            let body = serde_json::json!({"error": {"message": message, "type": "invalid_request_error", "param": param, "code": null}});
+            (StatusCode::from_u16(code).expect("status"), axum::Json(body)).into_response()
         }
         Some(Reply::Hang) => {
             tokio::time::sleep(Duration::from_secs(3600)).await;

@@ -5,6 +5,13 @@
 //! this client alone decides about retries: exponential backoff with full jitter, at least the
 //! Retry-After, a per-attempt timeout, an overall deadline, none on other 4xx; and a
 //! concurrency limit on requests in flight.
+//!
+//! Servers differ in what they accept (llama.cpp's Python server answers 500 to a
+//! `json_schema` response format, OpenAI's reasoning models refuse `max_tokens`, others ignore
+//! `max_completion_tokens`). The client starts with the full request (the schema as the
+//! response format, both token limits, logprobs when configured) and, when an answer names one
+//! of those parameters as the problem, drops it for good and asks again at once. The schema is
+//! in the prompt as well, so `json_object` output still knows its shape.
 
 use super::backoff::Backoff;
 use super::{LlmClient, LlmError, LlmInfo, LlmReply, LlmRequest};
@@ -35,6 +42,8 @@ pub struct OpenAiSettings {
     pub max_attempts: u32,
     /// Ask for token log-probabilities (not every endpoint supports them).
     pub logprobs: bool,
+    /// The longest answer, in tokens (sent as `max_completion_tokens` and `max_tokens`).
+    pub max_tokens: Option<u32>,
     pub backoff: Backoff,
 }
 
@@ -51,15 +60,71 @@ pub struct OpenAiLlm {
     client: async_openai::Client<OpenAIConfig>,
     settings: OpenAiSettings,
     permits: Arc<Semaphore>,
-    /// Cleared once the endpoint refuses `json_schema`; `json_object` is used from then on.
+    /// What the endpoint has not refused (yet).
+    compat: Compat,
+}
+
+/// Request parameters an endpoint may refuse; each is dropped once it is named in an error.
+#[derive(Debug)]
+struct Compat {
+    /// Cleared: `json_object` instead of `json_schema`.
     json_schema: AtomicBool,
+    logprobs: AtomicBool,
+    max_tokens: AtomicBool,
+    max_completion_tokens: AtomicBool,
+}
+
+impl Compat {
+    fn new() -> Self {
+        Self {
+            json_schema: AtomicBool::new(true),
+            logprobs: AtomicBool::new(true),
+            max_tokens: AtomicBool::new(true),
+            max_completion_tokens: AtomicBool::new(true),
+        }
+    }
+
+    /// The parameter an error names (its `param`, else its text), if it is one still sent:
+    /// dropped from now on, and its name returned.
+    fn drop_named(&self, param: Option<&str>, text: &str) -> Option<&'static str> {
+        let names = |name: &str| match param {
+            Some(p) => p == name || p.starts_with(&format!("{name}.")),
+            None => text.contains(name),
+        };
+        let candidates: [(&'static str, &AtomicBool, bool); 4] = [
+            ("json_schema", &self.json_schema, names("response_format") || names("json_schema")),
+            ("logprobs", &self.logprobs, names("logprobs")),
+            // OpenAI's "Unsupported parameter: 'max_tokens' ... use 'max_completion_tokens'"
+            // names both; it is max_tokens that goes.
+            ("max_tokens", &self.max_tokens, names("max_tokens")),
+            (
+                "max_completion_tokens",
+                &self.max_completion_tokens,
+                names("max_completion_tokens") && !names("max_tokens"),
+            ),
+        ];
+        let (name, flag, _) =
+            candidates.into_iter().find(|(_, flag, named)| *named && flag.load(Ordering::Relaxed))?;
+        flag.store(false, Ordering::Relaxed);
+        Some(name)
+    }
+
+    fn on(flag: &AtomicBool) -> bool {
+        flag.load(Ordering::Relaxed)
+    }
 }
 
 /// How one attempt ended.
 enum Attempt {
     Done(Box<CreateChatCompletionResponse>),
-    Transient { why: String, retry_after: Option<Duration> },
+    Transient {
+        why: String,
+        retry_after: Option<Duration>,
+    },
     Refused(String),
+    /// A parameter the endpoint does not take was dropped: ask again now (not an attempt;
+    /// bounded by the parameters there are to drop).
+    Again,
 }
 
 impl OpenAiLlm {
@@ -100,13 +165,14 @@ impl OpenAiLlm {
         Ok(Self {
             client,
             permits: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
-            json_schema: AtomicBool::new(true),
+            compat: Compat::new(),
             settings,
         })
     }
 
     fn chat_request(&self, request: &LlmRequest) -> CreateChatCompletionRequest {
-        let format = if self.json_schema.load(Ordering::Relaxed) {
+        let compat = &self.compat;
+        let format = if Compat::on(&compat.json_schema) {
             ResponseFormat::JsonSchema {
                 json_schema: ResponseFormatJsonSchema {
                     name: request.schema_name.clone(),
@@ -131,7 +197,13 @@ impl OpenAiLlm {
                 ChatCompletionRequestMessage::from(user),
             ],
             response_format: Some(format),
-            logprobs: self.settings.logprobs.then_some(true),
+            logprobs: (self.settings.logprobs && Compat::on(&compat.logprobs)).then_some(true),
+            max_completion_tokens: self
+                .settings
+                .max_tokens
+                .filter(|_| Compat::on(&compat.max_completion_tokens)),
+            #[allow(deprecated)]
+            max_tokens: self.settings.max_tokens.filter(|_| Compat::on(&compat.max_tokens)),
             ..Default::default()
         }
     }
@@ -143,6 +215,11 @@ impl OpenAiLlm {
         match self.client.chat().create(self.chat_request(request)).await {
             Ok(response) => Attempt::Done(Box::new(response)),
             Err(OpenAIError::Boxed(boxed)) => match boxed.downcast::<HttpStatus>() {
+                // A server that fails on a parameter it does not know (llama.cpp: 500).
+                Ok(status) if status.status >= 500 => match self.incompatible(None, &status.body) {
+                    Some(again) => again,
+                    None => Attempt::Transient { why: status.to_string(), retry_after: status.retry_after },
+                },
                 Ok(status) => Attempt::Transient { why: status.to_string(), retry_after: status.retry_after },
                 Err(other) => Attempt::Transient { why: other.to_string(), retry_after: None },
             },
@@ -159,17 +236,24 @@ impl OpenAiLlm {
             }
             Err(OpenAIError::ApiError(api)) => {
                 let text = api.to_string();
-                if self.json_schema.load(Ordering::Relaxed)
-                    && (text.contains("response_format") || text.contains("json_schema"))
-                {
-                    self.json_schema.store(false, Ordering::Relaxed);
-                    tracing::warn!("endpoint refused json_schema output; using json_object from now on");
-                    return Attempt::Transient { why: text, retry_after: Some(Duration::ZERO) };
-                }
-                Attempt::Refused(text)
+                self.incompatible(api.api_error.param.as_deref(), &api.api_error.message)
+                    .unwrap_or(Attempt::Refused(text))
             }
             Err(other) => Attempt::Refused(other.to_string()),
         }
+    }
+}
+
+impl OpenAiLlm {
+    /// When an error names a parameter this endpoint does not take: dropped, and the attempt
+    /// is repeated at once without it.
+    fn incompatible(&self, param: Option<&str>, text: &str) -> Option<Attempt> {
+        let dropped = self.compat.drop_named(param, text)?;
+        tracing::warn!(
+            parameter = dropped,
+            "the LLM endpoint does not take this parameter; asking without it from now on"
+        );
+        Some(Attempt::Again)
     }
 }
 
@@ -215,6 +299,10 @@ impl LlmClient for OpenAiLlm {
                 Attempt::Done(response) => return reply(*response, attempt),
                 Attempt::Refused(why) => return Err(LlmError::Refused(why)),
                 Attempt::Transient { why, retry_after } => (why, retry_after),
+                Attempt::Again => {
+                    attempt -= 1;
+                    continue;
+                }
             };
             if attempt >= max {
                 return Err(LlmError::Exhausted { attempts: attempt, last: why, retry_after });

@@ -10,11 +10,12 @@
 //! delivery; a new prefetch re-registers the consumer with it (RabbitMQ applies basic_qos to
 //! consumers started after it).
 
+use crate::control::activity::Settled;
 use crate::control::{Desired, QueueControl};
 use crate::health::Health;
-use crate::pipeline::{Admitted, Outcome};
+use crate::pipeline::{Admitted, Done, Outcome};
 use crate::pipeline::{Pipeline, QueueContext};
-use crate::transport::settle::{RetryPolicy, Settler};
+use crate::transport::settle::{Carried, RetryPolicy, Settler};
 use crate::transport::{Delivery, Session, Transport};
 use futures_util::FutureExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -270,11 +271,16 @@ async fn handle(delivery: Arc<dyn Delivery>, args: ConsumerArgs) {
     // Every delivery's outcome is counted here, where they all converge (bad bodies, duplicates
     // and panics included).
     let queue = args.ctx.queue.clone();
+    let label = outcome.label();
+    let done = match &outcome {
+        Outcome::Done(done) => Some(done.clone()),
+        _ => None,
+    };
     metrics::counter!(
         crate::metrics::TASKS,
         "queue" => queue.clone(),
         "agent" => args.ctx.agent.clone(),
-        "outcome" => outcome.label()
+        "outcome" => label
     )
     .increment(1);
     let settler = Settler {
@@ -283,9 +289,21 @@ async fn handle(delivery: Arc<dyn Delivery>, args: ConsumerArgs) {
         sink: args.pipeline.sink.as_ref(),
         ledger: args.pipeline.ledger.as_ref(),
     };
-    if let Err(e) = settler.settle(delivery.as_ref(), outcome, claim.as_ref()).await {
-        let task_id = claim.as_ref().map_or("?", |c| c.task_id.as_str());
-        tracing::warn!(queue = %args.ctx.queue, task_id, error = %e, "could not settle a delivery; the broker redelivers it");
+    let task_id = claim.as_ref().map_or("unknown", |c| c.task_id.as_str());
+    match settler.settle(delivery.as_ref(), outcome, claim.as_ref()).await {
+        Ok(carried) => {
+            let settled = match (&carried, &done) {
+                (Carried::DeadLettered(code), _) => Settled::DeadLettered { code },
+                (Carried::Acked, Some(Done::Executed { mode })) => Settled::Executed { mode },
+                (Carried::Acked, Some(Done::Parked { decision_id })) => Settled::Parked { decision_id },
+                (Carried::Requeued, _) => Settled::Other("requeued"),
+                _ => Settled::Other(label),
+            };
+            args.control.activity().record(task_id, settled);
+        }
+        Err(e) => {
+            tracing::warn!(queue = %args.ctx.queue, task_id, error = %e, "could not settle a delivery; the broker redelivers it");
+        }
     }
     metrics::histogram!(crate::metrics::TASK_SECONDS, "queue" => queue)
         .record(started.elapsed().as_secs_f64());

@@ -120,6 +120,10 @@ pub struct LlmConfig {
     /// Ask the endpoint for token log-probabilities, which then count in the confidence.
     #[serde(default)]
     pub logprobs: bool,
+    /// The longest answer the model may give, in tokens (at least 16), so a model that
+    /// rambles stops instead of filling its context window.
+    #[serde(default = "default_llm_max_tokens")]
+    pub max_tokens: u32,
 }
 
 impl LlmConfig {
@@ -131,6 +135,9 @@ impl LlmConfig {
 
 fn default_key_prefix() -> String {
     "overseer:".to_string()
+}
+fn default_llm_max_tokens() -> u32 {
+    1024
 }
 fn default_llm_attempts() -> u32 {
     4

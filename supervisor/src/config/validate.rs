@@ -67,6 +67,9 @@ fn connections(config: &Config, out: &mut Problems) {
             check_url(out, "connections.llm.base_url", url, &["http", "https"]);
         }
     }
+    if c.llm.max_tokens < 16 {
+        out.push(("connections.llm.max_tokens".into(), "must be at least 16".into()));
+    }
     if c.llm.max_attempts == 0 {
         out.push(("connections.llm.max_attempts".into(), "must be at least 1".into()));
     }

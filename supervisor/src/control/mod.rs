@@ -5,6 +5,7 @@
 //! process or touches a delivery: the consumer applies a change between deliveries (see
 //! `actors::consumer`).
 
+pub mod activity;
 pub mod autoscale;
 pub mod command;
 mod rate;
@@ -103,6 +104,7 @@ pub struct QueueControl {
     done: AtomicU64,
     rate: RateMeter,
     observed: Mutex<Observed>,
+    activity: activity::Activity,
 }
 
 impl QueueControl {
@@ -121,6 +123,7 @@ impl QueueControl {
             done: AtomicU64::new(0),
             rate: RateMeter::default(),
             observed: Mutex::default(),
+            activity: activity::Activity::default(),
         }
     }
 
@@ -197,6 +200,11 @@ impl QueueControl {
         let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         self.peak.fetch_max(now, Ordering::Relaxed);
         InFlight(self.clone())
+    }
+
+    /// What became of this queue's tasks on this replica.
+    pub fn activity(&self) -> &activity::Activity {
+        &self.activity
     }
 
     pub fn in_flight(&self) -> usize {

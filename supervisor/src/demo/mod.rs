@@ -12,7 +12,7 @@ use crate::auth::issue::{issue, Grant};
 use crate::auth::Role;
 use crate::config::Config;
 use crate::events::jsonl::JsonLinesSink;
-use crate::events::{EventSink, SinkError};
+use crate::events::EventSink;
 use crate::runtime::{self, Backends, RunOptions, Running};
 use crate::transport::memory::{MemoryBroker, Message};
 use flaky::FlakyLlm;
@@ -45,34 +45,6 @@ pub struct Demo {
     pub tokens: (String, String),
     feeder: CancellationToken,
     llm: Arc<FlakyLlm>,
-    tally: Arc<Tally>,
-}
-
-/// Counts events by topic on their way to the file.
-struct Tally {
-    inner: Arc<dyn EventSink>,
-    counts: std::sync::Mutex<std::collections::HashMap<String, usize>>,
-}
-
-impl Tally {
-    fn count(&self, topic: &str) -> usize {
-        self.counts.lock().map(|c| c.get(topic).copied().unwrap_or(0)).unwrap_or(0)
-    }
-}
-
-#[async_trait::async_trait]
-impl EventSink for Tally {
-    async fn publish(&self, topic: &str, key: &str, event: &serde_json::Value) -> Result<(), SinkError> {
-        self.inner.publish(topic, key, event).await?;
-        if let Ok(mut counts) = self.counts.lock() {
-            *counts.entry(topic.to_string()).or_default() += 1;
-        }
-        Ok(())
-    }
-
-    async fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
-        self.inner.flush(timeout).await
-    }
 }
 
 /// Starts the demo (the caller prints, waits and stops it).
@@ -106,30 +78,46 @@ pub async fn start(mut config: Config, options: DemoOptions) -> Result<Demo, Str
     };
     let tokens = (token("demo-admin", Role::Admin)?, token("demo-approver", Role::Approver)?);
     let file: Arc<dyn EventSink> = Arc::new(JsonLinesSink::open(&options.events).map_err(|e| e.to_string())?);
-    let tally = Arc::new(Tally { inner: file, counts: Default::default() });
     let broker = MemoryBroker::default();
     let llm = Arc::new(FlakyLlm::new(runtime::llm_client(&config).map_err(|e| e.to_string())?));
-    let mut backends = Backends::in_memory(tally.clone(), broker.clone());
+    let mut backends = Backends::in_memory(file, broker.clone());
     backends.llm = Some(llm.clone());
     let run = RunOptions { queues: Vec::new(), bind: options.bind.clone() };
     let running = runtime::start_on(&config, run, backends).await.map_err(|e| e.to_string())?;
     let feeder = CancellationToken::new();
     tokio::spawn(feed(broker.clone(), options.rate, options.tasks, feeder.clone()));
-    Ok(Demo { running, broker, events: options.events, tokens, feeder, llm, tally })
+    Ok(Demo { running, broker, events: options.events, tokens, feeder, llm })
 }
 
 impl Demo {
-    /// One line of what happened so far.
+    /// One line of what happened so far (each queue's activity, summed).
     pub fn progress(&self) -> String {
-        let dead: usize =
-            mix::QUEUES.iter().map(|q| self.broker.ready(&crate::setup::desired::dlq_name(q)).len()).sum();
         let waiting: usize = mix::QUEUES.iter().map(|q| self.broker.ready(q).len()).sum();
-        let executed = self.tally.count(crate::events::event::topic::COMPLETIONS);
-        let parked = self.tally.count(crate::events::event::topic::HITL_REQUESTS);
+        let total = |label: &str| -> u64 {
+            self.running.controls.queues().map(|(_, c)| c.activity().count(label)).sum()
+        };
+        let (executed, parked, dead) = (total("executed"), total("hitl"), total("dead_lettered"));
         format!(
             "waiting {waiting} | executed {executed} | sent to a person {parked} | dead letters {dead} | model failures retried {}",
             self.llm.failures.load(Ordering::Relaxed)
         )
+    }
+
+    /// What became of each queue's tasks, as a table.
+    pub fn summary(&self) -> String {
+        let mut table =
+            format!("{:<22} {:>9} {:>9} {:>9} {:>9}\n", "queue", "executed", "a person", "dead", "retried");
+        for (queue, control) in self.running.controls.queues() {
+            let a = control.activity();
+            table += &format!(
+                "{queue:<22} {:>9} {:>9} {:>9} {:>9}\n",
+                a.count("executed"),
+                a.count("hitl"),
+                a.count("dead_lettered"),
+                a.count("retried")
+            );
+        }
+        table
     }
 
     /// Stops feeding, drains the tree, stops serving.
@@ -182,6 +170,7 @@ pub async fn run_in_terminal(config: Config, options: DemoOptions) -> Result<(),
     println!(
         "  pending        curl -H \"Authorization: Bearer $TOKEN\" {base}/api/brain/hitl/decisions/pending"
     );
+    println!("  per agent      curl -H \"Authorization: Bearer $ADMIN_TOKEN\" {base}/api/supervisor/tree");
     println!("  events         tail -f {}", demo.events.display());
     println!("  admin token    {}", demo.tokens.0);
     println!("  approver token {}", demo.tokens.1);
@@ -207,7 +196,9 @@ pub async fn run_in_terminal(config: Config, options: DemoOptions) -> Result<(),
     }
     println!();
     println!("stopping: in-flight tasks finish, events are flushed");
+    let summary = demo.summary();
     demo.stop().await;
+    print!("{summary}");
     Ok(())
 }
 

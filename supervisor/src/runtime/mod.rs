@@ -89,6 +89,7 @@ pub fn llm_client(config: &Config) -> Result<Arc<dyn LlmClient>, RuntimeError> {
         max_concurrency: llm.max_concurrency as usize,
         max_attempts: llm.max_attempts,
         logprobs: llm.logprobs,
+        max_tokens: Some(llm.max_tokens),
         backoff: Backoff::default(),
     };
     Ok(Arc::new(OpenAiLlm::new(settings).map_err(|e| RuntimeError::Start(e.to_string()))?))

@@ -33,6 +33,18 @@ impl RetryPolicy {
     }
 }
 
+/// What settling did with a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Carried {
+    Acked,
+    /// Back to its queue untouched (the outcome was not durable, or the broker refused a copy).
+    Requeued,
+    /// Through a retry tier.
+    Later,
+    /// In the dead-letter queue, with this reason code.
+    DeadLettered(String),
+}
+
 /// Pause before a requeue, so an unavailable sink or store is not hammered in a hot loop.
 const REQUEUE_PAUSE: Duration = Duration::from_secs(1);
 
@@ -50,18 +62,22 @@ impl Settler<'_> {
         delivery: &dyn Delivery,
         outcome: Outcome,
         claim: Option<&TaskClaim>,
-    ) -> Result<(), TransportError> {
+    ) -> Result<Carried, TransportError> {
         let task_id = claim.map(|c| c.task_id.as_str());
         let attempt = delivery.attempt();
         let queue = &self.ctx.queue;
         let id = task_id.unwrap_or("?");
-        match Settlement::plan(outcome, attempt, self.retry) {
-            Settlement::Ack => delivery.ack().await?,
+        Ok(match Settlement::plan(outcome, attempt, self.retry) {
+            Settlement::Ack => {
+                delivery.ack().await?;
+                Carried::Acked
+            }
             Settlement::Requeue { reason } => {
                 tracing::warn!(%queue, task_id = id, %reason, "outcome not durable; requeueing");
                 self.release(claim).await;
                 tokio::time::sleep(REQUEUE_PAUSE).await;
                 delivery.requeue().await?;
+                Carried::Requeued
             }
             Settlement::RetryLater { delay, next_attempt, last_error } => {
                 if next_attempt.is_some() {
@@ -72,15 +88,20 @@ impl Settler<'_> {
                 // A copy the broker does not take leaves the delivery to come back as it is.
                 if delivery.send_later(delay, next_attempt, last_error.as_deref()).await? {
                     delivery.ack().await?;
+                    Carried::Later
                 } else {
                     delivery.requeue().await?;
+                    Carried::Requeued
                 }
             }
             Settlement::DeadLetter { code, reason, attempts } => {
-                self.dead_letter(delivery, &code, &reason, attempts, task_id).await?;
+                if self.dead_letter(delivery, &code, &reason, attempts, task_id).await? {
+                    Carried::DeadLettered(code)
+                } else {
+                    Carried::Requeued
+                }
             }
-        }
-        Ok(())
+        })
     }
 
     async fn release(&self, claim: Option<&TaskClaim>) {
@@ -98,11 +119,11 @@ impl Settler<'_> {
         reason: &str,
         attempt: u32,
         task_id: Option<&str>,
-    ) -> Result<(), TransportError> {
+    ) -> Result<bool, TransportError> {
         let queue = &self.ctx.queue;
         if !delivery.dead_letter(code, reason, attempt).await? {
             delivery.requeue().await?;
-            return Ok(());
+            return Ok(false);
         }
         let key = task_id.unwrap_or("unknown");
         tracing::warn!(%queue, task_id = key, reason = code, detail = %reason, "dead-lettered");
@@ -116,7 +137,8 @@ impl Settler<'_> {
         if let Err(e) = crate::events::publish(self.sink, topic::ERRORS, key, &event).await {
             tracing::warn!(%queue, task_id = key, error = %e, "ai.errors event not delivered");
         }
-        delivery.ack().await
+        delivery.ack().await?;
+        Ok(true)
     }
 }
 
