@@ -61,5 +61,13 @@ async fn every_agent_runs_through_a_real_local_model_and_no_task_is_lost() {
     assert_eq!(settled(), tasks, "each task settles once");
     println!("{tasks} tasks through the local model in {:?}", started.elapsed());
     print!("{}", demo.summary());
+    // Why the dead letters are dead (the latest of each queue).
+    let mut reasons = std::collections::BTreeMap::<String, usize>::new();
+    for (_, c) in demo.running.controls.queues() {
+        for r in c.activity().view().recent.get("dead_lettered").into_iter().flatten() {
+            *reasons.entry(r.detail.clone()).or_default() += 1;
+        }
+    }
+    println!("dead-letter reasons: {reasons:?}");
     demo.stop().await;
 }
