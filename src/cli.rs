@@ -7,6 +7,11 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 pub(crate) struct Cli {
+    /// Log lines as `text` (colours only on a terminal) or `json` (one object per line, for a
+    /// log shipper).
+    #[arg(long, global = true, env = "OVERSEER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub(crate) log_format: String,
+
     /// Directory of configuration files (every *.toml in it is read).
     #[arg(long, global = true, env = "OVERSEER_CONFIG_DIR", default_value = "config")]
     pub(crate) config: PathBuf,
@@ -99,6 +104,16 @@ pub(crate) enum Command {
     Token {
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Ask this machine's replica whether it is healthy (GET /health): exit 0 when it is,
+    /// 1 when it answers degraded, answers otherwise or not at all. For container healthchecks.
+    Healthcheck {
+        /// The health URL (default: http.bind of the configuration, on loopback).
+        #[arg(long)]
+        url: Option<String>,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "3s")]
+        timeout: humantime::Duration,
     },
     /// Declare the RabbitMQ exchanges and queues and create the Kafka topics. Idempotent.
     Setup {

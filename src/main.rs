@@ -11,18 +11,33 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OVERSEER_LOG").unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs(&cli.log_format);
+    // Before any other thread: OVERSEER…_FILE variables (Docker/Swarm secrets) become values.
+    if let Err(e) = config::secret_files::resolve(|name| name.starts_with("OVERSEER")) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs to stderr, filtered by `OVERSEER_LOG`: as text (ANSI colours only when stderr is a
+/// terminal) or as one JSON object per line with the event's fields at the top level
+/// (task_id, queue, workflow, decision_id…) and the span's.
+fn init_logs(format: &str) {
+    use std::io::IsTerminal;
+    let filter =
+        || tracing_subscriber::EnvFilter::try_from_env("OVERSEER_LOG").unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr);
+    if format == "json" {
+        logs.json().flatten_event(true).with_current_span(true).with_span_list(false).init();
+    } else {
+        logs.with_ansi(std::io::stderr().is_terminal()).init();
     }
 }
 
@@ -126,6 +141,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", overseer_supervisor::auth::issue::issue(&config.http.auth, &grant)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Healthcheck { url, timeout } => {
+            let (url, host) = match url {
+                Some(url) => (url, "localhost".to_string()),
+                None => {
+                    let config = load(&cli.config)?;
+                    let url = overseer_supervisor::healthcheck::url_for(&config.http.bind)
+                        .map_err(anyhow::Error::msg)?;
+                    (url, overseer_supervisor::healthcheck::host_for(&config.http.allowed_hosts))
+                }
+            };
+            let runtime = tokio::runtime::Runtime::new()?;
+            Ok(match runtime.block_on(overseer_supervisor::healthcheck::check(&url, &host, timeout.into())) {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(why) => {
+                    eprintln!("unhealthy: {why}");
+                    ExitCode::FAILURE
+                }
+            })
+        }
         Command::Setup { dry_run } => {
             let config = load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;
@@ -135,9 +172,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Loads the configuration or fails with every problem listed.
+/// Loads the configuration or fails with every problem listed; the secrets it names may come
+/// from `NAME_FILE` files (called before a runtime starts its threads).
 fn load(dir: &std::path::Path) -> Result<Config> {
-    Config::load(dir).map_err(|errors| anyhow::anyhow!("{errors}"))
+    let config = Config::load(dir).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    let named = config::secret_files::named_by(&config);
+    config::secret_files::resolve(|name| named.contains(name)).map_err(anyhow::Error::msg)?;
+    Ok(config)
 }
 
 async fn dlq(config: &Config, action: DlqAction) -> Result<()> {

@@ -34,6 +34,7 @@ pub mod events;
 #[cfg(feature = "fault-injection")]
 mod fault;
 pub mod health;
+pub mod healthcheck;
 pub mod hitl;
 pub mod hitl_cli;
 pub mod http;

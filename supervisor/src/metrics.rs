@@ -29,6 +29,9 @@ pub const QUEUE_UTILIZATION: &str = "overseer_queue_utilization";
 pub const AUTOSCALE_MOVES: &str = "overseer_autoscale_moves_total";
 /// Seconds of LLM work per task (retries included), by `agent`.
 pub const LLM_SECONDS: &str = "overseer_llm_duration_seconds";
+/// Agent runs (the model's calls for one task), by `agent` and `outcome`: `ok`, or why not
+/// (`llm_unavailable`, `llm_refused`, `invalid_output`, …).
+pub const LLM_CALLS: &str = "overseer_llm_calls_total";
 /// LLM tokens, by `agent` and `kind` (prompt, completion).
 pub const LLM_TOKENS: &str = "overseer_llm_tokens_total";
 /// Combined confidence of agent results, by `workflow`.
@@ -47,6 +50,8 @@ pub const HITL_TIME_TO_DECISION: &str = "overseer_hitl_time_to_decision_seconds"
 pub const HITL_PENDING: &str = "overseer_hitl_pending";
 /// Age in seconds of the oldest pending decision, by `workflow` (0 when none).
 pub const HITL_OLDEST_PENDING: &str = "overseer_hitl_oldest_pending_age_seconds";
+/// How long a decision may wait for a person (the workflow's `pending_ttl`), by `workflow`.
+pub const HITL_TTL: &str = "overseer_hitl_pending_ttl_seconds";
 /// The confidence threshold in force, by `workflow`.
 pub const HITL_THRESHOLD: &str = "overseer_hitl_confidence_threshold";
 /// Notifications, by `kind` (webhook, telegram) and `outcome` (sent, failed, dropped).
@@ -55,6 +60,9 @@ pub const NOTIFICATIONS: &str = "overseer_notifications_total";
 pub const EVENTS: &str = "overseer_events_total";
 /// HTTP requests refused for their credentials, by `reason` (missing, expired, signature, ...).
 pub const HTTP_AUTH_FAILURES: &str = "overseer_http_auth_failures_total";
+/// 1 when this replica reaches a service it depends on, 0 when not, by `dependency` (redis,
+/// rabbitmq); probed at each scrape of /metrics.
+pub const DEPENDENCY_UP: &str = "overseer_dependency_up";
 /// HTTP requests answered 429.
 pub const HTTP_RATE_LIMITED: &str = "overseer_http_rate_limited_total";
 /// HTTP requests refused for a `Host` not served.

@@ -94,7 +94,18 @@ async fn report_gauges(args: &SweeperArgs) -> Result<(), String> {
         let age = s.oldest_pending_ms.map_or(0.0, |ms| now_ms.saturating_sub(ms) as f64 / 1000.0);
         metrics::gauge!(crate::metrics::HITL_PENDING, "workflow" => id.clone()).set(s.pending as f64);
         metrics::gauge!(crate::metrics::HITL_OLDEST_PENDING, "workflow" => id.clone()).set(age);
+        // Zero until the first decision or expiry, so rates and alerts see every workflow.
+        for outcome in ["approved", "rejected"] {
+            metrics::counter!(crate::metrics::HITL_DECISIONS, "workflow" => id.clone(), "outcome" => outcome)
+                .increment(0);
+        }
+        for outcome in ["escalated", "expired"] {
+            metrics::counter!(crate::metrics::HITL_EXPIRIES, "workflow" => id.clone(), "outcome" => outcome)
+                .increment(0);
+        }
         if let Some(w) = workflows.get(&id) {
+            metrics::gauge!(crate::metrics::HITL_TTL, "workflow" => id.clone())
+                .set(w.config.pending_ttl.as_secs_f64());
             metrics::gauge!(crate::metrics::HITL_THRESHOLD, "workflow" => id)
                 .set(w.config.confidence_threshold);
         }

@@ -48,6 +48,10 @@ impl Actor for QueueSupervisor {
         args: QueueSupervisorArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         myself.send_message(QueueSupervisorMessage::Start)?;
+        // Counters start at zero, so rates and alerts see the queue before its first restart.
+        let queue = args.consumer.ctx.queue.clone();
+        metrics::counter!(crate::metrics::ACTOR_RESTARTS, "queue" => queue.clone()).increment(0);
+        metrics::counter!(crate::metrics::TASK_PANICS, "queue" => queue).increment(0);
         Ok(QueueSupervisorState {
             args,
             consumer: None,

@@ -11,6 +11,7 @@ pub mod hitl;
 pub mod http;
 mod problem;
 pub mod reference;
+pub mod secret_files;
 pub mod service;
 mod sources;
 pub mod topology;

@@ -49,7 +49,14 @@ impl Sources {
                 Err(e) => problems.push(whole(&path, &format!("not valid TOML: {e}"))),
             }
         }
-        let mut overrides: Vec<_> = env.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
+        // `…_FILE` names the file a value comes from (secret_files.rs), unless it is a key of
+        // its own (`…__JWKS_FILE`).
+        let mut overrides: Vec<_> = env
+            .into_iter()
+            .filter(|(k, _)| {
+                k.starts_with(ENV_PREFIX) && (!k.ends_with("_FILE") || super::secret_files::is_file_key(k))
+            })
+            .collect();
         overrides.sort();
         for (var, raw) in overrides {
             sources.apply_env(&var, &raw, problems);

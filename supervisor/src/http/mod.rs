@@ -213,6 +213,14 @@ async fn dashboard() -> impl IntoResponse {
 
 #[utoipa::path(get, path = "/metrics", tag = "runtime", operation_id = "prometheus_metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // What this replica reaches now, for the alert rules (a scrape every 15 s is one PING).
+    let redis = tokio::time::timeout(std::time::Duration::from_secs(2), state.hitl.store().ping()).await;
+    metrics::gauge!(crate::metrics::DEPENDENCY_UP, "dependency" => "redis")
+        .set(f64::from(u8::from(matches!(redis, Ok(Ok(()))))));
+    if let Some(link) = &state.amqp {
+        metrics::gauge!(crate::metrics::DEPENDENCY_UP, "dependency" => "rabbitmq")
+            .set(f64::from(u8::from(link.is_up().await)));
+    }
     match state.metrics {
         Some(handle) => {
             (StatusCode::OK, [("content-type", "text/plain; version=0.0.4")], handle.render()).into_response()

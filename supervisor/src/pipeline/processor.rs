@@ -169,20 +169,30 @@ impl Pipeline {
         };
         #[cfg(feature = "fault-injection")]
         crate::fault::task_hook(task);
-        let result =
-            match runner::run(agent.as_ref(), self.parts.llm.as_ref(), &self.parts.policy, task).await {
-                Ok(result) => result,
-                Err(failure) if failure.is_transient() => {
-                    let after = match &failure {
-                        runner::AgentFailure::Llm(e) => e.retry_after(),
-                        _ => None,
-                    };
-                    return Err(Outcome::Retry { after, code: failure.code(), reason: failure.to_string() });
-                }
-                Err(failure) => {
-                    return Err(Outcome::DeadLetter { code: failure.code(), reason: failure.to_string() })
-                }
-            };
+        let ran = runner::run(agent.as_ref(), self.parts.llm.as_ref(), &self.parts.policy, task).await;
+        // A payload refused before the model is asked is no call.
+        let called = match &ran {
+            Ok(_) => Some("ok"),
+            Err(runner::AgentFailure::Input(_)) => None,
+            Err(failure) => Some(failure.code()),
+        };
+        if let Some(outcome) = called {
+            metrics::counter!(crate::metrics::LLM_CALLS, "agent" => ctx.agent.clone(), "outcome" => outcome)
+                .increment(1);
+        }
+        let result = match ran {
+            Ok(result) => result,
+            Err(failure) if failure.is_transient() => {
+                let after = match &failure {
+                    runner::AgentFailure::Llm(e) => e.retry_after(),
+                    _ => None,
+                };
+                return Err(Outcome::Retry { after, code: failure.code(), reason: failure.to_string() });
+            }
+            Err(failure) => {
+                return Err(Outcome::DeadLetter { code: failure.code(), reason: failure.to_string() })
+            }
+        };
         let labels = [("agent", ctx.agent.clone())];
         metrics::histogram!(crate::metrics::LLM_SECONDS, &labels).record(result.usage.latency.as_secs_f64());
         metrics::counter!(crate::metrics::LLM_TOKENS, "agent" => ctx.agent.clone(), "kind" => "prompt")
