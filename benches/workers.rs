@@ -1,0 +1,316 @@
+//! Worker throughput against the machine's own ceiling, in one run (issue #16; a first cut:
+//! the figures, not yet the fixes). Services up (`scripts/services.sh`), then
+//! `cargo bench --bench workers`. Prints one table and writes it to target/bench-workers.json.
+//!
+//! 1. Ceiling: a plain lapin loop publishing persistent 1 KiB messages with confirms and
+//!    consuming them with manual acks (prefetch 512), in a vhost of its own; Kafka produce
+//!    of 1 KiB records with acks=all.
+//! 2. `overseer run --queues auto_orders` (the release binary, its own vhost and Redis prefix)
+//!    against a zero-latency local LLM stand-in, tasks preloaded: tasks/s from the first to
+//!    the last outcome on Kafka (ai.completions, or hitl.requests for the one in ten the model
+//!    is unsure of), the ratio to consume+ack; the process's CPU time per task; idle and peak
+//!    RSS; startup to the first delivery reaching the model.
+//! 3. The same with the model answering after L = 1 s and L = 200 ms, concurrency C = 512:
+//!    tasks/s in the middle half of the run (ramp-up and tail excluded) against C/L.
+//!
+//! BENCH_TASKS (default 4000) sets the zero-latency run's size.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::llm_server::{order_proposal, Reply};
+use common::runtime::{order, TestEnv};
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::BasicProperties;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Persistent 1 KiB messages through a plain lapin loop: (publish/s, consume+ack/s).
+async fn amqp_ceiling(url: &str, n: usize) -> (f64, f64) {
+    let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await.expect("AMQP");
+    let ch = conn.create_channel().await.expect("channel");
+    ch.confirm_select(ConfirmSelectOptions::default()).await.expect("confirms");
+    let queue = "bench-ceiling";
+    ch.queue_declare(
+        queue.into(),
+        QueueDeclareOptions { durable: true, ..Default::default() },
+        FieldTable::default(),
+    )
+    .await
+    .expect("declare");
+    let body = vec![b'x'; 1024];
+    let started = Instant::now();
+    let mut pending = Vec::with_capacity(512);
+    for _ in 0..n {
+        let confirm = ch
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                BasicPublishOptions::default(),
+                &body,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .expect("publish");
+        pending.push(confirm);
+        if pending.len() == 512 {
+            for c in pending.drain(..) {
+                c.await.expect("confirm");
+            }
+        }
+    }
+    for c in pending.drain(..) {
+        c.await.expect("confirm");
+    }
+    let publish = n as f64 / started.elapsed().as_secs_f64();
+    ch.basic_qos(512, BasicQosOptions::default()).await.expect("qos");
+    let mut consumer = ch
+        .basic_consume(queue.into(), "bench".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .await
+        .expect("consume");
+    let started = Instant::now();
+    for _ in 0..n {
+        let delivery = consumer.next().await.expect("delivery").expect("ok");
+        delivery.ack(BasicAckOptions::default()).await.expect("ack");
+    }
+    let consume = n as f64 / started.elapsed().as_secs_f64();
+    let _ = conn.close(0, "done".into()).await;
+    (publish, consume)
+}
+
+/// 1 KiB records with acks=all: records/s.
+async fn kafka_ceiling(n: usize) -> f64 {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", common::KAFKA)
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer");
+    let body = vec![b'x'; 1024];
+    let started = Instant::now();
+    let keys: Vec<String> = (0..n).map(|i| format!("bench-{i}")).collect();
+    let mut sends = futures_util::stream::FuturesUnordered::new();
+    for key in &keys {
+        let record = FutureRecord::to("analytics.metrics").key(key).payload(&body);
+        sends.push(producer.send(record, Duration::from_secs(30)));
+        if sends.len() >= 2048 {
+            while let Some(r) = sends.next().await {
+                r.expect("delivered");
+            }
+        }
+    }
+    while let Some(r) = sends.next().await {
+        r.expect("delivered");
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Counts, on a thread of its own, the outcomes on Kafka of tasks whose id starts with
+/// `prefix`, with their arrival times.
+fn outcomes(prefix: String) -> (Arc<Mutex<Vec<Instant>>>, Arc<std::sync::atomic::AtomicBool>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", common::KAFKA)
+        .set("group.id", format!("bench-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let metadata = consumer.fetch_metadata(None, Duration::from_secs(10)).expect("metadata");
+    let mut assignment = TopicPartitionList::new();
+    for topic in metadata.topics().iter().filter(|t| ["ai.completions", "hitl.requests"].contains(&t.name()))
+    {
+        for p in topic.partitions() {
+            let (_, high) =
+                consumer.fetch_watermarks(topic.name(), p.id(), Duration::from_secs(10)).expect("marks");
+            assignment.add_partition_offset(topic.name(), p.id(), Offset::Offset(high)).expect("offset");
+        }
+    }
+    consumer.assign(&assignment).expect("assign");
+    let (out, halt) = (seen.clone(), stop.clone());
+    std::thread::spawn(move || {
+        while !halt.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
+                if m.key().is_some_and(|k| k.starts_with(prefix.as_bytes())) {
+                    out.lock().expect("lock").push(Instant::now());
+                }
+            }
+        }
+    });
+    (seen, stop)
+}
+
+/// utime + stime of `pid`, and its resident set now and at its peak (KiB).
+fn process_figures(pid: u32) -> (Duration, u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = |key: &str| -> u64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (Duration::from_millis(ticks * 10), kib("VmRSS:"), kib("VmHWM:"))
+}
+
+struct Run {
+    tasks: usize,
+    per_second: f64,
+    steady_per_second: f64,
+    cpu_per_task: Duration,
+    idle_rss_kib: u64,
+    peak_rss_kib: u64,
+    startup: Duration,
+    wall: Duration,
+}
+
+/// One `overseer run` process through `tasks` preloaded orders, the model answering after
+/// `delay`, at `concurrency`.
+async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize) -> Run {
+    let env = TestEnv::new().await;
+    let confident = Reply::Content { content: order_proposal(0.99, json!([{"action": "fulfil"}])), delay };
+    let unsure = Reply::Content { content: order_proposal(0.3, json!([{"action": "fulfil"}])), delay };
+    // One in ten goes to a person; the first reply answers the startup probe task.
+    env.llm.push((0..=tasks).map(|i| if i % 10 == 9 { unsure.clone() } else { confident.clone() }));
+    env.llm.set_default(confident.clone());
+    let c = concurrency.to_string();
+    let extra = [
+        ("OVERSEER__QUEUES__AUTO_ORDERS__CONCURRENCY", c.as_str()),
+        ("OVERSEER__QUEUES__AUTO_ORDERS__PREFETCH", c.as_str()),
+        ("OVERSEER__CONNECTIONS__LLM__MAX_CONCURRENCY", c.as_str()),
+        ("OVERSEER__CONNECTIONS__LLM__REQUEST_TIMEOUT", "30s"),
+    ];
+    let config = env.config(&extra);
+    let prefix = format!("b{}", uuid::Uuid::new_v4().simple());
+    let (seen, stop) = outcomes(prefix.clone());
+    // Startup: one task waits; the clock runs from spawn to its request at the model.
+    env.submit(&config, "auto_orders", &order(&format!("{prefix}-probe"), None), 1).await;
+    let port = common::process::free_port();
+    let spawned = Instant::now();
+    let replica = common::process::Replica::start(&env.env(&extra), port);
+    let pid = replica.child.id();
+    while env.llm.requests().is_empty() {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let startup = env.llm.requests()[0].0.saturating_duration_since(spawned);
+    while seen.lock().expect("lock").is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (cpu_before, idle_rss_kib, _) = process_figures(pid);
+    // The load, published with confirms (faster than the worker takes it).
+    let started = Instant::now();
+    env.submit(&config, "auto_orders", &order(&prefix, None), tasks).await;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while seen.lock().expect("lock").len() < tasks + 1 {
+        assert!(Instant::now() < deadline, "{} of {tasks} outcomes", seen.lock().expect("lock").len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (cpu_after, _, peak_rss_kib) = process_figures(pid);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let times = seen.lock().expect("lock").clone();
+    let load = &times[1..];
+    let last = load.last().copied().unwrap_or(started);
+    let per_second = tasks as f64 / (last - started).as_secs_f64().max(1e-9);
+    let (q1, q3) = (load[load.len() / 4], load[load.len() * 3 / 4]);
+    let steady_per_second = (load.len() / 2) as f64 / (q3 - q1).as_secs_f64().max(1e-9);
+    drop(replica);
+    Run {
+        tasks,
+        per_second,
+        steady_per_second,
+        cpu_per_task: (cpu_after - cpu_before) / tasks as u32,
+        idle_rss_kib,
+        peak_rss_kib,
+        startup,
+        wall: last - started,
+    }
+}
+
+fn main() {
+    // `cargo bench` passes --bench; under `cargo test --all-targets` it only says how to run it.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("workers: a benchmark; run it with `cargo bench --bench workers` (services up)");
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let n = env_or("BENCH_TASKS", 4000);
+        let vhost = common::Vhost::new();
+        let (publish, consume) = amqp_ceiling(&vhost.amqp_url(), 20_000).await;
+        let kafka = kafka_ceiling(20_000).await;
+        println!("ceiling: publish+confirm {publish:.0}/s, consume+ack {consume:.0}/s, kafka acks=all {kafka:.0}/s");
+        let zero = overseer_run(n, Duration::ZERO, 64).await;
+        println!(
+            "zero-latency LLM: {:.0} tasks/s ({:.1}% of consume+ack), cpu {:?}/task, rss idle {} KiB peak {} KiB, startup {:?}",
+            zero.per_second,
+            100.0 * zero.per_second / consume,
+            zero.cpu_per_task,
+            zero.idle_rss_kib,
+            zero.peak_rss_kib,
+            zero.startup
+        );
+        let mut rows = vec![("zero", 64usize, 0.0f64, zero)];
+        for (label, l, tasks) in [("L=1s", 1.0, 8000usize), ("L=200ms", 0.2, 12_000)] {
+            let run = overseer_run(tasks, Duration::from_secs_f64(l), 512).await;
+            println!(
+                "{label}, C=512: steady {:.0} tasks/s = {:.1}% of C/L ({:.0}), cpu {:?}/task, peak rss {} KiB",
+                run.steady_per_second,
+                100.0 * run.steady_per_second / (512.0 / l),
+                512.0 / l,
+                run.cpu_per_task,
+                run.peak_rss_kib
+            );
+            rows.push((label, 512, l, run));
+        }
+        println!();
+        println!("| run | C | tasks | tasks/s | steady tasks/s | target | cpu/task | idle RSS | peak RSS | startup |");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        let mut json_rows = Vec::new();
+        for (label, c, l, r) in &rows {
+            let target = if *l == 0.0 { format!("{:.0} (50% of consume+ack)", consume / 2.0) } else { format!("{:.0} (95% of C/L)", 0.95 * *c as f64 / l) };
+            println!(
+                "| {label} | {c} | {} | {:.0} | {:.0} | {target} | {} µs | {:.1} MiB | {:.1} MiB | {} ms |",
+                r.tasks,
+                r.per_second,
+                r.steady_per_second,
+                r.cpu_per_task.as_micros(),
+                r.idle_rss_kib as f64 / 1024.0,
+                r.peak_rss_kib as f64 / 1024.0,
+                r.startup.as_millis()
+            );
+            json_rows.push(json!({
+                "run": label, "concurrency": c, "llm_latency_s": l, "tasks": r.tasks,
+                "tasks_per_s": r.per_second, "steady_tasks_per_s": r.steady_per_second,
+                "cpu_us_per_task": r.cpu_per_task.as_micros() as u64, "idle_rss_kib": r.idle_rss_kib,
+                "peak_rss_kib": r.peak_rss_kib, "startup_ms": r.startup.as_millis() as u64,
+                "wall_s": r.wall.as_secs_f64(),
+            }));
+        }
+        let report = json!({
+            "ceiling": {"amqp_publish_confirm_per_s": publish, "amqp_consume_ack_per_s": consume, "kafka_acks_all_per_s": kafka},
+            "runs": json_rows,
+        });
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-workers.json");
+        let _ = std::fs::write(path, serde_json::to_string_pretty(&report).unwrap_or_default());
+        println!("\nwritten to {path}");
+    });
+}
