@@ -378,24 +378,39 @@ impl Running {
             )
             .await;
         if let Some(registry) = self.controls.remembered() {
-            if let Err(e) = registry.forget_replica(&self.controls.replica().id).await {
-                tracing::warn!(error = %e, "replica registry not updated");
+            let id = self.controls.replica().id;
+            match tokio::time::timeout(STOP_STEP, registry.forget_replica(&id)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "replica registry not updated"),
+                Err(_) => tracing::warn!("replica registry did not answer; not updated"),
             }
         }
         self.stop_serving().await;
     }
 
+    /// Closes the broker connection, the HTTP server and the notifier, each within
+    /// [`STOP_STEP`]: a peer that does not answer cannot hold the process up.
     async fn stop_serving(self) {
         if let Some(link) = &self.link {
-            link.close().await;
+            bounded("closing the RabbitMQ connection", link.close()).await;
         }
         self.http_stop.cancel();
-        let _ = self.http.await;
+        bounded("stopping the HTTP server", async { drop(self.http.await) }).await;
         if let Some(task) = self.notifier {
             task.stop.cancel();
-            let _ = task.done.await;
+            bounded("stopping the notifier", async { drop(task.done.await) }).await;
         }
         tracing::info!("stopped");
+    }
+}
+
+/// The longest one step of stopping (closing a connection, the HTTP server) may take.
+const STOP_STEP: Duration = Duration::from_secs(5);
+
+/// Waits for one step of stopping, at most [`STOP_STEP`].
+async fn bounded(what: &'static str, step: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(STOP_STEP, step).await.is_err() {
+        tracing::warn!(step = what, "did not finish within {STOP_STEP:?} while stopping; left behind");
     }
 }
 
