@@ -120,13 +120,17 @@ async fn kafka_ceiling(n: usize) -> f64 {
 
 /// Counts, on a thread of its own, the outcomes on Kafka of tasks whose id starts with
 /// `prefix`, with their arrival times.
-fn outcomes(prefix: String) -> (Arc<Mutex<Vec<Instant>>>, Arc<std::sync::atomic::AtomicBool>) {
+type Seen = Arc<Mutex<Vec<(String, Instant)>>>;
+
+fn outcomes(prefix: String) -> (Seen, Arc<std::sync::atomic::AtomicBool>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", common::KAFKA)
         .set("group.id", format!("bench-{}", uuid::Uuid::new_v4()))
         .set("enable.auto.commit", "false")
+        // Arrival times are the measurement: no waiting for fuller fetches.
+        .set("fetch.wait.max.ms", "5")
         .create()
         .expect("consumer");
     let metadata = consumer.fetch_metadata(None, Duration::from_secs(10)).expect("metadata");
@@ -144,8 +148,10 @@ fn outcomes(prefix: String) -> (Arc<Mutex<Vec<Instant>>>, Arc<std::sync::atomic:
     std::thread::spawn(move || {
         while !halt.load(std::sync::atomic::Ordering::Relaxed) {
             if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
-                if m.key().is_some_and(|k| k.starts_with(prefix.as_bytes())) {
-                    out.lock().expect("lock").push(Instant::now());
+                if let Some(key) = m.key().filter(|k| k.starts_with(prefix.as_bytes())) {
+                    out.lock()
+                        .expect("lock")
+                        .push((String::from_utf8_lossy(key).into_owned(), Instant::now()));
                 }
             }
         }
@@ -180,11 +186,13 @@ struct Run {
     peak_rss_kib: u64,
     startup: Duration,
     wall: Duration,
+    /// p50, p99 ms, publish → outcome, below capacity (zero-latency run only).
+    latency: Option<(f64, f64)>,
 }
 
 /// One `overseer run` process through `tasks` preloaded orders, the model answering after
 /// `delay`, at `concurrency`.
-async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize) -> Run {
+async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: Option<f64>) -> Run {
     let env = TestEnv::new().await;
     let confident = Reply::Content { content: order_proposal(0.99, json!([{"action": "fulfil"}])), delay };
     let unsure = Reply::Content { content: order_proposal(0.3, json!([{"action": "fulfil"}])), delay };
@@ -225,8 +233,14 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize) -> Run 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (cpu_after, _, peak_rss_kib) = process_figures(pid);
+    let times: Vec<Instant> = seen.lock().expect("lock").iter().map(|(_, t)| *t).collect();
+    // Latency below capacity: tasks published one by one at `paced` per second for 10 s,
+    // each from its publish to its outcome on Kafka.
+    let latency = match paced {
+        Some(rate) => Some(paced_latency(&env, &prefix, rate, &seen).await),
+        None => None,
+    };
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let times = seen.lock().expect("lock").clone();
     let load = &times[1..];
     let last = load.last().copied().unwrap_or(started);
     let per_second = tasks as f64 / (last - started).as_secs_f64().max(1e-9);
@@ -242,7 +256,56 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize) -> Run 
         peak_rss_kib,
         startup,
         wall: last - started,
+        latency,
     }
+}
+
+/// p50 and p99 (ms) from publish to outcome of tasks published at `rate` per second for 10 s.
+async fn paced_latency(env: &TestEnv, prefix: &str, rate: f64, seen: &Seen) -> (f64, f64) {
+    let conn = lapin::Connection::connect(&env.vhost.amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .expect("AMQP");
+    let ch = conn.create_channel().await.expect("channel");
+    ch.confirm_select(ConfirmSelectOptions::default()).await.expect("confirms");
+    let n = (rate * 10.0) as usize;
+    let mut published = std::collections::HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    for i in 0..n {
+        tick.tick().await;
+        let id = format!("{prefix}-paced-{i}");
+        let body = serde_json::to_vec(&order(&id, None)).expect("JSON");
+        let props = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_delivery_mode(2)
+            .with_message_id(id.as_str().into());
+        published.insert(id, Instant::now());
+        let confirm = ch
+            .basic_publish("".into(), "auto_orders".into(), BasicPublishOptions::default(), &body, props)
+            .await
+            .expect("publish");
+        confirm.await.expect("confirm");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut latencies = loop {
+        let got: Vec<Duration> = seen
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter_map(|(k, t)| published.get(k).map(|p| t.saturating_duration_since(*p)))
+            .collect();
+        if got.len() >= n || Instant::now() > deadline {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let _ = conn.close(0, "done".into()).await;
+    latencies.sort();
+    let at = |p: f64| {
+        latencies
+            .get(((p * latencies.len() as f64) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
+    };
+    (at(0.5), at(0.99))
 }
 
 fn main() {
@@ -258,7 +321,7 @@ fn main() {
         let (publish, consume) = amqp_ceiling(&vhost.amqp_url(), 20_000).await;
         let kafka = kafka_ceiling(20_000).await;
         println!("ceiling: publish+confirm {publish:.0}/s, consume+ack {consume:.0}/s, kafka acks=all {kafka:.0}/s");
-        let zero = overseer_run(n, Duration::ZERO, 64).await;
+        let zero = overseer_run(n, Duration::ZERO, 64, Some(200.0)).await;
         println!(
             "zero-latency LLM: {:.0} tasks/s ({:.1}% of consume+ack), cpu {:?}/task, rss idle {} KiB peak {} KiB, startup {:?}",
             zero.per_second,
@@ -268,9 +331,12 @@ fn main() {
             zero.peak_rss_kib,
             zero.startup
         );
+        if let Some((p50, p99)) = zero.latency {
+            println!("zero-latency LLM, 200 tasks/s paced: publish -> outcome on Kafka p50 {p50:.1} ms, p99 {p99:.1} ms");
+        }
         let mut rows = vec![("zero", 64usize, 0.0f64, zero)];
         for (label, l, tasks) in [("L=1s", 1.0, 8000usize), ("L=200ms", 0.2, 12_000)] {
-            let run = overseer_run(tasks, Duration::from_secs_f64(l), 512).await;
+            let run = overseer_run(tasks, Duration::from_secs_f64(l), 512, None).await;
             println!(
                 "{label}, C=512: steady {:.0} tasks/s = {:.1}% of C/L ({:.0}), cpu {:?}/task, peak rss {} KiB",
                 run.steady_per_second,
@@ -303,6 +369,7 @@ fn main() {
                 "cpu_us_per_task": r.cpu_per_task.as_micros() as u64, "idle_rss_kib": r.idle_rss_kib,
                 "peak_rss_kib": r.peak_rss_kib, "startup_ms": r.startup.as_millis() as u64,
                 "wall_s": r.wall.as_secs_f64(),
+                "paced_200_per_s_latency_ms": r.latency.map(|(p50, p99)| json!({"p50": p50, "p99": p99})),
             }));
         }
         let report = json!({
