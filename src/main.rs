@@ -32,8 +32,8 @@ fn main() -> ExitCode {
 fn init_logs(format: &str) {
     use std::io::IsTerminal;
     let filter =
-        || tracing_subscriber::EnvFilter::try_from_env("OVERSEER_LOG").unwrap_or_else(|_| "info".into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr);
+        tracing_subscriber::EnvFilter::try_from_env("OVERSEER_LOG").unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if format == "json" {
         logs.json().flatten_event(true).with_current_span(true).with_span_list(false).init();
     } else {

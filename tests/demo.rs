@@ -66,20 +66,15 @@ async fn the_demo_runs_every_agent_with_no_service_and_an_approval_lands_in_the_
     }
     let (admin, token) = (admin.unwrap_or_default(), approver.unwrap_or_default());
     let client = reqwest::Client::new();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {admin}").parse().expect("header"));
+    let admin_client = reqwest::Client::builder().default_headers(headers).build().expect("client");
     let base = format!("http://127.0.0.1:{port}");
 
     // Completions and dead letters for every agent's queue, over the API: the tree's activity.
     let deadline = Instant::now() + Duration::from_secs(60);
     let queues = loop {
-        let tree: Value = client
-            .get(format!("{base}/api/supervisor/tree"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .expect("tree")
-            .json()
-            .await
-            .expect("JSON");
+        let tree = common::supervisor::tree_of(&admin_client, &base).await;
         let queues: Vec<Value> = tree["queues"]
             .as_array()
             .into_iter()

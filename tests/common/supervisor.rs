@@ -20,15 +20,12 @@ pub fn queue_in(tree: &Value, queue: &str) -> Value {
         .unwrap_or_default()
 }
 
-/// `queue` in the tree of the replica at `base` (`http://host:port`), read as `client`.
+/// The supervisor tree of the replica at `base` (`http://host:port`), read as `client`.
+pub async fn tree_of(client: &reqwest::Client, base: &str) -> Value {
+    client.get(format!("{base}/api/supervisor/tree")).send().await.expect("tree").json().await.expect("JSON")
+}
+
+/// `queue` in the tree of the replica at `base`, read as `client`.
 pub async fn queue_of(client: &reqwest::Client, base: &str, queue: &str) -> Value {
-    let tree: Value = client
-        .get(format!("{base}/api/supervisor/tree"))
-        .send()
-        .await
-        .expect("tree")
-        .json()
-        .await
-        .expect("JSON");
-    queue_in(&tree, queue)
+    queue_in(&tree_of(client, base).await, queue)
 }

@@ -242,9 +242,7 @@ impl OpenAiLlm {
             Err(other) => Attempt::Refused(other.to_string()),
         }
     }
-}
 
-impl OpenAiLlm {
     /// When an error names a parameter this endpoint does not take: dropped, and the attempt
     /// is repeated at once without it.
     fn incompatible(&self, param: Option<&str>, text: &str) -> Option<Attempt> {

@@ -6,13 +6,16 @@
 
 use super::Config;
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
 /// True when `var` sets a configuration key that is itself a file path
 /// (`OVERSEER__HTTP__AUTH__JWKS_FILE`), not a secret's file.
 pub fn is_file_key(var: &str) -> bool {
-    var.strip_prefix(super::ENV_PREFIX)
-        .and_then(|path| path.rsplit("__").next())
-        .is_some_and(|last| super::reference::file_keys().contains(&last.to_ascii_lowercase()))
+    // Derived from the configuration's schema once per process, not once per variable.
+    static FILE_KEYS: OnceLock<BTreeSet<String>> = OnceLock::new();
+    var.strip_prefix(super::ENV_PREFIX).and_then(|path| path.rsplit("__").next()).is_some_and(|last| {
+        FILE_KEYS.get_or_init(super::reference::file_keys).contains(&last.to_ascii_lowercase())
+    })
 }
 
 /// The variables the configuration names as holding secrets.

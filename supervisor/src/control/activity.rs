@@ -1,11 +1,13 @@
 //! What became of a queue's tasks on this replica since it started: a count per outcome and
 //! the latest few tasks of each (executed, sent to a person, dead-lettered), for the tree
 //! (`GET /api/supervisor/tree`) and the demo's progress line. Recorded once per settled
-//! delivery: one short lock, no allocation beyond the task id kept.
+//! delivery: one short lock, the task id and detail copied for the kept kinds; timestamps are
+//! formatted only when the view is read.
 
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
+use std::time::SystemTime;
 
 /// How many tasks of each outcome are kept.
 pub const RECENT: usize = 10;
@@ -48,10 +50,18 @@ impl Settled<'_> {
     }
 }
 
+/// A kept task as recorded (its time formatted when viewed).
+#[derive(Debug)]
+struct Kept {
+    task_id: String,
+    detail: String,
+    at: SystemTime,
+}
+
 #[derive(Debug, Default)]
 struct Log {
     counts: BTreeMap<&'static str, u64>,
-    recent: BTreeMap<&'static str, VecDeque<Recent>>,
+    recent: BTreeMap<&'static str, VecDeque<Kept>>,
 }
 
 /// A queue's activity (see the module documentation).
@@ -76,10 +86,10 @@ impl Activity {
             if kept.len() == RECENT {
                 kept.pop_back();
             }
-            kept.push_front(Recent {
+            kept.push_front(Kept {
                 task_id: task_id.to_string(),
                 detail: detail.to_string(),
-                at: crate::events::event::now(),
+                at: SystemTime::now(),
             });
         }
     }
@@ -93,7 +103,21 @@ impl Activity {
         let Ok(log) = self.0.lock() else { return ActivityView::default() };
         ActivityView {
             counts: log.counts.clone(),
-            recent: log.recent.iter().map(|(k, v)| (*k, v.iter().cloned().collect())).collect(),
+            recent: log
+                .recent
+                .iter()
+                .map(|(kind, kept)| {
+                    let shown = kept
+                        .iter()
+                        .map(|k| Recent {
+                            task_id: k.task_id.clone(),
+                            detail: k.detail.clone(),
+                            at: humantime::format_rfc3339_millis(k.at).to_string(),
+                        })
+                        .collect();
+                    (*kind, shown)
+                })
+                .collect(),
         }
     }
 }
