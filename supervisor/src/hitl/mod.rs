@@ -16,6 +16,7 @@ pub mod request;
 pub mod service;
 pub mod telegram;
 pub mod transition;
+pub mod watch;
 
 use async_trait::async_trait;
 pub use decision::{ApproverRules, PendingDecision};

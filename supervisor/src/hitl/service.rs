@@ -202,28 +202,7 @@ impl HitlService {
             .await
             .map_err(DecideError::Unavailable)?
             .ok_or_else(|| DecideError::NotFound(format!("no decision `{id}`")))?;
-        // Fail closed: a workflow this replica does not know has no rules anyone could meet.
-        let workflow = self.effects.workflows.get(&d.workflow_id).ok_or_else(|| {
-            DecideError::Forbidden(format!(
-                "the decision's workflow `{}` is not configured; nobody may decide it",
-                d.workflow_id
-            ))
-        })?;
-        // The rules as they were when the decision was parked (older decisions: the workflow's).
-        let rules = d.approver_rules.clone().unwrap_or_else(|| ApproverRules::of(&workflow.config));
-        let required = rules.required_approvals.max(1);
-        if !who.may_decide_in(&d.workflow_id) {
-            return Err(DecideError::Forbidden(format!(
-                "this token may not decide `{}` decisions",
-                d.workflow_id
-            )));
-        }
-        if !who.on_list(&rules.approvers) {
-            return Err(DecideError::Forbidden(format!(
-                "`{}` may not decide `{}` decisions",
-                who.subject, d.workflow_id
-            )));
-        }
+        let required = self.approvals_required(&d, who)?;
         let edited = match (verdict, request.edited) {
             (_, None) => None,
             (Verdict::Reject, Some(_)) => {
@@ -260,6 +239,50 @@ impl HitlService {
         record_metrics(&changed, now);
         self.run_effects(changed.clone());
         Ok(Decided::Final(changed))
+    }
+
+    /// How many distinct approvers `d` needs, once `who` is known to be allowed to decide it.
+    fn approvals_required(&self, d: &PendingDecision, who: &Principal) -> Result<u32, DecideError> {
+        // Fail closed: a workflow this replica does not know has no rules anyone could meet.
+        let workflow = self.effects.workflows.get(&d.workflow_id).ok_or_else(|| {
+            DecideError::Forbidden(format!(
+                "the decision's workflow `{}` is not configured; nobody may decide it",
+                d.workflow_id
+            ))
+        })?;
+        // The rules as they were when the decision was parked (older decisions: the workflow's).
+        let rules = d.approver_rules.clone().unwrap_or_else(|| ApproverRules::of(&workflow.config));
+        if !who.may_decide_in(&d.workflow_id) {
+            return Err(DecideError::Forbidden(format!(
+                "this token may not decide `{}` decisions",
+                d.workflow_id
+            )));
+        }
+        if !who.on_list(&rules.approvers) {
+            return Err(DecideError::Forbidden(format!(
+                "`{}` may not decide `{}` decisions",
+                who.subject, d.workflow_id
+            )));
+        }
+        Ok(rules.required_approvals.max(1))
+    }
+
+    /// Checks an edit of decision `id` by `who` without deciding anything: the same checks an
+    /// approval carrying it would pass (who may decide, single-approver workflow, the agent's
+    /// output schema, the action policy). Answers the proposal as it would execute.
+    pub async fn check_edit(&self, id: &str, edited: Value, who: &Principal) -> Result<Value, DecideError> {
+        let d = self
+            .store()
+            .get(id)
+            .await
+            .map_err(DecideError::Unavailable)?
+            .ok_or_else(|| DecideError::NotFound(format!("no decision `{id}`")))?;
+        if self.approvals_required(&d, who)? > 1 {
+            return Err(DecideError::Invalid(
+                "this workflow needs several approvers; edits need a single-approver workflow".into(),
+            ));
+        }
+        self.checked_edit(&d, edited)
     }
 
     /// The edited proposal, checked against the agent's output schema and the action policy's

@@ -24,13 +24,15 @@ pub fn access(method: &Method, path: &str, metrics_public: bool) -> Access {
     // HEAD is GET without the body.
     let method = if method == Method::HEAD { "GET" } else { method.as_str() };
     match (method, path) {
-        ("GET", "/health" | "/ready" | "/api/hitl/dashboard") => Public,
+        ("GET", "/health" | "/ready" | "/api/hitl/dashboard" | "/api/hitl/dashboard/{asset}") => Public,
         ("GET", "/metrics") if metrics_public => Public,
         ("POST", "/api/auth/login" | "/api/auth/logout") => Public,
         // Telegram holds no token: the handler verifies the webhook secret instead.
         ("POST", "/telegram/webhook") => Public,
         ("GET", "/metrics" | "/api/openapi.json" | "/api/auth/session") => viewer,
-        ("GET", p) if p.starts_with("/api/brain/hitl/decisions/") || p == "/api/hitl/pending" => viewer,
+        ("GET", p) if p.starts_with("/api/brain/hitl/decisions/") => viewer,
+        ("GET", "/api/hitl/pending" | "/api/hitl/stream") => viewer,
+        ("POST", "/api/brain/hitl/decisions/{id}/check-edit") => approver,
         ("GET", "/api/brain/hitl/workflows" | "/api/brain/hitl/workflows/{id}" | "/api/hitl/metrics") => {
             viewer
         }

@@ -45,6 +45,8 @@ pub(super) struct View<'a> {
     feedback: &'a Option<String>,
     edited: &'a Option<Value>,
     approvals: &'a [String],
+    /// Effects of the decision already durable (completion, decision event, audit…).
+    effects_done: &'a [String],
 }
 
 impl<'a> View<'a> {
@@ -69,6 +71,7 @@ impl<'a> View<'a> {
             feedback: &d.feedback,
             edited: &d.edited,
             approvals: &d.approvals,
+            effects_done: &d.effects_done,
         }
     }
 }
@@ -137,8 +140,33 @@ pub(super) struct FilterQuery {
     from: Option<String>,
     /// Up to this time (a date includes its whole day).
     to: Option<String>,
+    /// History only: decided by this subject.
+    decided_by: Option<String>,
+    /// Text to find (case-insensitive) in the decision id, task id, workflow, agent, the
+    /// model's summary, the feedback or who decided.
+    q: Option<String>,
     cursor: Option<String>,
     limit: Option<usize>,
+}
+
+/// Longest search text.
+const MAX_SEARCH: usize = 200;
+
+/// Whether `needle` (lower case) is in one of `d`'s searchable texts.
+fn mentions(d: &PendingDecision, needle: &str) -> bool {
+    let summary = d.decision_data["proposal"]["summary"].as_str();
+    [
+        Some(d.decision_id.as_str()),
+        Some(d.task_id.as_str()),
+        Some(d.workflow_id.as_str()),
+        Some(d.agent.as_str()),
+        summary,
+        d.feedback.as_deref(),
+        d.decided_by.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|text| text.to_lowercase().contains(needle))
 }
 
 fn parse_cursor(raw: &str) -> Result<(u64, String), ApiError> {
@@ -177,6 +205,7 @@ enum Index {
     params(("workflow" = Option<String>, Query), ("min_confidence" = Option<f64>, Query, minimum = 0, maximum = 1), ("max_confidence" = Option<f64>, Query, minimum = 0, maximum = 1),
         ("older_than" = Option<u64>, Query, minimum = 0, maximum = 31536000, description = "Seconds waited at least (up to a year)"),
         ("from" = Option<TimeOrDay>, Query, description = "Parked at or after (RFC 3339 or YYYY-MM-DD, UTC)"), ("to" = Option<TimeOrDay>, Query, description = "Parked at or before (a date includes its day)"),
+        ("q" = Option<String>, Query, max_length = 200, description = "Text in the decision or task id, workflow, agent or the model's summary (case-insensitive)"),
         ("cursor" = Option<String>, Query, pattern = "^[0-9]{1,19}:.+$", description = "next_cursor of the previous page"),
         ("limit" = Option<usize>, Query, minimum = 1, maximum = 500, description = "1..500, default 50")),
     responses((status = 200, description = "A page of pending decisions with next_cursor"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
@@ -193,6 +222,7 @@ pub(super) async fn filtered(
     params(("workflow" = Option<String>, Query), ("status" = Option<String>, Query, pattern = "^(approved|rejected|expired|escalated)$", description = "approved, rejected, expired or escalated"),
         ("min_confidence" = Option<f64>, Query, minimum = 0, maximum = 1), ("max_confidence" = Option<f64>, Query, minimum = 0, maximum = 1),
         ("from" = Option<TimeOrDay>, Query, description = "Decided at or after (RFC 3339 or YYYY-MM-DD, UTC)"), ("to" = Option<TimeOrDay>, Query, description = "Decided at or before (a date includes its day)"),
+        ("decided_by" = Option<String>, Query, description = "Decided by this subject"), ("q" = Option<String>, Query, max_length = 200, description = "Text in the decision or task id, workflow, agent, the model's summary, the feedback or who decided (case-insensitive)"),
         ("cursor" = Option<String>, Query, pattern = "^[0-9]{1,19}:.+$", description = "next_cursor of the previous page"), ("limit" = Option<usize>, Query, minimum = 1, maximum = 500, description = "1..500, default 50")),
     responses((status = 200, description = "Decided decisions, newest first, with next_cursor"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "A backing service is down", body = ErrorBody)))]
 pub(super) async fn history(
@@ -224,6 +254,13 @@ async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Response
             )));
         }
     }
+    if index == Index::Pending && q.decided_by.is_some() {
+        return Err(ApiError::bad_request("decided_by filters the history"));
+    }
+    if q.q.as_ref().is_some_and(|t| t.len() > MAX_SEARCH) {
+        return Err(ApiError::bad_request(format!("q is longer than {MAX_SEARCH} bytes")));
+    }
+    let needle = q.q.as_deref().map(str::to_lowercase).filter(|t| !t.is_empty());
     if q.older_than.is_some_and(|s| s > MAX_AGE_SECS) {
         return Err(ApiError::bad_request(format!("older_than must be 0..{MAX_AGE_SECS} seconds")));
     }
@@ -248,6 +285,8 @@ async fn list(state: &AppState, index: Index, q: FilterQuery) -> Result<Response
             && q.min_confidence.is_none_or(|m| d.confidence >= m)
             && q.max_confidence.is_none_or(|m| d.confidence <= m)
             && q.older_than.is_none_or(|s| age_secs(d, now) >= s)
+            && q.decided_by.as_ref().is_none_or(|by| d.decided_by.as_ref() == Some(by))
+            && needle.as_deref().is_none_or(|n| mentions(d, n))
     };
     let mut decisions = Vec::new();
     let mut exhausted = false;

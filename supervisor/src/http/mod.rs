@@ -11,6 +11,8 @@ pub mod access;
 mod analytics;
 mod audit;
 pub mod caller;
+mod check_edit;
+mod dashboard;
 mod decide;
 mod decisions;
 mod describe;
@@ -18,6 +20,7 @@ pub mod error;
 pub mod guard;
 mod health;
 mod hitl_metrics;
+mod live;
 mod onboarding;
 mod schemas;
 mod session;
@@ -63,6 +66,8 @@ pub struct AppState {
     pub limits: Arc<crate::config::HttpConfig>,
     /// The consumed queues' control (the supervisor API).
     pub controls: Arc<crate::control::Controls>,
+    /// The dashboard's live feed of pending decisions.
+    pub live: Arc<crate::hitl::watch::PendingWatch>,
 }
 
 /// The API's description; the paths come from the handlers' `#[utoipa::path]`.
@@ -135,7 +140,10 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(onboarding::status))
         .routes(routes!(onboarding::approve))
         .routes(routes!(onboarding::confidence_stats))
-        .routes(routes!(dashboard))
+        .routes(routes!(dashboard::page))
+        .routes(routes!(dashboard::asset))
+        .routes(routes!(live::stream))
+        .routes(routes!(check_edit::check_edit))
         .routes(routes!(session::login))
         .routes(routes!(session::logout))
         .routes(routes!(session::session))
@@ -195,20 +203,6 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
             header::HeaderName::from_static(guard::CSRF_HEADER),
         ])
         .max_age(std::time::Duration::from_secs(600))
-}
-
-/// The minimal HITL page (pending decisions with approve/reject, workflow switches, figures).
-/// Everything from the API is shown as text, never as HTML.
-#[utoipa::path(get, path = "/api/hitl/dashboard", tag = "decisions", operation_id = "dashboard",
-    responses((status = 200, description = "An HTML page", content_type = "text/html")))]
-async fn dashboard() -> impl IntoResponse {
-    (
-        [(
-            "content-security-policy",
-            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        )],
-        axum::response::Html(include_str!("dashboard.html")),
-    )
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "runtime", operation_id = "prometheus_metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]

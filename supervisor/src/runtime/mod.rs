@@ -295,6 +295,8 @@ pub async fn start_on(
         .await
         .map_err(|e| RuntimeError::Start(format!("cannot listen on {bind}: {e}")))?;
     let http_addr = listener.local_addr().map_err(|e| RuntimeError::Start(e.to_string()))?;
+    let http_stop = CancellationToken::new();
+    let live = crate::hitl::watch::PendingWatch::start(hitl.store().clone(), http_stop.clone());
     let router = app(AppState {
         health: health.clone(),
         metrics,
@@ -307,9 +309,9 @@ pub async fn start_on(
         security: security.clone(),
         limits: Arc::new(config.http.clone()),
         controls: controls.clone(),
+        live,
     })
     .into_make_service_with_connect_info::<SocketAddr>();
-    let http_stop = CancellationToken::new();
     let stop = http_stop.clone();
     let forget = http_stop.clone();
     // Rate-limit buckets of callers gone quiet are dropped once a minute.
