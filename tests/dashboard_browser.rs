@@ -3,10 +3,10 @@
 //! Redis and Kafka. The browser signs in, sees a decision arrive live, edits (a refund beyond
 //! the policy is refused before sending) and approves it with feedback, rejects another,
 //! changes a threshold, filters and searches the history, opens a timeline, exports the CSV,
-//! pauses and resumes the queue, drives the inbox by keyboard and signs in as a viewer who has
-//! no buttons. This side submits the tasks and checks what only the services show: the edited
+//! pauses and resumes the queue, drives the inbox by keyboard, approves two decisions in one
+//! batch and signs in as a viewer who has no buttons. This side submits the tasks and checks what only the services show: the edited
 //! `hitl_approved` completion on Kafka, the stored rejection, the threshold as the API answers
-//! it, the CSV's rows, the queue's state. Screenshots of every view land in docs/screenshots.
+//! it, the CSV's rows, the queue's state, the batch's decisions. Screenshots of every view land in docs/screenshots.
 
 mod common;
 
@@ -43,6 +43,7 @@ impl Checks {
             "threshold" => self.threshold(ask).await,
             "csv" => self.csv(ask),
             "paused" => self.paused(ask).await,
+            "decided" => self.decided(ask).await,
             other => Err(format!("unknown ask `{other}`")),
         }
     }
@@ -131,13 +132,25 @@ impl Checks {
         let ok = rows.len() == 2
             && (a[status].as_str(), a[edited].as_str(), a[feedback].as_str())
                 == ("approved", "yes", "partial damage: refund 15")
+            // A cell a spreadsheet would run as a formula is defused with a leading apostrophe.
             && (r[status].as_str(), r[edited].as_str(), r[feedback].as_str())
-                == ("rejected", "no", "wrong customer");
+                == ("rejected", "no", "'=2+3 wrong customer");
         if ok {
             Ok(json!({}))
         } else {
             Err(format!("unexpected rows: {rows:?}"))
         }
+    }
+
+    /// Every decision of `ids` has `status`, decided by the signed-in approver.
+    async fn decided(&self, ask: &Value) -> Result<Value, String> {
+        for id in ask["ids"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            let d = self.get(&format!("/api/brain/hitl/decisions/{id}")).await?;
+            if d["status"] != ask["status"] || d["decided_by"] != "ada" {
+                return Err(format!("{id} is not {} by ada: {d}", ask["status"]));
+            }
+        }
+        Ok(json!({}))
     }
 
     async fn paused(&self, ask: &Value) -> Result<Value, String> {
@@ -228,7 +241,7 @@ async fn an_approver_works_the_dashboard_in_a_real_browser() {
         .expect("node exits")
         .expect("status");
     assert!(status.success(), "the browser script failed ({status}); asked {asked:?}");
-    for step in ["submit", "approved", "rejected", "threshold", "csv", "paused", "done"] {
+    for step in ["submit", "approved", "rejected", "threshold", "csv", "paused", "decided", "done"] {
         assert!(asked.iter().any(|a| a == step), "the script never reached `{step}`: {asked:?}");
     }
     for view in ["inbox", "escalated", "history", "analytics", "workflows", "operations"] {

@@ -120,10 +120,11 @@ await ask({ ask: "approved", task_id: first.task_id, decision_id: first.decision
 const second = await arrives("reject");
 await card(second.task_id).locator("[data-act=reject]").click();
 await page.locator("#detail[open] #detail-feedback:focus").waitFor();
-await page.fill("#detail-feedback", "wrong customer");
+// Feedback a spreadsheet would run as a formula: the CSV export must defuse it.
+await page.fill("#detail-feedback", "=2+3 wrong customer");
 await page.click("#detail-reject");
 await card(second.task_id).waitFor({ state: "detached" });
-await ask({ ask: "rejected", decision_id: second.decision_id, feedback: "wrong customer" });
+await ask({ ask: "rejected", decision_id: second.decision_id, feedback: "=2+3 wrong customer" });
 
 // 4. Change a threshold; the API reads it back; the card shows who changed it.
 await page.click("#nav a[data-view=workflows]");
@@ -175,7 +176,7 @@ await row.locator(".state.consuming").waitFor();
 await ask({ ask: "paused", queue: "auto_orders", paused: false });
 
 // 7. Keyboard: j selects the next card, o opens it.
-const third = await arrives("viewer");
+const third = await arrives("keyboard");
 await page.click("#nav a[data-view=inbox]");
 await page.locator("#main").focus();
 await page.keyboard.press("j");
@@ -194,12 +195,31 @@ await page.screenshot({ path: join(SHOTS, "decision-phone.png") });
 await page.keyboard.press("Escape");
 await page.setViewportSize({ width: 1280, height: 900 });
 
-// 9. A viewer sees the decision but no button to decide it, and no admin views.
+// The dark theme follows the system setting.
+await page.emulateMedia({ colorScheme: "dark" });
+await page.click("#nav a[data-view=inbox]");
+await page.evaluate(() => document.querySelector("#toast").replaceChildren());
+await page.screenshot({ path: join(SHOTS, "inbox-dark.png") });
+await page.emulateMedia({ colorScheme: "light" });
+
+// 9. Batch approval: two selected, one request, a result per decision.
+const fourth = await arrives("batch");
+await card(third.task_id).locator(".select").check();
+await card(fourth.task_id).locator(".select").check();
+await page.locator("#batch-count", { hasText: "2 selected" }).waitFor();
+await page.click("#batch-approve");
+await page.locator("#batch-results", { hasText: "2 of 2 approved" }).waitFor();
+await card(third.task_id).waitFor({ state: "detached" });
+await card(fourth.task_id).waitFor({ state: "detached" });
+await ask({ ask: "decided", ids: [third.decision_id, fourth.decision_id], status: "approved" });
+
+// 10. A viewer sees a decision but no button to decide it, and no admin views.
+const fifth = await arrives("viewer");
 await page.click("#logout");
 await page.locator("#login").waitFor({ state: "visible" });
 await signIn(VIEWER_TOKEN, "vic (viewer)");
-await card(third.task_id).waitFor();
-expect(await card(third.task_id).locator("[data-act=approve], [data-act=reject], [data-act=edit]").count() === 0, "a viewer has no approve, edit or reject button");
+await card(fifth.task_id).waitFor();
+expect(await card(fifth.task_id).locator("[data-act=approve], [data-act=reject], [data-act=edit], .select, .feedback").count() === 0, "a viewer has no approve, edit, reject, select or feedback control");
 expect(await page.locator("#nav a[data-view=workflows]").isHidden(), "a viewer has no workflows view");
 expect(await page.locator("#nav a[data-view=operations]").isHidden(), "a viewer has no operations view");
 await page.screenshot({ path: join(SHOTS, "inbox-viewer.png") });
