@@ -123,5 +123,16 @@ async fn the_live_feed_the_edit_check_and_the_history_filters() {
     assert_eq!(history(&format!("q={}", "x".repeat(201))).await.0, 400);
     let pending = viewer.get(format!("{api}/hitl/pending?decided_by=ada")).send().await.expect("pending");
     assert_eq!(pending.status(), 400, "decided_by filters the history only");
+
+    // Shutting down ends the open stream instead of waiting for it (the HTTP server's
+    // graceful stop would otherwise hold until its bounded step gives up, 5 s).
+    let stopping = Instant::now();
     running.shutdown().await;
+    let took = stopping.elapsed();
+    assert!(took < Duration::from_secs(4), "shutdown took {took:?} with a live feed open");
+    let ended = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the live feed ended with the replica");
 }

@@ -116,7 +116,7 @@ async fn pending_decisions_are_listed_and_shown_with_the_seed_field_names() {
             assert!(!code.contains(sink), "{module}.js uses {sink}");
         }
     }
-    let missing = common::auth::get(format!("http://{}/api/hitl/dashboard/../Cargo.toml", running.http_addr))
+    let missing = common::auth::get(format!("http://{}/api/hitl/dashboard/Cargo.toml", running.http_addr))
         .await
         .expect("asset");
     assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);

@@ -277,6 +277,9 @@ impl HitlService {
             .await
             .map_err(DecideError::Unavailable)?
             .ok_or_else(|| DecideError::NotFound(format!("no decision `{id}`")))?;
+        if !matches!(d.status.as_str(), "pending" | "escalated") {
+            return Err(DecideError::Invalid(format!("decision `{id}` is {}: nothing to edit", d.status)));
+        }
         if self.approvals_required(&d, who)? > 1 {
             return Err(DecideError::Invalid(
                 "this workflow needs several approvers; edits need a single-approver workflow".into(),

@@ -80,7 +80,10 @@ impl PendingWatch {
         let mut reads = self.reads.subscribe();
         let before = *reads.borrow_and_update();
         // Bounded: a store that does not answer must not hold the stream (it retries anyway).
-        let _ = tokio::time::timeout(POLL * 5, reads.wait_for(|n| *n > before)).await;
+        tokio::select! {
+            _ = self.stop.cancelled() => {}
+            _ = tokio::time::timeout(POLL * 5, reads.wait_for(|n| *n > before)) => {}
+        }
         changes
     }
 

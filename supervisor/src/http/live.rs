@@ -1,9 +1,10 @@
 //! `GET /api/hitl/stream`: the dashboard's live feed, as Server-Sent Events. The first event,
 //! `hello`, tells the page to load the pending list (so every reconnect catches up on what it
 //! missed); then `change` events name the decisions that came and went ([`PendingChange`]).
-//! A subscriber that falls behind gets `hello` again. The stream ends when the replica stops,
-//! and browsers reconnect by themselves (`retry` 2 s).
+//! A subscriber that falls behind gets `hello` again. The stream ends when the replica stops or
+//! the caller's token expires, and browsers reconnect by themselves (`retry` 2 s).
 
+use super::caller::Caller;
 use super::AppState;
 use crate::hitl::watch::PendingChange;
 use axum::extract::State;
@@ -33,15 +34,21 @@ fn event(next: Next) -> Event {
 
 #[utoipa::path(get, path = "/api/hitl/stream", tag = "decisions", operation_id = "live_feed",
     responses((status = 200, description = "Server-Sent Events: hello (load the pending list), then change {added, removed, pending} as decisions come and go", content_type = "text/event-stream")))]
-pub(super) async fn stream(State(state): State<AppState>) -> impl IntoResponse {
+pub(super) async fn stream(State(state): State<AppState>, caller: Caller) -> impl IntoResponse {
     let feed = state.live.subscribe().await;
     let stop = state.live.stopping();
-    let events = stream::unfold((feed, stop, true), |(mut feed, stop, first)| async move {
+    // The stream also ends when the caller's token expires: the page then finds its session
+    // gone when it reconnects.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let expires =
+        tokio::time::Instant::now() + Duration::from_secs(caller.principal.expires_at.saturating_sub(now));
+    let events = stream::unfold((feed, stop, true), move |(mut feed, stop, first)| async move {
         if first {
             return Some((Next::Hello, (feed, stop, false)));
         }
         let next = tokio::select! {
             _ = stop.cancelled() => return None,
+            _ = tokio::time::sleep_until(expires) => return None,
             got = feed.recv() => match got {
                 Ok(change) => Next::Change(change),
                 Err(RecvError::Lagged(_)) => Next::Hello,

@@ -8,6 +8,7 @@ import { el, $, toast } from "./dom.js";
 const PALETTE = ["#3b82f6", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#ec4899", "#84cc16", "#f97316"];
 const OUTCOMES = ["approved", "rejected", "expired", "escalated"];
 let charts = [];
+let generation = 0;
 
 const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
@@ -61,9 +62,7 @@ const median = (xs) => {
 };
 
 export async function reload() {
-  for (const c of charts) c.destroy();
-  charts = [];
-  $("#analytics-charts").replaceChildren();
+  const mine = ++generation;
   if (typeof uPlot === "undefined") {
     toast("The chart library did not load.", false);
     return;
@@ -84,6 +83,10 @@ export async function reload() {
     toast(`Analytics: ${e.message}`, false);
     return;
   }
+  if (mine !== generation) return; // a later reload draws
+  for (const c of charts) c.destroy();
+  charts = [];
+  $("#analytics-charts").replaceChildren();
   const xs = buckets(from, now, width);
   const index = (ms) => Math.floor((ms - Math.floor(from / width) * width) / width);
   const per = bucket === "day" ? "day" : "hour";

@@ -62,6 +62,14 @@ function signedIn() {
 function signedOut() {
   live.stop();
   clearInterval(poll);
+  // Nothing of the last person's session stays on the page.
+  for (const dialog of $$("dialog[open]")) dialog.close();
+  inbox.clear();
+  $("#history-table tbody").replaceChildren();
+  $("#analytics-charts").replaceChildren();
+  $("#workflows-list").replaceChildren();
+  $("#operations-queues tbody").replaceChildren();
+  $("#operations-tree").replaceChildren();
   $("#login").hidden = false;
   $("#nav").hidden = true;
   $("#logout").hidden = true;
@@ -81,13 +89,23 @@ const live = {
     this.source = source;
     const status = $("#live");
     source.addEventListener("open", () => { status.textContent = "live"; status.className = "live on"; });
-    source.addEventListener("error", () => { status.textContent = "reconnecting…"; status.className = "live off"; });
+    source.addEventListener("error", () => {
+      status.textContent = "reconnecting…";
+      status.className = "live off";
+      // A refused reconnect (a proxy's 502, an expired session) closes the source for good:
+      // check the session (a 401 signs out), then start again.
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(() => whoAmI().then(() => { if (this.source === source) this.start(); }, () => {}), 3000);
+      }
+    });
     source.addEventListener("hello", () => inbox.reload());
     source.addEventListener("change", (ev) => {
       let change = {};
       try { change = JSON.parse(ev.data); } catch { /* a malformed event only reloads */ }
       inbox.reload();
-      if (change.added?.length) notify(change.added.length);
+      const filter = $("#inbox-workflow").value;
+      // The ids say nothing of the workflow: with a filter set, the count is of all workflows.
+      if (change.added?.length && !filter) notify(change.added.length);
     });
   },
   stop() {
@@ -130,7 +148,8 @@ function onKey(ev) {
       break;
     }
     case "o": case "Enter":
-      if (!focused) return;
+      // Enter on a card's button presses the button.
+      if (!focused || (ev.key === "Enter" && ev.target !== focused)) return;
       open(focused.decision, hooks);
       break;
     case "a":

@@ -121,20 +121,25 @@ function timeline(d) {
     el("li", {}, el("time", { datetime: at || "" }, at ? when(at) : ""), el("strong", {}, what), " ", text)));
 }
 
+let opening = 0;
+
 /** The detail dialog of `d`; `edit` opens the editor at once. */
 export async function open(summaryOf, hooks, { edit = false, reject = false } = {}) {
+  const mine = ++opening;
   let d = summaryOf;
   try {
     d = await call("GET", `/api/brain/hitl/decisions/${encodeURIComponent(summaryOf.decision_id)}`);
   } catch (e) {
     toast(e.message, false);
   }
+  // A later click won: its decision is the one the dialog shows.
+  if (mine !== opening) return;
   const dialog = $("#detail");
   const body = $("#detail-body");
   const proposal = proposalOf(d);
   const decidable = may("approver") && (d.status === "pending_approval" || d.status === "escalated");
   body.replaceChildren(
-    el("h2", { id: "detail-title" }, `${d.workflow_id} · ${d.decision_id}`),
+    el("h2", { id: "detail-title", tabindex: -1 }, `${d.workflow_id} · ${d.decision_id}`),
     el("p", { class: "muted" }, `${d.agent} agent · task ${d.task_id} · ${d.status} · deadline ${when(d.expires_at)}`),
     confidence(d), reasons(d),
     el("h3", {}, "Proposed actions"), actions(d.edited || proposal),
@@ -154,8 +159,9 @@ function decisionForm(d, hooks, dialog, { edit, reject }) {
   const proposal = proposalOf(d);
   const feedback = el("textarea", { id: "detail-feedback", rows: 2, placeholder: "What the agent's team should know" });
   const editable = { summary: proposal.summary, model_confidence: proposal.model_confidence, actions: proposal.actions, details: proposal.details };
-  const editor = el("textarea", { id: "detail-editor", rows: 12, spellcheck: false, class: "code" });
-  editor.value = JSON.stringify(editable, null, 2);
+  const editor = el("textarea", { id: "detail-editor", rows: 12, spellcheck: "false", autocomplete: "off", class: "code" });
+  const original = JSON.stringify(editable, null, 2);
+  editor.value = original;
   const verdict = el("p", { id: "edit-check", class: "muted", role: "status" }, "Unchanged: approving sends the proposal as shown.");
   const approveEdited = el("button", { type: "button", class: "primary", disabled: true, id: "approve-edited" }, "Approve with edit");
   let checked = null; // the editor text that last passed the check
@@ -168,6 +174,11 @@ function decisionForm(d, hooks, dialog, { edit, reject }) {
     } catch (e) {
       verdict.textContent = `Not JSON: ${e.message}`;
       verdict.className = "err";
+      return;
+    }
+    if (JSON.stringify(value) === JSON.stringify(JSON.parse(original))) {
+      verdict.textContent = "Unchanged: approving sends the proposal as shown.";
+      verdict.className = "muted";
       return;
     }
     try {

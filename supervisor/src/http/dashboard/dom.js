@@ -39,7 +39,10 @@ export function duration(seconds) {
   const s = Math.max(0, Math.round(seconds));
   if (s < 120) return `${s} s`;
   if (s < 7200) return `${Math.round(s / 60)} min`;
-  if (s < 172800) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+  if (s < 172800) {
+    const minutes = Math.round(s / 60);
+    return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  }
   return `${Math.round(s / 86400)} d`;
 }
 
@@ -88,6 +91,14 @@ export function facts(object) {
   return list;
 }
 
+/** A date input's `YYYY-MM-DD` as the RFC 3339 instant of that local day's start (or end). */
+export function localDay(date, end = false) {
+  const [y, m, d] = String(date).split("-").map(Number);
+  if (!y || !m || !d) return null;
+  const start = new Date(y, m - 1, d);
+  return (end ? new Date(new Date(y, m - 1, d + 1).getTime() - 1) : start).toISOString();
+}
+
 /**
  * CSV text of rows (arrays of values), RFC 4180 quoting. A cell that a spreadsheet would run
  * as a formula (starting with = + - @, tab or carriage return) gets a leading apostrophe.
@@ -95,8 +106,9 @@ export function facts(object) {
 export function csv(rows) {
   const cell = (value) => {
     let text = value == null ? "" : String(value);
-    if (/^[=+\-@\t\r]/.test(text)) text = "'" + text;
-    return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+    if (/^[=+\-@\t\r\n]/.test(text)) text = "'" + text;
+    // Quoted also for `;` and tab: spreadsheets in many locales split cells on those.
+    return /[",;\t\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
   };
   return rows.map((row) => row.map(cell).join(",")).join("\r\n") + "\r\n";
 }

@@ -3,17 +3,21 @@
 // filters select (every page, up to 5,000 decisions).
 
 import { get, query, allPages } from "./api.js";
-import { el, $, toast, fixed, when, csv, download } from "./dom.js";
+import { el, $, toast, fixed, when, csv, download, localDay } from "./dom.js";
 import { open } from "./decision.js";
 
 const PATH = "/api/brain/hitl/decisions/history";
 let cursor = null;
+let generation = 0;
 
 /** The filters as the API's query parameters. */
 function filters() {
   const form = new FormData($("#history-filters"));
   const params = {};
   for (const [k, v] of form.entries()) if (String(v).trim() !== "") params[k] = String(v).trim();
+  // The date fields are this browser's local days, like the times shown.
+  if (params.from) params.from = localDay(params.from);
+  if (params.to) params.to = localDay(params.to, true);
   return params;
 }
 
@@ -33,14 +37,18 @@ function row(d) {
 /** Loads the first page (`more`: the next one, appended). */
 export async function reload(more = false) {
   const body = $("#history-table tbody");
+  const mine = ++generation;
   try {
     const page = await get(PATH + query({ ...filters(), limit: 100, cursor: more ? cursor : null }));
+    if (mine !== generation) return; // a later reload's answer counts
     if (!more) body.replaceChildren();
     body.append(...page.decisions.map(row));
     cursor = page.next_cursor;
     $("#history-more").hidden = !cursor;
     const shown = body.children.length;
-    $("#history-count").textContent = shown ? `${shown} decision${shown === 1 ? "" : "s"} shown${cursor ? " (more below)" : ""}` : "No decision matches.";
+    $("#history-count").textContent = shown
+      ? `${shown} decision${shown === 1 ? "" : "s"} shown${cursor ? " (more below)" : ""}`
+      : cursor ? "No match among the decisions read so far: load more to search further back." : "No decision matches.";
   } catch (e) {
     toast(`History: ${e.message}`, false);
   }

@@ -1,11 +1,13 @@
 // The inbox (pending decisions, soonest deadline first) and the escalated view, with batch
 // approval. The live feed reloads them; the time left ticks every second.
 
-import { get, query, call, may } from "./api.js";
+import { get, query, call, may, allPages } from "./api.js";
 import { el, $, $$, toast, timeLeft } from "./dom.js";
 import { card } from "./decision.js";
 
-const state = { pending: [], escalated: [], loading: null, again: false };
+const state = { pending: [], escalated: [], loading: null, again: false, last: 0 };
+/** Fewest milliseconds between two loads (a busy feed changes every 400 ms). */
+const SPACING = 1000;
 
 /**
  * Reloads both lists. One load runs at a time; a reload asked for while one runs starts
@@ -16,7 +18,9 @@ export function reload() {
     state.again = true;
     return state.loading;
   }
-  state.loading = load().finally(() => {
+  const wait = Math.max(0, state.last + SPACING - Date.now());
+  state.loading = new Promise((resolve) => setTimeout(resolve, wait)).then(load).finally(() => {
+    state.last = Date.now();
     state.loading = null;
     if (state.again) {
       state.again = false;
@@ -31,10 +35,10 @@ async function load() {
   try {
     const [pending, escalated] = await Promise.all([
       get("/api/hitl/pending" + query({ workflow, limit: 200 })),
-      get("/api/brain/hitl/decisions/history" + query({ status: "escalated", limit: 200 })),
+      allPages("/api/brain/hitl/decisions/history", { status: "escalated" }, 500),
     ]);
     state.pending = pending.decisions;
-    state.escalated = escalated.decisions.filter((d) => d.status === "escalated");
+    state.escalated = escalated.filter((d) => d.status === "escalated");
   } catch (e) {
     toast(`Inbox: ${e.message}`, false);
     return;
@@ -48,14 +52,26 @@ async function load() {
 
 const hooks = { changed: () => reload(), selection: () => selection() };
 
+/** Which control of a card has the focus: the card itself, or one of its parts. */
+function focusOf(list) {
+  const active = document.activeElement;
+  const owner = active?.closest?.(".card");
+  if (!owner || !list.contains(owner)) return null;
+  const part = active === owner ? null : active.dataset.act ? `[data-act=${active.dataset.act}]` : active.classList.contains("feedback") ? ".feedback" : active.classList.contains("select") ? ".select" : null;
+  return { id: owner.dataset.id, part };
+}
+
 function render(where, decisions, empty) {
   const list = $(where);
-  const focused = document.activeElement?.closest?.(".card")?.dataset.id;
-  const picked = new Set($$(".card", list).filter((c) => $(".select", c)?.checked).map((c) => c.dataset.id));
+  // What a person had under way survives the re-render: selections, typed feedback, focus.
+  const focus = focusOf(list);
+  const kept = new Map($$(".card", list).map((c) => [c.dataset.id, { picked: $(".select", c)?.checked, feedback: $(".feedback", c)?.value }]));
   list.replaceChildren(...decisions.map((d) => card(d, hooks)));
   for (const c of $$(".card", list)) {
-    if (picked.has(c.dataset.id) && $(".select", c)) $(".select", c).checked = true;
-    if (c.dataset.id === focused) c.focus();
+    const was = kept.get(c.dataset.id);
+    if (was?.picked && $(".select", c)) $(".select", c).checked = true;
+    if (was?.feedback && $(".feedback", c)) $(".feedback", c).value = was.feedback;
+    if (focus?.id === c.dataset.id) (focus.part ? $(focus.part, c) : c)?.focus();
   }
   if (!decisions.length) list.append(el("p", { class: "empty" }, empty));
 }
@@ -87,6 +103,19 @@ async function approveSelected() {
     toast(`Batch: ${e.message}`, false);
   }
   reload();
+}
+
+/** Forgets what the page showed (on sign-out). */
+export function clear() {
+  state.pending = [];
+  state.escalated = [];
+  $("#inbox-list").replaceChildren();
+  $("#escalated-list").replaceChildren();
+  $("#batch-results").replaceChildren();
+  $("#batch-results").hidden = true;
+  $("#count-inbox").textContent = "";
+  $("#count-escalated").textContent = "";
+  selection();
 }
 
 export function setup() {

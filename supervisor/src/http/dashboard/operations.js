@@ -11,7 +11,7 @@ async function act(queue, method, path, what) {
   } catch (e) {
     toast(`${queue}: ${e.message}`, false);
   }
-  reload();
+  reload(true);
 }
 
 function queueRow(q) {
@@ -42,7 +42,10 @@ function treeNode(node) {
   return el("li", {}, label, children.length ? el("ul", {}, children.map(treeNode)) : null);
 }
 
-export async function reload() {
+/** Reloads the view; the periodic refresh (`force` unset) waits while a row control has focus. */
+export async function reload(force = false) {
+  // Someone typing a concurrency or about to press a button: the refresh waits.
+  if (force !== true && document.activeElement?.closest?.("#operations-queues tbody")) return;
   try {
     const tree = await get("/api/supervisor/tree");
     $("#operations-queues tbody").replaceChildren(...tree.queues.map(queueRow));

@@ -8,13 +8,16 @@ const LEVELS = ["supervised", "assisted", "monitored", "autonomous", "adaptive"]
 let onChange = () => {};
 
 async function change(id, method, path, what) {
+  const control = document.activeElement?.id;
   try {
     await call(method, `/api/brain/hitl/workflows/${encodeURIComponent(id)}/${path}`);
     toast(`${id}: ${what}`);
   } catch (e) {
     toast(`${id}: ${e.message}`, false);
   }
-  reload();
+  await reload();
+  // The cards are rebuilt: the control that was in use keeps the focus.
+  if (control) document.getElementById(control)?.focus();
   onChange();
 }
 
@@ -26,7 +29,12 @@ function workflowCard(w, m = {}, changes) {
   const shown = el("output", { for: `threshold-${slug}` }, fixed(w.confidence_threshold));
   const slider = el("input", { type: "range", id: `threshold-${slug}`, min: 0, max: 1, step: 0.01, value: w.confidence_threshold, class: "threshold" });
   slider.addEventListener("input", () => { shown.textContent = fixed(Number(slider.value)); });
-  slider.addEventListener("change", () => change(id, "PUT", `confidence?threshold=${slider.value}`, `threshold ${slider.value}`));
+  // Arrow keys change the value a step at a time: one request once the slider rests.
+  let resting = null;
+  slider.addEventListener("change", () => {
+    clearTimeout(resting);
+    resting = setTimeout(() => change(id, "PUT", `confidence?threshold=${slider.value}`, `threshold ${slider.value}`), 600);
+  });
   const level = el("select", { id: `autonomy-${slug}` }, LEVELS.map((l) => el("option", { value: l, selected: l === w.autonomy_level }, l)));
   level.addEventListener("change", () => change(id, "PUT", `autonomy?level=${level.value}`, `autonomy ${level.value}`));
   const decided = m.decided || {};
