@@ -109,6 +109,8 @@ async fn every_route_refuses_every_bad_token_and_audits_it() {
         ("get", "/health"),
         ("get", "/ready"),
         ("get", "/api/hitl/dashboard"),
+        // The page's own files (tests/hitl_api.rs reads them).
+        ("get", "/api/hitl/dashboard/{asset}"),
         ("post", "/api/auth/login"),
         ("post", "/api/auth/logout"),
         // Telegram holds no token: its webhook proves itself with the webhook secret
