@@ -13,16 +13,8 @@ use std::time::Duration;
 pub struct EventPublisher;
 
 pub enum PublisherMessage {
-    Publish {
-        topic: String,
-        key: String,
-        event: serde_json::Value,
-        reply: RpcReplyPort<Result<(), SinkError>>,
-    },
-    Flush {
-        timeout: Duration,
-        reply: RpcReplyPort<Result<(), SinkError>>,
-    },
+    Publish { topic: String, key: String, payload: Vec<u8>, reply: RpcReplyPort<Result<(), SinkError>> },
+    Flush { timeout: Duration, reply: RpcReplyPort<Result<(), SinkError>> },
 }
 
 impl Actor for EventPublisher {
@@ -46,9 +38,9 @@ impl Actor for EventPublisher {
     ) -> Result<(), ActorProcessingErr> {
         let sink = sink.clone();
         match message {
-            PublisherMessage::Publish { topic, key, event, reply } => {
+            PublisherMessage::Publish { topic, key, payload, reply } => {
                 tokio::spawn(async move {
-                    let _ = reply.send(sink.publish(&topic, &key, &event).await);
+                    let _ = reply.send(sink.publish(&topic, &key, &payload).await);
                 });
             }
             PublisherMessage::Flush { timeout, reply } => {
@@ -69,11 +61,11 @@ pub struct PublisherHandle {
 
 #[async_trait]
 impl EventSink for PublisherHandle {
-    async fn publish(&self, topic: &str, key: &str, event: &serde_json::Value) -> Result<(), SinkError> {
-        let (topic, key, event) = (topic.to_string(), key.to_string(), event.clone());
+    async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), SinkError> {
+        let (topic, key, payload) = (topic.to_string(), key.to_string(), payload.to_vec());
         match self
             .actor
-            .call(|reply| PublisherMessage::Publish { topic, key, event, reply }, Some(self.timeout))
+            .call(|reply| PublisherMessage::Publish { topic, key, payload, reply }, Some(self.timeout))
             .await
         {
             Ok(ractor::rpc::CallResult::Success(result)) => result,

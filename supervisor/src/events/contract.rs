@@ -29,6 +29,11 @@ pub trait Event: Serialize {
         // These structs hold only strings, numbers and JSON values: serialising cannot fail.
         serde_json::to_value(self).unwrap_or_default()
     }
+
+    /// The event's JSON, serialized straight from the struct (what sinks publish).
+    fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
 }
 
 /// What an event is about (the id field beside the envelope's).

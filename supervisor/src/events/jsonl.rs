@@ -34,10 +34,20 @@ impl JsonLinesSink {
 
 #[async_trait]
 impl EventSink for JsonLinesSink {
-    async fn publish(&self, topic: &str, key: &str, event: &serde_json::Value) -> Result<(), SinkError> {
-        let record = serde_json::json!({"topic": topic, "key": key, "event": event});
-        let mut line = serde_json::to_vec(&record).map_err(|e| SinkError::Refused(e.to_string()))?;
-        line.push(b'\n');
+    async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), SinkError> {
+        // The payload is one JSON value already (it holds no raw line break: JSON escapes them).
+        if payload.contains(&b'\n') {
+            return Err(SinkError::Refused("an event must be one line of JSON".into()));
+        }
+        let quoted = |s: &str| serde_json::to_vec(s).map_err(|e| SinkError::Refused(e.to_string()));
+        let mut line = Vec::with_capacity(payload.len() + topic.len() + key.len() + 32);
+        line.extend_from_slice(b"{\"topic\":");
+        line.extend_from_slice(&quoted(topic)?);
+        line.extend_from_slice(b",\"key\":");
+        line.extend_from_slice(&quoted(key)?);
+        line.extend_from_slice(b",\"event\":");
+        line.extend_from_slice(payload);
+        line.extend_from_slice(b"}\n");
         let mut file = self.file.lock().map_err(|_| SinkError::Unavailable("events file poisoned".into()))?;
         file.write_all(&line).map_err(|e| SinkError::Unavailable(e.to_string()))
     }
@@ -57,10 +67,15 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("events.jsonl");
         let sink = JsonLinesSink::open(&path).expect("open");
-        sink.publish("ai.completions", "t-1", &serde_json::json!({"a": "line\nbreak"}))
+        let event = |v: serde_json::Value| serde_json::to_vec(&v).expect("JSON");
+        sink.publish("ai.completions", "t-1", &event(serde_json::json!({"a": "line\nbreak"})))
             .await
             .expect("publish");
-        sink.publish("ai.errors", "t-2", &serde_json::json!({"b": 2})).await.expect("publish");
+        sink.publish("ai.errors", "t-2", &event(serde_json::json!({"b": 2}))).await.expect("publish");
+        assert!(
+            sink.publish("ai.errors", "t-3", b"{\"c\":\n1}").await.is_err(),
+            "a raw line break is refused"
+        );
         sink.flush(std::time::Duration::from_secs(1)).await.expect("flush");
         let text = std::fs::read_to_string(&path).expect("read");
         let lines: Vec<serde_json::Value> =

@@ -47,9 +47,8 @@ fn classify(e: KafkaError) -> SinkError {
 
 #[async_trait]
 impl EventSink for KafkaSink {
-    async fn publish(&self, topic: &str, key: &str, event: &serde_json::Value) -> Result<(), SinkError> {
-        let payload = serde_json::to_vec(event).map_err(|e| SinkError::Refused(e.to_string()))?;
-        let record = FutureRecord::to(topic).key(key).payload(&payload);
+    async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), SinkError> {
+        let record = FutureRecord::to(topic).key(key).payload(payload);
         let outcome = self
             .producer
             .send(record, rdkafka::util::Timeout::After(Duration::from_secs(5)))

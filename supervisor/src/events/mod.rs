@@ -2,7 +2,8 @@
 //! memory ([`memory::MemorySink`]) in unit tests and a JSON-lines file
 //! ([`jsonl::JsonLinesSink`]) in the embedded demo. `publish` returns only
 //! once the event is durable (for Kafka: its delivery report with acks=all), which is what
-//! lets a task be acked after it.
+//! lets a task be acked after it. Events travel as the JSON bytes of their contract struct,
+//! serialized once ([`contract::Event::to_bytes`]), never as an intermediate JSON tree.
 
 pub mod contract;
 pub mod event;
@@ -25,8 +26,9 @@ pub enum SinkError {
 
 #[async_trait]
 pub trait EventSink: Send + Sync {
-    /// Stores one event keyed by `key` (the task_id) on `topic`; returns once it is durable.
-    async fn publish(&self, topic: &str, key: &str, event: &serde_json::Value) -> Result<(), SinkError>;
+    /// Stores one event (its JSON, `payload`) keyed by `key` (the task_id) on `topic`; returns
+    /// once it is durable.
+    async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), SinkError>;
     /// Waits until everything handed over is delivered or `timeout` passes.
     async fn flush(&self, timeout: std::time::Duration) -> Result<(), SinkError>;
     /// Whether the broker answers now (readiness); sinks without one always do.
@@ -42,5 +44,5 @@ pub async fn publish<E: contract::Event + Sync>(
     key: &str,
     event: &E,
 ) -> Result<(), SinkError> {
-    sink.publish(topic, key, &event.to_value()).await
+    sink.publish(topic, key, &event.to_bytes()).await
 }

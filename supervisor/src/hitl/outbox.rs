@@ -32,7 +32,6 @@ use crate::events::EventSink;
 use crate::ledger::Ledger;
 use crate::ledger::OUTCOME_RETENTION;
 use crate::workflows::{audit_event, WorkflowRegistry};
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -220,22 +219,22 @@ impl DecisionEffects {
     }
 
     async fn apply(&self, effect: &str, d: &PendingDecision) -> Result<(), String> {
-        let publish = |topic: &'static str, event: Value| async move {
+        let publish = |topic: &'static str, event: Vec<u8>| async move {
             self.sink.publish(topic, &d.task_id, &event).await.map_err(|e| e.to_string())
         };
         match effect {
-            "completion" => publish(topic::COMPLETIONS, completion(d).to_value()).await,
+            "completion" => publish(topic::COMPLETIONS, completion(d).to_bytes()).await,
             "domain" => match self.domain_topics.get(&d.agent) {
                 Some(domain_topic) => self
                     .sink
-                    .publish(domain_topic, &d.task_id, &domain_event(d).to_value())
+                    .publish(domain_topic, &d.task_id, &domain_event(d).to_bytes())
                     .await
                     .map_err(|e| e.to_string()),
                 None => Ok(()),
             },
-            "decision" => publish(topic::HITL_DECISIONS, decision_event(d).to_value()).await,
-            "audit" => publish(topic::AUDIT, audit_entry(d).to_value()).await,
-            "feedback" => publish(topic::HITL_FEEDBACK, feedback_event(d).to_value()).await,
+            "decision" => publish(topic::HITL_DECISIONS, decision_event(d).to_bytes()).await,
+            "audit" => publish(topic::AUDIT, audit_entry(d).to_bytes()).await,
+            "feedback" => publish(topic::HITL_FEEDBACK, feedback_event(d).to_bytes()).await,
             "training" => {
                 let body = serde_json::to_vec(&training_record(d)).map_err(|e| e.to_string())?;
                 self.queues.send(TRAINING_QUEUE, &body, &d.decision_id).await
@@ -253,7 +252,7 @@ impl DecisionEffects {
                         tracing::info!(workflow = %d.workflow_id, before = %entry.before, after = %entry.after, "adaptive threshold moved");
                         if let Err(e) = self
                             .sink
-                            .publish(topic::AUDIT, &entry.workflow_id, &audit_event(&entry).to_value())
+                            .publish(topic::AUDIT, &entry.workflow_id, &audit_event(&entry).to_bytes())
                             .await
                         {
                             tracing::warn!(error = %e, "audit event not delivered; the entry is in the Redis audit log");
@@ -280,7 +279,7 @@ mod tests {
     use crate::hitl::{Decisions, Outbox, Status, Transition};
     use crate::ledger::memory::MemoryLedger;
     use overseer_agents::confidence::Confidence;
-    use serde_json::json;
+    use serde_json::{json, Value};
     use std::sync::atomic::{AtomicBool, Ordering};
 
     /// A sink that refuses `hitl.feedback` while `down` is set.
@@ -292,11 +291,11 @@ mod tests {
 
     #[async_trait::async_trait]
     impl EventSink for FlakySink {
-        async fn publish(&self, topic: &str, key: &str, event: &Value) -> Result<(), SinkError> {
+        async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), SinkError> {
             if topic == topic::HITL_FEEDBACK && self.down.load(Ordering::SeqCst) {
                 return Err(SinkError::Unavailable("down".into()));
             }
-            self.inner.publish(topic, key, event).await
+            self.inner.publish(topic, key, payload).await
         }
         async fn flush(&self, _t: Duration) -> Result<(), SinkError> {
             Ok(())
@@ -311,11 +310,11 @@ mod tests {
 
     #[async_trait::async_trait]
     impl EventSink for SlowSink {
-        async fn publish(&self, topic: &str, key: &str, event: &Value) -> Result<(), SinkError> {
+        async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), SinkError> {
             if topic == topic::COMPLETIONS {
                 tokio::time::sleep(self.delay).await;
             }
-            self.inner.publish(topic, key, event).await
+            self.inner.publish(topic, key, payload).await
         }
         async fn flush(&self, _t: Duration) -> Result<(), SinkError> {
             Ok(())

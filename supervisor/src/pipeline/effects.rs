@@ -22,10 +22,10 @@ use std::time::Duration;
 
 /// What a result does once committed.
 pub(super) enum Effect {
-    /// Publish these (topic, event) pairs.
-    Execute { mode: ExecutionMode, events: Vec<(String, Value)> },
-    /// Park the decision (store + hitl.requests), then publish the routing record.
-    Park { pending: Box<PendingDecision>, retention: Duration, record: Value },
+    /// Publish these (topic, event JSON) pairs.
+    Execute { mode: ExecutionMode, events: Vec<(String, Vec<u8>)> },
+    /// Park the decision (store + hitl.requests), then publish the routing record (its JSON).
+    Park { pending: Box<PendingDecision>, retention: Duration, record: Vec<u8> },
 }
 
 fn origin(ctx: &QueueContext, workflow_id: &str) -> Origin {
@@ -40,7 +40,7 @@ fn decision_record(
     result: &AgentResult,
     route: &'static str,
     reasons: &[String],
-) -> Value {
+) -> Vec<u8> {
     RoutingRecord {
         envelope: Envelope::new("ai.decision", &task.task_id),
         origin: origin(ctx, workflow_id),
@@ -50,7 +50,7 @@ fn decision_record(
         llm_provider: Some(result.usage.provider.to_string()),
         llm_calls: Some(result.usage.calls),
     }
-    .to_value()
+    .to_bytes()
 }
 
 /// `ai.completions`, the agent's domain event and the routing record.
@@ -72,7 +72,7 @@ pub(super) fn execute(
         serde_json::to_value(&result.proposal).unwrap_or_default(),
     )
     .sampled(review)
-    .to_value();
+    .to_bytes();
     let kind = result.assessment.kind.rsplit('.').next().unwrap_or("done");
     let domain = DomainEvent {
         envelope: Envelope::new(format!("{}.{kind}", ctx.agent), &task.task_id),
@@ -82,7 +82,7 @@ pub(super) fn execute(
         summary: result.proposal.summary.clone().into(),
         decision_id: None,
     }
-    .to_value();
+    .to_bytes();
     let record = decision_record(ctx, task, workflow_id, result, "execute", &[]);
     Effect::Execute {
         mode,
@@ -138,7 +138,7 @@ pub(super) fn park_request(
         llm_provider: None,
         llm_calls: None,
     }
-    .to_value();
+    .to_bytes();
     park_with(ctx, task, workflow_id, workflow, confidence, reasons, data, record, history)
 }
 
@@ -151,7 +151,7 @@ fn park_with(
     confidence: Confidence,
     reasons: Vec<String>,
     data: Value,
-    record: Value,
+    record: Vec<u8>,
     history: Duration,
 ) -> Effect {
     let pending = PendingDecision::new(
