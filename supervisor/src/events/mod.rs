@@ -29,6 +29,13 @@ pub trait EventSink: Send + Sync {
     /// Stores one event (its JSON, `payload`) keyed by `key` (the task_id) on `topic`; returns
     /// once it is durable.
     async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), SinkError>;
+    /// Stores several events of one key (a task's, as (topic, payload)) at once; returns once
+    /// all are durable, or the first error. Sinks behind a hand-over (the publisher actor)
+    /// hand them over in one message.
+    async fn publish_all(&self, key: &str, events: Vec<(String, Vec<u8>)>) -> Result<(), SinkError> {
+        let sends = events.iter().map(|(topic, payload)| self.publish(topic, key, payload));
+        futures_util::future::join_all(sends).await.into_iter().find(Result::is_err).unwrap_or(Ok(()))
+    }
     /// Waits until everything handed over is delivered or `timeout` passes.
     async fn flush(&self, timeout: std::time::Duration) -> Result<(), SinkError>;
     /// Whether the broker answers now (readiness); sinks without one always do.

@@ -210,10 +210,8 @@ impl Effects {
     async fn apply_here(&self, task_id: &str, effect: Effect) -> Outcome {
         let (outcome, label) = match effect {
             Effect::Execute { mode, events } => {
-                let sends = events.iter().map(|(topic, event)| self.sink.publish(topic, task_id, event));
-                if let Some(Err(e)) =
-                    futures_util::future::join_all(sends).await.into_iter().find(Result::is_err)
-                {
+                // The task's events in one hand-over; batched on the wire by the producer.
+                if let Err(e) = self.sink.publish_all(task_id, events).await {
                     return sink_outcome(e);
                 }
                 (Outcome::Done(Done::Executed { mode: mode.as_str() }), "executed")
