@@ -125,5 +125,34 @@ async fn pending_and_escalated_decisions_are_notified_signed_and_retried() {
             "{message}"
         );
     }
+    // What got through is on the decision (its timeline in the dashboard): the pending notice
+    // and the escalation, each by webhook and by Telegram; the failed attempts are not.
+    let id = decision_id.as_str().unwrap_or_default();
+    let mut notified = Vec::new();
+    let started = Instant::now();
+    while notified.len() < 4 && started.elapsed() < Duration::from_secs(10) {
+        let d: Value =
+            common::auth::get(format!("http://{}/api/brain/hitl/decisions/{id}", running.http_addr))
+                .await
+                .expect("decision")
+                .json()
+                .await
+                .expect("JSON");
+        notified = d["notified"].as_array().cloned().unwrap_or_default();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut seen: Vec<(String, String)> = notified
+        .iter()
+        .map(|n| (n["event"].as_str().unwrap_or("").to_string(), n["via"].as_str().unwrap_or("").to_string()))
+        .collect();
+    seen.sort();
+    let expected = [
+        ("hitl.escalated", "telegram"),
+        ("hitl.escalated", "webhook"),
+        ("hitl.pending", "telegram"),
+        ("hitl.pending", "webhook"),
+    ];
+    assert_eq!(seen, expected.map(|(e, v)| (e.to_string(), v.to_string())), "{notified:?}");
+    assert!(notified.iter().all(|n| n["at"].as_str().is_some_and(|t| t.starts_with("20"))), "{notified:?}");
     running.shutdown().await;
 }

@@ -45,10 +45,23 @@ pub struct PendingDecision {
     /// Effects of the decision already durable (the outbox does not repeat them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub effects_done: Vec<String>,
+    /// Notifications delivered about it, in the order they got through.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notified: Vec<Notified>,
     /// Who may decide, as the workflow said when the decision was parked: a later change of
     /// the workflow's configuration cannot loosen it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approver_rules: Option<ApproverRules>,
+}
+
+/// A notification about a decision that its target accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notified {
+    /// `hitl.pending` or `hitl.escalated`.
+    pub event: String,
+    /// `webhook` or `telegram`.
+    pub via: String,
+    pub at: String,
 }
 
 /// Who may decide a decision.
@@ -129,6 +142,7 @@ impl PendingDecision {
             edited: None,
             approvals: Vec::new(),
             effects_done: Vec::new(),
+            notified: Vec::new(),
             approver_rules: None,
         }
     }

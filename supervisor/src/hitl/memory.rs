@@ -78,6 +78,18 @@ impl Decisions for MemoryStore {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    async fn note_notified(
+        &self,
+        decision_id: &str,
+        notified: &super::decision::Notified,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.inner.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        if let Some(d) = inner.decisions.get_mut(decision_id) {
+            d.notified.push(notified.clone());
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -75,6 +75,10 @@ pub trait Decisions: Send + Sync {
     async fn transition(&self, decision_id: &str, t: &Transition)
         -> Result<PendingDecision, TransitionError>;
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Records that a notification about `decision_id` got through (nothing for a decision
+    /// gone meanwhile).
+    async fn note_notified(&self, decision_id: &str, notified: &decision::Notified)
+        -> Result<(), StoreError>;
 }
 
 /// The indexes over decisions: pending by deadline, decided by time.

@@ -110,9 +110,12 @@ impl Notifier {
     }
 
     /// Starts the background sender for `targets`; refuses a target whose secret is missing.
+    /// Each notification that gets through is noted on its decision in `record` (the
+    /// decision's timeline shows it).
     pub fn start(
         targets: Vec<NotificationTarget>,
         attempts: u32,
+        record: Option<Arc<dyn super::DecisionStore>>,
     ) -> Result<(Self, Option<NotifierTask>), String> {
         if targets.is_empty() {
             return Ok((Self::disabled(), None));
@@ -125,7 +128,7 @@ impl Notifier {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("the notification client could not be built: {e}"))?;
-        let done = tokio::spawn(run(rx, Arc::new(targets), attempts.max(1), client, stop.clone()));
+        let done = tokio::spawn(run(rx, Arc::new(targets), attempts.max(1), client, stop.clone(), record));
         Ok((Self { tx: Some(tx) }, Some(NotifierTask { stop, done })))
     }
 
@@ -177,6 +180,7 @@ async fn run(
     attempts: u32,
     client: reqwest::Client,
     stop: CancellationToken,
+    record: Option<Arc<dyn super::DecisionStore>>,
 ) {
     let permits = Arc::new(Semaphore::new(PARALLEL));
     let mut sends = JoinSet::new();
@@ -188,9 +192,20 @@ async fn run(
                 Some(n) => {
                     for target in targets.iter().filter(|t| t.target.events.contains(&n.event)) {
                         let (target, n, client, permits) = (target.clone(), n.clone(), client.clone(), permits.clone());
+                        let record = record.clone();
                         sends.spawn(async move {
                             let Ok(_permit) = permits.acquire_owned().await else { return };
-                            deliver(&client, &target, &n, attempts).await;
+                            let Some(via) = deliver(&client, &target, &n, attempts).await else { return };
+                            if let (Some(store), Some(id)) = (record, n.body["decision_id"].as_str()) {
+                                let notified = super::decision::Notified {
+                                    event: n.body["event"].as_str().unwrap_or("hitl.pending").to_string(),
+                                    via: via.to_string(),
+                                    at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+                                };
+                                if let Err(e) = store.note_notified(id, &notified).await {
+                                    tracing::debug!(decision_id = id, error = %e, "a delivered notification was not noted on its decision");
+                                }
+                            }
                         });
                     }
                 }
@@ -210,7 +225,13 @@ struct Failure {
     retry: bool,
 }
 
-async fn deliver(client: &reqwest::Client, target: &Armed, n: &Notification, attempts: u32) {
+/// Delivers `n` to `target` (retrying); the kind of target when it got through.
+async fn deliver(
+    client: &reqwest::Client,
+    target: &Armed,
+    n: &Notification,
+    attempts: u32,
+) -> Option<&'static str> {
     let kind = match target.target.kind {
         NotifyKind::Webhook => "webhook",
         NotifyKind::Telegram => "telegram",
@@ -221,7 +242,7 @@ async fn deliver(client: &reqwest::Client, target: &Armed, n: &Notification, att
             Ok(()) => {
                 metrics::counter!(crate::metrics::NOTIFICATIONS, "kind" => kind, "outcome" => "sent")
                     .increment(1);
-                return;
+                return Some(kind);
             }
             Err(f) if f.retry && attempt < attempts => {
                 tracing::debug!(kind, attempt, detail = %f.detail, "notification failed; retrying");
@@ -235,6 +256,7 @@ async fn deliver(client: &reqwest::Client, target: &Armed, n: &Notification, att
         }
     }
     metrics::counter!(crate::metrics::NOTIFICATIONS, "kind" => kind, "outcome" => "failed").increment(1);
+    None
 }
 
 async fn attempt_once(client: &reqwest::Client, armed: &Armed, n: &Notification) -> Result<(), Failure> {
@@ -318,7 +340,7 @@ bot_token_env = "OVERSEER_TEST_UNSET_BOT_TOKEN""#,
         .map(|t| toml::from_str(t).expect("target"))
         .collect();
         for target in targets {
-            let err = Notifier::start(vec![target], 1).err().expect("refused");
+            let err = Notifier::start(vec![target], 1, None).err().expect("refused");
             assert!(err.contains("OVERSEER_TEST_UNSET_"), "{err}");
         }
     }

@@ -28,5 +28,13 @@ pub(super) fn decode(fields: &HashMap<String, String>) -> Result<Option<PendingD
         .unwrap_or_default();
     decision.effects_done = fields.keys().filter_map(|k| k.strip_prefix("fx:")).map(str::to_string).collect();
     decision.effects_done.sort();
+    decision.notified = fields
+        .iter()
+        .filter_map(|(k, at)| {
+            let (event, via) = k.strip_prefix("nt:")?.split_once('|')?;
+            Some(super::decision::Notified { event: event.into(), via: via.into(), at: at.clone() })
+        })
+        .collect();
+    decision.notified.sort_by(|a, b| a.at.cmp(&b.at));
     Ok(Some(decision))
 }

@@ -322,6 +322,23 @@ impl Decisions for RedisStore {
         let mut conn = self.conn.clone();
         redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(unavailable)
     }
+
+    async fn note_notified(
+        &self,
+        decision_id: &str,
+        notified: &super::decision::Notified,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        // `nt:<event>|<via>` = when; only while the decision's hash exists (no stray hash).
+        redis::Script::new("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end return 1")
+            .key(self.key(&format!("decision:{decision_id}")))
+            .arg(format!("nt:{}|{}", notified.event, notified.via))
+            .arg(&notified.at)
+            .invoke_async::<i64>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
 }
 
 #[async_trait]

@@ -47,6 +47,8 @@ pub(super) struct View<'a> {
     approvals: &'a [String],
     /// Effects of the decision already durable (completion, decision event, audit…).
     effects_done: &'a [String],
+    /// Notifications about it that got through: {event, via, at}.
+    notified: &'a [crate::hitl::decision::Notified],
 }
 
 impl<'a> View<'a> {
@@ -72,6 +74,7 @@ impl<'a> View<'a> {
             edited: &d.edited,
             approvals: &d.approvals,
             effects_done: &d.effects_done,
+            notified: &d.notified,
         }
     }
 }

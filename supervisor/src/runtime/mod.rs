@@ -229,7 +229,7 @@ pub async fn start_on(
             .map_err(|e| RuntimeError::Start(e.to_string()))?,
     );
     let (notifier, notifier_task) =
-        Notifier::start(config.hitl.notifications.clone(), config.hitl.notify_attempts)
+        Notifier::start(config.hitl.notifications.clone(), config.hitl.notify_attempts, Some(store.clone()))
             .map_err(RuntimeError::Start)?;
     let telegram = match &config.hitl.telegram {
         Some(t) => Some(Arc::new(TelegramApprovals::from_config(t).map_err(RuntimeError::Start)?)),

@@ -105,6 +105,7 @@ function timeline(d) {
     exception: "sent to hitl_exceptions",
   };
   const steps = [[d.created_at, "Parked", `came to a person: ${(d.reasons || []).join("; ") || "the workflow asks one"}; announced on hitl.requests`]];
+  for (const n of d.notified || []) steps.push([n.at, "Notified", `${n.event} by ${n.via}`]);
   for (const who of d.approvals || []) steps.push([null, "Approval", `by ${who}`]);
   if (d.decided_at) {
     const by = d.decided_by ? ` by ${d.decided_by}` : "";
