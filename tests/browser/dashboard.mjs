@@ -33,6 +33,18 @@ const log = (...parts) => console.error("[browser]", ...parts);
 mkdirSync(SHOTS, { recursive: true });
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+// Headless chromium shows no notifications: the page's Notification is replaced by one that
+// records what the page asked to show, and the tab can pretend to be in the background.
+await context.addInitScript(() => {
+  window.__notes = [];
+  window.Notification = class {
+    static permission = "granted";
+    static requestPermission() { return Promise.resolve("granted"); }
+    constructor(title, options) { window.__notes.push({ title, body: options?.body }); }
+    close() {}
+  };
+  Object.defineProperty(document, "hidden", { configurable: true, get: () => window.__background === true });
+});
 const page = await context.newPage();
 page.setDefaultTimeout(WAIT);
 const problems = [];
@@ -93,7 +105,12 @@ process.on("uncaughtException", async (e) => {
 
 // 1. Sign in; a decision appears live.
 await signIn(ADMIN_TOKEN, "ada (admin)");
+// In the background, a new decision raises a notification.
+await page.evaluate(() => { window.__background = true; });
 const first = await arrives("edit");
+const notes = await page.evaluate(() => window.__notes);
+expect(notes.some((n) => /1 new decision waits for a person/.test(n.body)), `a notification for the new decision: ${JSON.stringify(notes)}`);
+await page.evaluate(() => { window.__background = false; });
 
 // 2. Edit and approve it with feedback: an edit beyond the policy is refused before sending.
 await card(first.task_id).locator("[data-act=edit]").click();

@@ -116,7 +116,7 @@ const live = {
 
 function notify(count) {
   if (!("Notification" in window) || Notification.permission !== "granted" || !document.hidden) return;
-  const n = new Notification("overseer", { body: `${count} new decision${count === 1 ? "" : "s"} wait for a person`, tag: "overseer-pending" });
+  const n = new Notification("overseer", { body: `${count} new decision${count === 1 ? " waits" : "s wait"} for a person`, tag: "overseer-pending" });
   n.onclick = () => { window.focus(); location.hash = "#inbox"; n.close(); };
 }
 
