@@ -321,7 +321,8 @@ fn main() {
         let (publish, consume) = amqp_ceiling(&vhost.amqp_url(), 20_000).await;
         let kafka = kafka_ceiling(20_000).await;
         println!("ceiling: publish+confirm {publish:.0}/s, consume+ack {consume:.0}/s, kafka acks=all {kafka:.0}/s");
-        let zero = overseer_run(n, Duration::ZERO, 64, Some(200.0)).await;
+        let zero_c = env_or("BENCH_CONCURRENCY", 64);
+        let zero = overseer_run(n, Duration::ZERO, zero_c, Some(200.0)).await;
         println!(
             "zero-latency LLM: {:.0} tasks/s ({:.1}% of consume+ack), cpu {:?}/task, rss idle {} KiB peak {} KiB, startup {:?}",
             zero.per_second,
@@ -334,7 +335,7 @@ fn main() {
         if let Some((p50, p99)) = zero.latency {
             println!("zero-latency LLM, 200 tasks/s paced: publish -> outcome on Kafka p50 {p50:.1} ms, p99 {p99:.1} ms");
         }
-        let mut rows = vec![("zero", 64usize, 0.0f64, zero)];
+        let mut rows = vec![("zero", zero_c, 0.0f64, zero)];
         // BENCH_ONLY=zero: the ceilings and the zero-latency run only (for profiling).
         let latency_runs = if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "zero") {
             vec![]
