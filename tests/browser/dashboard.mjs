@@ -108,8 +108,9 @@ await signIn(ADMIN_TOKEN, "ada (admin)");
 // In the background, a new decision raises a notification.
 await page.evaluate(() => { window.__background = true; });
 const first = await arrives("edit");
-const notes = await page.evaluate(() => window.__notes);
-expect(notes.some((n) => /1 new decision waits for a person/.test(n.body)), `a notification for the new decision: ${JSON.stringify(notes)}`);
+// The card may come from a reload that ran just before the feed's change event: wait for it.
+await page.waitForFunction(() => window.__notes.some((n) => /1 new decision waits for a person/.test(n.body)), null, { timeout: 5000 })
+  .catch(async () => expect(false, `a notification for the new decision: ${JSON.stringify(await page.evaluate(() => window.__notes))}`));
 await page.evaluate(() => { window.__background = false; });
 
 // 2. Edit and approve it with feedback: an edit beyond the policy is refused before sending.
