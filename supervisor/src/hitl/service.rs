@@ -196,12 +196,7 @@ impl HitlService {
         if request.feedback.as_ref().is_some_and(|f| f.len() > MAX_FEEDBACK) {
             return Err(DecideError::Invalid(format!("feedback is longer than {MAX_FEEDBACK} bytes")));
         }
-        let d = self
-            .store()
-            .get(id)
-            .await
-            .map_err(DecideError::Unavailable)?
-            .ok_or_else(|| DecideError::NotFound(format!("no decision `{id}`")))?;
+        let d = self.stored(id).await?;
         let required = self.approvals_required(&d, who)?;
         let edited = match (verdict, request.edited) {
             (_, None) => None,
@@ -241,6 +236,15 @@ impl HitlService {
         Ok(Decided::Final(changed))
     }
 
+    /// Decision `id` as stored, or why not.
+    async fn stored(&self, id: &str) -> Result<PendingDecision, DecideError> {
+        self.store()
+            .get(id)
+            .await
+            .map_err(DecideError::Unavailable)?
+            .ok_or_else(|| DecideError::NotFound(format!("no decision `{id}`")))
+    }
+
     /// How many distinct approvers `d` needs, once `who` is known to be allowed to decide it.
     fn approvals_required(&self, d: &PendingDecision, who: &Principal) -> Result<u32, DecideError> {
         // Fail closed: a workflow this replica does not know has no rules anyone could meet.
@@ -271,12 +275,7 @@ impl HitlService {
     /// approval carrying it would pass (who may decide, single-approver workflow, the agent's
     /// output schema, the action policy). Answers the proposal as it would execute.
     pub async fn check_edit(&self, id: &str, edited: Value, who: &Principal) -> Result<Value, DecideError> {
-        let d = self
-            .store()
-            .get(id)
-            .await
-            .map_err(DecideError::Unavailable)?
-            .ok_or_else(|| DecideError::NotFound(format!("no decision `{id}`")))?;
+        let d = self.stored(id).await?;
         if !matches!(d.status.as_str(), "pending" | "escalated") {
             return Err(DecideError::Invalid(format!("decision `{id}` is {}: nothing to edit", d.status)));
         }
