@@ -1,6 +1,6 @@
-//! Worker throughput against the machine's own ceiling, in one run (issue #16; a first cut:
-//! the figures, not yet the fixes). Services up (`scripts/services.sh`), then
-//! `cargo bench --bench workers`. Prints one table and writes it to target/bench-workers.json.
+//! Worker throughput against the machine's own ceiling, in one run (issue #16). Services up
+//! (`scripts/services.sh`), then `cargo bench --bench workers`. Prints one table and writes it
+//! to target/bench-workers.json.
 //!
 //! 1. Ceiling: a plain lapin loop publishing persistent 1 KiB messages with confirms and
 //!    consuming them with manual acks (prefetch 512), in a vhost of its own; Kafka produce
@@ -8,12 +8,16 @@
 //! 2. `overseer run --queues auto_orders` (the release binary, its own vhost and Redis prefix)
 //!    against a zero-latency local LLM stand-in, tasks preloaded: tasks/s from the first to
 //!    the last outcome on Kafka (ai.completions, or hitl.requests for the one in ten the model
-//!    is unsure of), the ratio to consume+ack; the process's CPU time per task; idle and peak
-//!    RSS; startup to the first delivery reaching the model.
+//!    is unsure of), the ratio to consume+ack; the process's CPU time per task (and its
+//!    system-time part), the CPU per task of the machine's RabbitMQ, Redis and Kafka-API
+//!    broker over the same span; idle and peak RSS; startup to the first delivery reaching
+//!    the model; then publish → outcome latency at 200 tasks/s.
 //! 3. The same with the model answering after L = 1 s and L = 200 ms, concurrency C = 512:
 //!    tasks/s in the middle half of the run (ramp-up and tail excluded) against C/L.
 //!
-//! BENCH_TASKS (default 4000) sets the zero-latency run's size.
+//! BENCH_TASKS (default 4000) sets the zero-latency run's size, BENCH_CONCURRENCY its
+//! concurrency, BENCH_ONLY=zero skips the latency runs; OVERSEER_BIN runs another build (or a
+//! profiler wrapping one) instead of this one's.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -159,12 +163,39 @@ fn outcomes(prefix: String) -> (Seen, Arc<std::sync::atomic::AtomicBool>) {
     (seen, stop)
 }
 
-/// utime + stime of `pid`, and its resident set now and at its peak (KiB).
-fn process_figures(pid: u32) -> (Duration, u64, u64) {
+/// utime and stime of `pid`.
+fn cpu_times(pid: u32) -> (Duration, Duration) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let ticks =
+        |i: usize| Duration::from_millis(10 * fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0));
+    (ticks(11), ticks(12))
+}
+
+/// The pid of the process listening on `port` (one of the machine's brokers), from `ss`.
+fn listener_pid(port: u16) -> Option<u32> {
+    let out = std::process::Command::new("ss").args(["-Hltnp", &format!("sport = :{port}")]).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let at = text.find("pid=")? + 4;
+    text[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+/// The brokers whose CPU per task is shown beside overseer's.
+const BROKERS: [(&str, u16); 3] = [("rabbitmq", 5672), ("redis", 6379), ("kafka", 9092)];
+
+fn broker_cpu(pids: &[Option<u32>]) -> Vec<Duration> {
+    pids.iter()
+        .map(|pid| {
+            pid.map_or(Duration::ZERO, |p| {
+                let (user, sys) = cpu_times(p);
+                user + sys
+            })
+        })
+        .collect()
+}
+
+/// CPU time (user, system) of `pid`, and its resident set now and at its peak (KiB).
+fn process_figures(pid: u32) -> ((Duration, Duration), u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kib = |key: &str| -> u64 {
         status
@@ -174,7 +205,7 @@ fn process_figures(pid: u32) -> (Duration, u64, u64) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    (Duration::from_millis(ticks * 10), kib("VmRSS:"), kib("VmHWM:"))
+    (cpu_times(pid), kib("VmRSS:"), kib("VmHWM:"))
 }
 
 struct Run {
@@ -182,6 +213,11 @@ struct Run {
     per_second: f64,
     steady_per_second: f64,
     cpu_per_task: Duration,
+    /// The system-time part of `cpu_per_task`.
+    sys_per_task: Duration,
+    /// CPU per task of each of [`BROKERS`] over the same span (the load's publishing and the
+    /// outcome counting included).
+    broker_per_task: Vec<Duration>,
     idle_rss_kib: u64,
     peak_rss_kib: u64,
     startup: Duration,
@@ -224,6 +260,8 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (cpu_before, idle_rss_kib, _) = process_figures(pid);
+    let broker_pids: Vec<Option<u32>> = BROKERS.iter().map(|(_, port)| listener_pid(*port)).collect();
+    let brokers_before = broker_cpu(&broker_pids);
     // The load, published with confirms (faster than the worker takes it).
     let started = Instant::now();
     env.submit(&config, "auto_orders", &order(&prefix, None), tasks).await;
@@ -233,6 +271,7 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (cpu_after, _, peak_rss_kib) = process_figures(pid);
+    let brokers_after = broker_cpu(&broker_pids);
     let times: Vec<Instant> = seen.lock().expect("lock").iter().map(|(_, t)| *t).collect();
     // Latency below capacity: tasks published one by one at `paced` per second for 10 s,
     // each from its publish to its outcome on Kafka.
@@ -251,7 +290,13 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
         tasks,
         per_second,
         steady_per_second,
-        cpu_per_task: (cpu_after - cpu_before) / tasks as u32,
+        cpu_per_task: (cpu_after.0 + cpu_after.1 - cpu_before.0 - cpu_before.1) / tasks as u32,
+        sys_per_task: (cpu_after.1 - cpu_before.1) / tasks as u32,
+        broker_per_task: brokers_after
+            .iter()
+            .zip(&brokers_before)
+            .map(|(a, b)| (*a - *b) / tasks as u32)
+            .collect(),
         idle_rss_kib,
         peak_rss_kib,
         startup,
@@ -308,6 +353,16 @@ async fn paced_latency(env: &TestEnv, prefix: &str, rate: f64, seen: &Seen) -> (
     (at(0.5), at(0.99))
 }
 
+/// "rabbitmq 120 µs, redis 40 µs, kafka 300 µs" (CPU per task).
+fn brokers_text(run: &Run) -> String {
+    let parts: Vec<String> = BROKERS
+        .iter()
+        .zip(&run.broker_per_task)
+        .map(|((name, _), d)| format!("{name} {} µs", d.as_micros()))
+        .collect();
+    parts.join(", ")
+}
+
 fn main() {
     // `cargo bench` passes --bench; under `cargo test --all-targets` it only says how to run it.
     if !std::env::args().any(|a| a == "--bench") {
@@ -327,10 +382,12 @@ fn main() {
         let zero_c = env_or("BENCH_CONCURRENCY", 64);
         let zero = overseer_run(n, Duration::ZERO, zero_c, Some(200.0)).await;
         println!(
-            "zero-latency LLM: {:.0} tasks/s ({:.1}% of consume+ack), cpu {:?}/task, rss idle {} KiB peak {} KiB, startup {:?}",
+            "zero-latency LLM: {:.0} tasks/s ({:.1}% of consume+ack), cpu {:?}/task ({:?} system), brokers {}, rss idle {} KiB peak {} KiB, startup {:?}",
             zero.per_second,
             100.0 * zero.per_second / consume,
             zero.cpu_per_task,
+            zero.sys_per_task,
+            brokers_text(&zero),
             zero.idle_rss_kib,
             zero.peak_rss_kib,
             zero.startup
@@ -348,27 +405,30 @@ fn main() {
         for (label, l, tasks) in latency_runs {
             let run = overseer_run(tasks, Duration::from_secs_f64(l), 512, None).await;
             println!(
-                "{label}, C=512: steady {:.0} tasks/s = {:.1}% of C/L ({:.0}), cpu {:?}/task, peak rss {} KiB",
+                "{label}, C=512: steady {:.0} tasks/s = {:.1}% of C/L ({:.0}), cpu {:?}/task, brokers {}, peak rss {} KiB",
                 run.steady_per_second,
                 100.0 * run.steady_per_second / (512.0 / l),
                 512.0 / l,
                 run.cpu_per_task,
+                brokers_text(&run),
                 run.peak_rss_kib
             );
             rows.push((label, 512, l, run));
         }
         println!();
-        println!("| run | C | tasks | tasks/s | steady tasks/s | target | cpu/task | idle RSS | peak RSS | startup |");
-        println!("|---|---|---|---|---|---|---|---|---|---|");
+        println!("| run | C | tasks | tasks/s | steady tasks/s | target | cpu/task (system) | brokers' cpu/task | idle RSS | peak RSS | startup |");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|");
         let mut json_rows = Vec::new();
         for (label, c, l, r) in &rows {
             let target = if *l == 0.0 { format!("{:.0} (50% of consume+ack)", consume / 2.0) } else { format!("{:.0} (95% of C/L)", 0.95 * *c as f64 / l) };
             println!(
-                "| {label} | {c} | {} | {:.0} | {:.0} | {target} | {} µs | {:.1} MiB | {:.1} MiB | {} ms |",
+                "| {label} | {c} | {} | {:.0} | {:.0} | {target} | {} µs ({}) | {} | {:.1} MiB | {:.1} MiB | {} ms |",
                 r.tasks,
                 r.per_second,
                 r.steady_per_second,
                 r.cpu_per_task.as_micros(),
+                r.sys_per_task.as_micros(),
+                brokers_text(r),
                 r.idle_rss_kib as f64 / 1024.0,
                 r.peak_rss_kib as f64 / 1024.0,
                 r.startup.as_millis()
@@ -376,7 +436,10 @@ fn main() {
             json_rows.push(json!({
                 "run": label, "concurrency": c, "llm_latency_s": l, "tasks": r.tasks,
                 "tasks_per_s": r.per_second, "steady_tasks_per_s": r.steady_per_second,
-                "cpu_us_per_task": r.cpu_per_task.as_micros() as u64, "idle_rss_kib": r.idle_rss_kib,
+                "cpu_us_per_task": r.cpu_per_task.as_micros() as u64,
+                "sys_us_per_task": r.sys_per_task.as_micros() as u64,
+                "broker_cpu_us_per_task": BROKERS.iter().zip(&r.broker_per_task).map(|((n, _), d)| (n.to_string(), json!(d.as_micros() as u64))).collect::<serde_json::Map<_, _>>(),
+                "idle_rss_kib": r.idle_rss_kib,
                 "peak_rss_kib": r.peak_rss_kib, "startup_ms": r.startup.as_millis() as u64,
                 "wall_s": r.wall.as_secs_f64(),
                 "paced_200_per_s_latency_ms": r.latency.map(|(p50, p99)| json!({"p50": p50, "p99": p99})),

@@ -15,7 +15,11 @@ impl Replica {
 
     /// [`start`](Self::start), its log (stderr) going to `log`.
     pub fn start_logging(env: &[(String, String)], port: u16, log: impl Into<Stdio>) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_overseer"));
+        // OVERSEER_BIN runs another build (or a wrapper such as a profiler) in its place, for
+        // before/after comparisons in the benchmarks.
+        let program =
+            std::env::var_os("OVERSEER_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_overseer").into());
+        let mut cmd = Command::new(program);
         cmd.args([
             "--config",
             super::repo_config().to_str().expect("utf-8"),
