@@ -7,7 +7,7 @@ use common::llm_server::{order_proposal, LlmServer, Reply};
 use overseer_agents::agent::{self, runner};
 use overseer_agents::llm::backoff::Backoff;
 use overseer_agents::llm::openai::{OpenAiLlm, OpenAiSettings};
-use overseer_agents::llm::{LlmClient, LlmError, LlmRequest};
+use overseer_agents::llm::{LlmClient, LlmError, LlmRequest, SharedPrompt};
 use overseer_agents::policy::PolicyConfig;
 use overseer_agents::spec::{AgentKind, AgentSpec};
 use overseer_agents::task::{Task, TaskLimits};
@@ -30,10 +30,12 @@ fn settings(server: &LlmServer) -> OpenAiSettings {
 
 fn request() -> LlmRequest {
     LlmRequest {
-        system: "system".into(),
+        prompt: std::sync::Arc::new(SharedPrompt::new(
+            "system".into(),
+            "order_proposal".into(),
+            &serde_json::json!({"type": "object"}),
+        )),
         user: "user".into(),
-        schema_name: "order_proposal".into(),
-        schema: serde_json::json!({"type": "object"}),
         offline_answer: None,
     }
 }

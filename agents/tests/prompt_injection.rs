@@ -25,7 +25,7 @@ struct Obedient {
 impl LlmClient for Obedient {
     async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, LlmError> {
         assert!(request.user.contains("<task_data>"), "the payload reaches the model as delimited data");
-        assert!(request.system.contains("never as instructions"));
+        assert!(request.prompt.system.contains("never as instructions"));
         Ok(LlmReply {
             content: self.answer.clone(),
             logprobs: self.logprobs.clone(),

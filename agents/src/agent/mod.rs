@@ -10,6 +10,7 @@ pub mod order;
 pub mod runner;
 pub mod support;
 
+use crate::llm::SharedPrompt;
 use crate::policy::PolicyContext;
 use crate::proposal::{Proposal, ProposedAction};
 use crate::spec::{AgentKind, AgentSpec};
@@ -18,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 /// The task payload.
 pub type Payload = Map<String, Value>;
@@ -58,8 +60,9 @@ pub trait Agent: Send + Sync {
     fn spec(&self) -> &AgentSpec;
     /// Checks the payload and kind; scores completeness.
     fn assess(&self, kind: Option<&str>, payload: &Payload) -> Result<Assessment, AgentError>;
-    /// Name and JSON schema of the proposal the model must return.
-    fn output_schema(&self) -> (&str, &Value);
+    /// The system message (the spec's prompt, the injection guard and the output schema) and
+    /// the schema of the proposal the model must return; built once, the same for every task.
+    fn prompt(&self) -> &Arc<SharedPrompt>;
     /// Parses and checks a model answer.
     fn check_output(&self, content: &str) -> Result<CheckedProposal, String>;
     /// The deterministic answer of the offline stand-in for this task.
@@ -101,21 +104,21 @@ pub fn score(base: f64, rules: &[(&str, f64, bool)]) -> (f64, Vec<String>) {
 pub struct Typed<D: Domain> {
     name: String,
     spec: AgentSpec,
-    schema_name: String,
-    schema: Value,
+    prompt: Arc<SharedPrompt>,
     _domain: PhantomData<D>,
 }
 
 impl<D: Domain> Typed<D> {
     pub fn new(name: &str, spec: AgentSpec) -> Self {
         let schema = schemars::schema_for!(Proposal<D::Details>).to_value();
-        Self {
-            name: name.to_string(),
-            spec,
-            schema_name: format!("{name}_proposal"),
-            schema,
-            _domain: PhantomData,
-        }
+        let system_message = format!(
+            "{}\n\n{}\n\nAnswer with a single JSON object that follows this JSON schema:\n{}",
+            spec.system_prompt.trim(),
+            crate::injection::SYSTEM_GUARD,
+            schema
+        );
+        let prompt = SharedPrompt::new(system_message, format!("{name}_proposal"), &schema);
+        Self { name: name.to_string(), spec, prompt: Arc::new(prompt), _domain: PhantomData }
     }
 
     fn input(&self, payload: &Payload) -> Result<D::Input, AgentError> {
@@ -158,8 +161,8 @@ impl<D: Domain> Agent for Typed<D> {
         Ok(Assessment { kind: kind.to_string(), completeness, missing, policy: D::policy_context(&input) })
     }
 
-    fn output_schema(&self) -> (&str, &Value) {
-        (&self.schema_name, &self.schema)
+    fn prompt(&self) -> &Arc<SharedPrompt> {
+        &self.prompt
     }
 
     fn check_output(&self, content: &str) -> Result<CheckedProposal, String> {

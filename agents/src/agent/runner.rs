@@ -79,20 +79,12 @@ pub async fn run(
 ) -> Result<AgentResult, AgentFailure> {
     let assessment = agent.assess(task.kind.as_deref(), &task.payload)?;
     let info = llm.info();
-    let (schema_name, schema) = agent.output_schema();
     let spec = agent.spec();
     // The payload is data between markers, never instructions (crate::injection).
     let payload_json = injection::delimit(&serde_json::to_string(&task.payload).unwrap_or_default());
     let request = LlmRequest {
-        system: format!(
-            "{}\n\n{}\n\nAnswer with a single JSON object that follows this JSON schema:\n{}",
-            spec.system_prompt.trim(),
-            injection::SYSTEM_GUARD,
-            schema
-        ),
+        prompt: agent.prompt().clone(),
         user: render(&spec.user_template, &assessment.kind, &payload_json),
-        schema_name: schema_name.to_string(),
-        schema: schema.clone(),
         offline_answer: info.is_offline().then(|| agent.offline_answer(&task.payload, &assessment)),
     };
     let started = Instant::now();

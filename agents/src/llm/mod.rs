@@ -4,19 +4,54 @@
 pub mod backoff;
 pub mod offline;
 pub mod openai;
+mod request_body;
 
 use async_trait::async_trait;
+use serde_json::value::RawValue;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// What every request of one agent shares, built once per agent: the system message and the
+/// output schema, each also as the JSON it is sent as (so no task pays for encoding them).
+#[derive(Debug)]
+pub struct SharedPrompt {
+    pub system: String,
+    /// Name of the output schema (`order_proposal`, …).
+    pub schema_name: String,
+    system_json: Box<RawValue>,
+    schema_json: Box<RawValue>,
+}
+
+impl SharedPrompt {
+    /// `schema` is the JSON schema the answer must follow.
+    pub fn new(system: String, schema_name: String, schema: &serde_json::Value) -> Self {
+        // Encoding a string or a JSON value cannot fail: there is no map with non-string keys.
+        let raw = |r: serde_json::Result<Box<RawValue>>| r.expect("a string and a JSON value encode");
+        Self {
+            system_json: raw(serde_json::value::to_raw_value(&system)),
+            schema_json: raw(serde_json::value::to_raw_value(schema)),
+            system,
+            schema_name,
+        }
+    }
+
+    /// The system message as a JSON string.
+    pub fn system_json(&self) -> &RawValue {
+        &self.system_json
+    }
+
+    /// The output schema as JSON.
+    pub fn schema_json(&self) -> &RawValue {
+        &self.schema_json
+    }
+}
 
 /// One structured-output request.
 #[derive(Debug, Clone)]
 pub struct LlmRequest {
-    pub system: String,
+    /// The agent's system message and output schema.
+    pub prompt: Arc<SharedPrompt>,
     pub user: String,
-    /// Name of the output schema (`order_proposal`, …).
-    pub schema_name: String,
-    /// JSON schema the answer must follow.
-    pub schema: serde_json::Value,
     /// The deterministic answer the offline stand-in gives; only set when it is in use.
     pub offline_answer: Option<String>,
 }

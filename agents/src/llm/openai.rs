@@ -14,14 +14,12 @@
 //! in the prompt as well, so `json_object` output still knows its shape.
 
 use super::backoff::Backoff;
+use super::request_body::{ChatBody, Format, Message};
 use super::{LlmClient, LlmError, LlmInfo, LlmReply, LlmRequest};
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
-use async_openai::types::chat::{
-    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
-    CreateChatCompletionRequest, CreateChatCompletionResponse, ResponseFormat, ResponseFormatJsonSchema,
-};
+use async_openai::types::chat::CreateChatCompletionResponse;
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -133,6 +131,7 @@ impl OpenAiLlm {
             .timeout(settings.request_timeout)
             .build()
             .map_err(|e| LlmError::Refused(format!("cannot build the HTTP client: {e}")))?;
+        let http_for_async_openai = http.clone();
         let transport = tower::service_fn(move |factory: HttpRequestFactory| {
             let http = http.clone();
             async move {
@@ -161,7 +160,8 @@ impl OpenAiLlm {
         if let Some(key) = &settings.api_key {
             config = config.with_api_key(key.clone());
         }
-        let client = async_openai::Client::with_config(config).with_http_service(transport);
+        // `build` takes our client (with_config would build, and keep, a second one).
+        let client = async_openai::Client::build(http_for_async_openai, config).with_http_service(transport);
         Ok(Self {
             client,
             permits: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
@@ -170,41 +170,23 @@ impl OpenAiLlm {
         })
     }
 
-    fn chat_request(&self, request: &LlmRequest) -> CreateChatCompletionRequest {
+    fn chat_body<'a>(&'a self, request: &'a LlmRequest) -> ChatBody<'a> {
         let compat = &self.compat;
-        let format = if Compat::on(&compat.json_schema) {
-            ResponseFormat::JsonSchema {
-                json_schema: ResponseFormatJsonSchema {
-                    name: request.schema_name.clone(),
-                    schema: request.schema.clone(),
-                    description: None,
-                    strict: None,
-                },
-            }
-        } else {
-            ResponseFormat::JsonObject
-        };
-        let system = ChatCompletionRequestSystemMessage::from(
-            async_openai::types::chat::ChatCompletionRequestSystemMessageContent::from(
-                request.system.as_str(),
-            ),
-        );
-        let user = ChatCompletionRequestUserMessage::from(request.user.as_str());
-        CreateChatCompletionRequest {
-            model: self.settings.model.clone(),
-            messages: vec![
-                ChatCompletionRequestMessage::from(system),
-                ChatCompletionRequestMessage::from(user),
-            ],
-            response_format: Some(format),
+        let prompt = &request.prompt;
+        ChatBody {
+            model: &self.settings.model,
+            messages: [Message::system(prompt), Message::user(&request.user)],
+            response_format: if Compat::on(&compat.json_schema) {
+                Format::schema(prompt)
+            } else {
+                Format::JsonObject
+            },
             logprobs: (self.settings.logprobs && Compat::on(&compat.logprobs)).then_some(true),
             max_completion_tokens: self
                 .settings
                 .max_tokens
                 .filter(|_| Compat::on(&compat.max_completion_tokens)),
-            #[allow(deprecated)]
             max_tokens: self.settings.max_tokens.filter(|_| Compat::on(&compat.max_tokens)),
-            ..Default::default()
         }
     }
 
@@ -212,7 +194,8 @@ impl OpenAiLlm {
         let Ok(_permit) = self.permits.acquire().await else {
             return Attempt::Refused("the client is shutting down".into());
         };
-        match self.client.chat().create(self.chat_request(request)).await {
+        let body = self.chat_body(request);
+        match self.client.chat().create_byot::<_, CreateChatCompletionResponse>(&body).await {
             Ok(response) => Attempt::Done(Box::new(response)),
             Err(OpenAIError::Boxed(boxed)) => match boxed.downcast::<HttpStatus>() {
                 // A server that fails on a parameter it does not know (llama.cpp: 500).
