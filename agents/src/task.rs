@@ -72,9 +72,12 @@ impl Task {
         if nesting_depth(body) > limits.max_depth {
             return Err(TaskError::TooDeep { limit: limits.max_depth });
         }
-        let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| TaskError::NotJson(e.to_string()))?;
-        let task: Task = serde_json::from_value(value).map_err(|e| TaskError::BadEnvelope(e.to_string()))?;
+        // Straight into the envelope (no intermediate JSON tree); a syntax error is "not JSON",
+        // JSON of the wrong shape (a duplicate field included) a bad envelope.
+        let task: Task = serde_json::from_slice(body).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => TaskError::BadEnvelope(e.to_string()),
+            _ => TaskError::NotJson(e.to_string()),
+        })?;
         let id_len = task.task_id.chars().count();
         if !(1..=128).contains(&id_len) {
             return Err(TaskError::BadTaskId(id_len));
@@ -133,6 +136,10 @@ mod tests {
             (br#"{"payload":{}}"#, "bad_envelope"),
             (br#"{"task_id":"x"}"#, "bad_envelope"),
             (br#"{"task_id":"x","payload":[1]}"#, "bad_envelope"),
+            // Two task_ids: which one is meant is ambiguous, so neither is taken.
+            (br#"{"task_id":"x","task_id":"y","payload":{}}"#, "bad_envelope"),
+            (br#"{"task_id":"x","payload":{"a":1}"#, "not_json"),
+            (br#"{"task_id":"x","payload":{}} trailing"#, "not_json"),
             (br#"{"task_id":"","payload":{}}"#, "bad_task_id"),
             (br#"{"task_id":"x","priority":12,"payload":{}}"#, "bad_priority"),
             (br#"{"task_id":"x","payload":{"a":[[[[[[[[[1]]]]]]]]]}}"#, "too_deep"),
