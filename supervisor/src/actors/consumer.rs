@@ -166,6 +166,8 @@ async fn deliveries(
     args: ConsumerArgs,
     cancel: CancellationToken,
 ) {
+    // Shared by every delivery's task (not copied per delivery).
+    let args = Arc::new(args);
     let queue = args.ctx.queue.clone();
     let control = args.control.clone();
     let mut desired = control.subscribe();
@@ -252,7 +254,7 @@ async fn deliveries(
 /// Processes one delivery and settles it. A panic while processing is this task's failure:
 /// it is retried like a transient error and dead-lettered after `max_attempts`, so a poison
 /// message can neither loop forever nor take the consumer down.
-async fn handle(delivery: Arc<dyn Delivery>, args: ConsumerArgs) {
+async fn handle(delivery: Arc<dyn Delivery>, args: Arc<ConsumerArgs>) {
     let started = std::time::Instant::now();
     let (outcome, claim) = match args.pipeline.admit(delivery.body(), delivery.redelivered()).await {
         Admitted::Settled(outcome, claim) => (outcome, claim),
