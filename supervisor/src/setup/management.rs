@@ -4,6 +4,11 @@
 
 use super::desired::{Arg, Args};
 use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// One HTTP client for every call (the queue monitor polls every few seconds; building a client
+/// loads the system's root certificates each time).
+static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(reqwest::Client::new);
 
 /// The vhost named by an AMQP URL (`/%2f` and an empty path are the default vhost `/`).
 pub fn vhost_of(amqp_url: &str) -> String {
@@ -43,7 +48,7 @@ pub async fn get_json(
     if !query.is_empty() {
         url.query_pairs_mut().extend_pairs(query);
     }
-    let response = reqwest::Client::new()
+    let response = CLIENT
         .get(url)
         .basic_auth(user, password)
         .timeout(std::time::Duration::from_secs(5))
