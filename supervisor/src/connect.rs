@@ -26,8 +26,13 @@ impl Unreachable {
     }
 }
 
-/// The AMQP URL with the configured heartbeat and connect timeout as query parameters
-/// (values already in the URL win).
+/// The largest AMQP frame asked for. lapin keeps a send and a receive buffer of 32 frames per
+/// connection, filled with zeros: at RabbitMQ's default 128 KiB frames that is 8 MiB of memory
+/// per connection; at 32 KiB, 2 MiB. A message larger than a frame travels as several frames.
+pub const AMQP_FRAME_MAX: u32 = 32 * 1024;
+
+/// The AMQP URL with the configured heartbeat and connect timeout, and [`AMQP_FRAME_MAX`], as
+/// query parameters (values already in the URL win).
 pub fn amqp_uri(config: &AmqpConfig) -> String {
     let Ok(mut url) = url::Url::parse(&config.url) else {
         return config.url.clone();
@@ -40,6 +45,9 @@ pub fn amqp_uri(config: &AmqpConfig) -> String {
         }
         if !present.iter().any(|k| k == "connection_timeout") {
             query.append_pair("connection_timeout", &config.connect_timeout.as_millis().to_string());
+        }
+        if !present.iter().any(|k| k == "frame_max") {
+            query.append_pair("frame_max", &AMQP_FRAME_MAX.to_string());
         }
     }
     url.to_string()
@@ -128,4 +136,25 @@ pub fn install_tls_provider() {
         // Err: another part of the process installed one first, which serves as well.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str) -> AmqpConfig {
+        serde_json::from_value(serde_json::json!({"url": url})).expect("an AMQP config")
+    }
+
+    #[test]
+    fn the_uri_asks_for_small_frames_unless_the_url_says_otherwise() {
+        let uri = amqp_uri(&config("amqp://guest:guest@127.0.0.1:5672/%2f"));
+        let query: Vec<(String, String)> =
+            url::Url::parse(&uri).expect("URL").query_pairs().map(|(k, v)| (k.into(), v.into())).collect();
+        assert!(query.contains(&("frame_max".into(), "32768".into())), "{query:?}");
+        assert!(query.iter().any(|(k, _)| k == "heartbeat"), "{query:?}");
+        let own = amqp_uri(&config("amqp://guest:guest@127.0.0.1:5672/%2f?frame_max=131072"));
+        assert_eq!(own.matches("frame_max").count(), 1, "{own}");
+        assert!(own.contains("frame_max=131072"), "{own}");
+    }
 }

@@ -32,7 +32,12 @@ pub trait Event: Serialize {
 
     /// The event's JSON, serialized straight from the struct (what sinks publish).
     fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        // Most events are well under 1 KiB: one allocation instead of a growing buffer.
+        let mut out = Vec::with_capacity(1024);
+        match serde_json::to_writer(&mut out, self) {
+            Ok(()) => out,
+            Err(_) => Vec::new(),
+        }
     }
 }
 
