@@ -19,7 +19,10 @@ impl KafkaSink {
         let mut client = kafka_client_config(config);
         // Durability settings are not left to the pass-through properties' defaults.
         let idempotence = if config.idempotence { "true" } else { "false" };
-        client.set("acks", "all").set("enable.idempotence", idempotence).set("compression.type", "lz4");
+        client.set("acks", "all").set("enable.idempotence", idempotence);
+        if !config.client.contains_key("compression.type") {
+            client.set("compression.type", "lz4");
+        }
         if !config.client.contains_key("message.timeout.ms") {
             client.set("message.timeout.ms", "30000");
         }
