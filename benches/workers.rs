@@ -224,6 +224,34 @@ struct Run {
     wall: Duration,
     /// p50, p99 ms, publish → outcome, below capacity (zero-latency run only).
     latency: Option<(f64, f64)>,
+    /// Mean ms a task held its slot, and the mean ms of its model calls, from overseer's own
+    /// /metrics (every task of the process).
+    slot_ms: (f64, f64),
+}
+
+/// The mean of a histogram on a Prometheus text page (`<name>_sum` / `<name>_count`, summed
+/// over its label sets).
+fn histogram_mean_ms(page: &str, name: &str) -> f64 {
+    let total = |suffix: &str| -> f64 {
+        page.lines()
+            .filter(|l| l.starts_with(&format!("{name}{suffix}")))
+            .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+            .sum()
+    };
+    1000.0 * total("_sum") / total("_count").max(1.0)
+}
+
+/// The slot a task holds against its model call, from the replica's /metrics.
+async fn slot_figures(port: u16) -> (f64, f64) {
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let page = match common::auth::get(url).await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    (
+        histogram_mean_ms(&page, "overseer_task_duration_seconds"),
+        histogram_mean_ms(&page, "overseer_llm_duration_seconds"),
+    )
 }
 
 /// One `overseer run` process through `tasks` preloaded orders, the model answering after
@@ -236,9 +264,12 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
     env.llm.push((0..=tasks).map(|i| if i % 10 == 9 { unsure.clone() } else { confident.clone() }));
     env.llm.set_default(confident.clone());
     let c = concurrency.to_string();
+    // BENCH_PREFETCH_MARGIN: deliveries the broker may hand over beyond the concurrency (0: the
+    // prefetch equals it, and a freed slot waits for the broker's next delivery).
+    let prefetch = (concurrency + env_or("BENCH_PREFETCH_MARGIN", 0)).to_string();
     let extra = [
         ("OVERSEER__QUEUES__AUTO_ORDERS__CONCURRENCY", c.as_str()),
-        ("OVERSEER__QUEUES__AUTO_ORDERS__PREFETCH", c.as_str()),
+        ("OVERSEER__QUEUES__AUTO_ORDERS__PREFETCH", prefetch.as_str()),
         ("OVERSEER__CONNECTIONS__LLM__MAX_CONCURRENCY", c.as_str()),
         ("OVERSEER__CONNECTIONS__LLM__REQUEST_TIMEOUT", "30s"),
     ];
@@ -279,6 +310,7 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
         Some(rate) => Some(paced_latency(&env, &prefix, rate, &seen).await),
         None => None,
     };
+    let slot_ms = slot_figures(port).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let load = &times[1..];
     let last = load.last().copied().unwrap_or(started);
@@ -302,6 +334,7 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
         startup,
         wall: last - started,
         latency,
+        slot_ms,
     }
 }
 
@@ -405,13 +438,15 @@ fn main() {
         for (label, l, tasks) in latency_runs {
             let run = overseer_run(tasks, Duration::from_secs_f64(l), 512, None).await;
             println!(
-                "{label}, C=512: steady {:.0} tasks/s = {:.1}% of C/L ({:.0}), cpu {:?}/task, brokers {}, peak rss {} KiB",
+                "{label}, C=512: steady {:.0} tasks/s = {:.1}% of C/L ({:.0}), cpu {:?}/task, brokers {}, peak rss {} KiB, slot {:.1} ms of which the model {:.1} ms",
                 run.steady_per_second,
                 100.0 * run.steady_per_second / (512.0 / l),
                 512.0 / l,
                 run.cpu_per_task,
                 brokers_text(&run),
-                run.peak_rss_kib
+                run.peak_rss_kib,
+                run.slot_ms.0,
+                run.slot_ms.1
             );
             rows.push((label, 512, l, run));
         }
@@ -442,6 +477,7 @@ fn main() {
                 "idle_rss_kib": r.idle_rss_kib,
                 "peak_rss_kib": r.peak_rss_kib, "startup_ms": r.startup.as_millis() as u64,
                 "wall_s": r.wall.as_secs_f64(),
+                "slot_ms": r.slot_ms.0, "model_call_ms": r.slot_ms.1,
                 "paced_200_per_s_latency_ms": r.latency.map(|(p50, p99)| json!({"p50": p50, "p99": p99})),
             }));
         }
