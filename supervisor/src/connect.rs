@@ -38,16 +38,15 @@ pub fn amqp_uri(config: &AmqpConfig) -> String {
         return config.url.clone();
     };
     let present: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    let ours = [
+        ("heartbeat", config.heartbeat.as_secs().to_string()),
+        ("connection_timeout", config.connect_timeout.as_millis().to_string()),
+        ("frame_max", AMQP_FRAME_MAX.to_string()),
+    ];
     {
         let mut query = url.query_pairs_mut();
-        if !present.iter().any(|k| k == "heartbeat") {
-            query.append_pair("heartbeat", &config.heartbeat.as_secs().to_string());
-        }
-        if !present.iter().any(|k| k == "connection_timeout") {
-            query.append_pair("connection_timeout", &config.connect_timeout.as_millis().to_string());
-        }
-        if !present.iter().any(|k| k == "frame_max") {
-            query.append_pair("frame_max", &AMQP_FRAME_MAX.to_string());
+        for (key, value) in ours.iter().filter(|(key, _)| !present.iter().any(|k| k == key)) {
+            query.append_pair(key, value);
         }
     }
     url.to_string()

@@ -10,6 +10,10 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use std::time::Duration;
 
+/// Producer properties the pass-through ones (`connections.kafka.client`) may override.
+const PRODUCER_DEFAULTS: [(&str, &str); 3] =
+    [("compression.type", "lz4"), ("message.timeout.ms", "30000"), ("linger.ms", "5")];
+
 pub struct KafkaSink {
     producer: FutureProducer,
 }
@@ -20,14 +24,10 @@ impl KafkaSink {
         // Durability settings are not left to the pass-through properties' defaults.
         let idempotence = if config.idempotence { "true" } else { "false" };
         client.set("acks", "all").set("enable.idempotence", idempotence);
-        if !config.client.contains_key("compression.type") {
-            client.set("compression.type", "lz4");
-        }
-        if !config.client.contains_key("message.timeout.ms") {
-            client.set("message.timeout.ms", "30000");
-        }
-        if !config.client.contains_key("linger.ms") {
-            client.set("linger.ms", "5");
+        for (key, value) in PRODUCER_DEFAULTS {
+            if !config.client.contains_key(key) {
+                client.set(key, value);
+            }
         }
         let producer = client.create().map_err(|e| SinkError::Unavailable(e.to_string()))?;
         Ok(Self { producer })
