@@ -18,26 +18,27 @@ pub struct SharedPrompt {
     pub system: String,
     /// Name of the output schema (`order_proposal`, …).
     pub schema_name: String,
-    system_json: Box<RawValue>,
+    /// None only if the text could not be encoded (never for a `String`): then it is encoded
+    /// with each request.
+    system_json: Option<Box<RawValue>>,
     schema_json: Box<RawValue>,
 }
 
 impl SharedPrompt {
-    /// `schema` is the JSON schema the answer must follow.
+    /// `schema` is the JSON schema the answer must follow (schemars' output, not outside data).
     pub fn new(system: String, schema_name: String, schema: &serde_json::Value) -> Self {
-        // Encoding a string or a JSON value cannot fail: there is no map with non-string keys.
-        let raw = |r: serde_json::Result<Box<RawValue>>| r.expect("a string and a JSON value encode");
         Self {
-            system_json: raw(serde_json::value::to_raw_value(&system)),
-            schema_json: raw(serde_json::value::to_raw_value(schema)),
+            system_json: serde_json::value::to_raw_value(&system).ok(),
+            // A `Value` always encodes: its map keys are strings and its numbers finite.
+            schema_json: serde_json::value::to_raw_value(schema).expect("a JSON value encodes"),
             system,
             schema_name,
         }
     }
 
-    /// The system message as a JSON string.
-    pub fn system_json(&self) -> &RawValue {
-        &self.system_json
+    /// The system message as a JSON string, when encoded ahead.
+    pub fn system_json(&self) -> Option<&RawValue> {
+        self.system_json.as_deref()
     }
 
     /// The output schema as JSON.

@@ -36,7 +36,11 @@ enum Content<'a> {
 
 impl<'a> Message<'a> {
     pub(super) fn system(prompt: &'a SharedPrompt) -> Self {
-        Self { role: "system", content: Content::Encoded(prompt.system_json()) }
+        let content = match prompt.system_json() {
+            Some(encoded) => Content::Encoded(encoded),
+            None => Content::Text(&prompt.system),
+        };
+        Self { role: "system", content }
     }
 
     pub(super) fn user(text: &'a str) -> Self {
