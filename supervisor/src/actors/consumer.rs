@@ -1,8 +1,10 @@
-//! ConsumerActor: one transport session (RabbitMQ: a channel) consuming one queue. Deliveries are processed as tasks of
-//! their own, at most `concurrency` at a time, so the broker's prefetch and this limit bound
-//! the work in memory (the actor's mailbox only carries control messages). Each delivery is
-//! settled (ack, retry, dead letter, requeue) by the task that processed it, after its outcome
-//! is durable.
+//! ConsumerActor: one transport session (RabbitMQ: a channel) consuming one queue. Deliveries
+//! are processed as tasks of their own. At most `concurrency` of them are deciding at a time
+//! (decode, claim, agent and model call, routing); a task's slot is free again once its result
+//! is routed, while it commits, publishes and is acked, so a slow broker does not idle the
+//! model. The broker's prefetch bounds them all (the actor's mailbox only carries control
+//! messages). Each delivery is settled (ack, retry, dead letter, requeue) by the task that
+//! processed it, after its outcome is durable.
 //!
 //! The consumer follows its queue's [`QueueControl`] live: paused, it cancels its RabbitMQ
 //! consumer (deliveries handed over but not started go back to the queue; in-flight tasks
@@ -11,7 +13,7 @@
 //! consumers started after it).
 
 use crate::control::activity::Settled;
-use crate::control::{Desired, QueueControl};
+use crate::control::{Desired, InFlight, QueueControl};
 use crate::health::Health;
 use crate::pipeline::{Admitted, Done, Outcome};
 use crate::pipeline::{Pipeline, QueueContext};
@@ -158,8 +160,9 @@ async fn consume(
     session.consume(&args.ctx.queue, desired.prefetch, args.consumer_priority).await
 }
 
-/// Takes deliveries while fewer than `concurrency` are in flight; each is processed and
-/// settled by a task of its own. Follows the queue's desired state between deliveries.
+/// Takes deliveries while fewer than `concurrency` slots are busy (a task holds one until its
+/// result is routed); each is processed and settled by a task of its own. Follows the queue's
+/// desired state between deliveries.
 async fn deliveries(
     myself: ActorRef<ConsumerMessage>,
     session: &mut dyn Session,
@@ -220,17 +223,13 @@ async fn deliveries(
                     tracing::error!(%queue, error = %e, "task ended abnormally");
                 }
             }
-            next = session.next(), if consuming && in_flight.len() < limit => match next {
+            () = control.slot_freed(), if consuming && control.busy() >= limit => {}
+            next = session.next(), if consuming && control.busy() < limit => match next {
                 Some(Ok(delivery)) => {
                     #[cfg(feature = "fault-injection")]
                     crate::fault::consumer_hook(delivery.body());
                     gauge.increment(1.0);
-                    let tracked = control.track();
-                    let task = handle(delivery, args.clone());
-                    in_flight.spawn(async move {
-                        task.await;
-                        drop(tracked);
-                    });
+                    in_flight.spawn(handle(delivery, args.clone(), control.track()));
                 }
                 Some(Err(e)) => return ended(e.to_string()),
                 None => return ended("cancelled by the broker".into()),
@@ -251,15 +250,25 @@ async fn deliveries(
     }
 }
 
-/// Processes one delivery and settles it. A panic while processing is this task's failure:
-/// it is retried like a transient error and dead-lettered after `max_attempts`, so a poison
-/// message can neither loop forever nor take the consumer down.
-async fn handle(delivery: Arc<dyn Delivery>, args: Arc<ConsumerArgs>) {
+/// Processes one delivery and settles it, holding a slot of `tracked` until its result is
+/// routed. A panic while processing is this task's failure: it is retried like a transient
+/// error and dead-lettered after `max_attempts`, so a poison message can neither loop forever
+/// nor take the consumer down.
+async fn handle(delivery: Arc<dyn Delivery>, args: Arc<ConsumerArgs>, mut tracked: InFlight) {
     let started = std::time::Instant::now();
     let (outcome, claim) = match args.pipeline.admit(delivery.body(), delivery.redelivered()).await {
         Admitted::Settled(outcome, claim) => (outcome, claim),
         Admitted::Task(task, claim) => {
-            let ran = AssertUnwindSafe(args.pipeline.run(&args.ctx, &task, &claim)).catch_unwind().await;
+            let slot = &mut tracked;
+            let ran = AssertUnwindSafe(async {
+                let decided = args.pipeline.decide(&args.ctx, &task).await;
+                // The model call is over: the next delivery may start while this one's
+                // effects are made durable.
+                slot.free_slot();
+                args.pipeline.apply(&task, &claim, decided).await
+            })
+            .catch_unwind()
+            .await;
             let outcome = ran.unwrap_or_else(|panic| {
                 let reason = format!("processing panicked: {}", panic_text(&panic));
                 tracing::error!(queue = %args.ctx.queue, task_id = %claim.task_id, %reason, "task panicked");
@@ -270,6 +279,7 @@ async fn handle(delivery: Arc<dyn Delivery>, args: Arc<ConsumerArgs>) {
             (outcome, Some(claim))
         }
     };
+    tracked.free_slot();
     // Every delivery's outcome is counted here, where they all converge (bad bodies, duplicates
     // and panics included).
     let queue = args.ctx.queue.clone();
@@ -309,4 +319,5 @@ async fn handle(delivery: Arc<dyn Delivery>, args: Arc<ConsumerArgs>) {
     }
     metrics::histogram!(crate::metrics::TASK_SECONDS, "queue" => queue)
         .record(started.elapsed().as_secs_f64());
+    drop(tracked);
 }

@@ -10,7 +10,7 @@
 //! ├── ControlListener           — answers `overseer ctl` commands (overseer.control exchange)
 //! ├── QueueMonitor              — samples the queues' backlog; autoscales opted-in queues
 //! └── QueueSupervisor(queue) × configured agent queues
-//!     └── ConsumerActor(queue)  — one channel, prefetch, up to `concurrency` tasks in flight
+//!     └── ConsumerActor(queue)  — one channel, prefetch, up to `concurrency` tasks deciding
 //! ```
 //!
 //! One actor per file, each with its message enum beside it. A consumer that fails (its
@@ -22,6 +22,8 @@
 //! Drain (SIGTERM) flows down the tree.
 
 pub mod consumer;
+#[cfg(test)]
+mod consumer_tests;
 pub mod control_listener;
 pub mod control_watcher;
 pub mod event_publisher;

@@ -13,7 +13,9 @@ pub struct QueueClass {
     pub consumer_priority: i32,
     /// Default prefetch (basic.qos) per consumer: the most unacked deliveries it holds.
     pub prefetch: u16,
-    /// Default number of tasks of one queue processed at once in one replica.
+    /// Default number of tasks of one queue deciding at once in one replica (decode, claim,
+    /// agent and model call); committing, publishing and acking a routed task holds no slot
+    /// and is bounded by the prefetch.
     pub concurrency: u16,
 }
 
@@ -54,7 +56,8 @@ pub struct QueueConfig {
     /// Prefetch per consumer; the class default when absent.
     #[serde(default)]
     pub prefetch: Option<u16>,
-    /// Tasks processed at once per replica; the class default when absent.
+    /// Tasks deciding at once per replica (see `classes.<name>.concurrency`); the class
+    /// default when absent.
     #[serde(default)]
     pub concurrency: Option<u16>,
     /// Opt-in autoscaling: the concurrency follows the backlog and how busy the slots are,

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 /// Most concurrent tasks per queue an operator may ask for.
@@ -31,7 +31,7 @@ pub const MAX_CONCURRENCY: usize = 1024;
 pub struct Desired {
     /// Not consuming: in-flight tasks finish and are acked; nothing new is taken.
     pub paused: bool,
-    /// Tasks processed at once.
+    /// Slots: tasks deciding at once (until their result is routed).
     pub concurrency: usize,
     /// Unacked deliveries RabbitMQ hands this consumer ahead (basic_qos).
     pub prefetch: u16,
@@ -99,7 +99,12 @@ pub struct QueueControl {
     autoscale: Option<Bounds>,
     consuming: AtomicBool,
     in_flight: AtomicUsize,
-    /// The most in flight at once since the monitor last looked.
+    /// Tasks holding one of the `concurrency` slots: from delivery until their result is
+    /// routed (the model call included); committing, publishing and the ack come after.
+    busy: AtomicUsize,
+    /// Told each time a slot is freed (the consumer waits on it while every slot is busy).
+    freed: Notify,
+    /// The most slots busy at once since the monitor last looked.
     peak: AtomicUsize,
     done: AtomicU64,
     rate: RateMeter,
@@ -119,6 +124,8 @@ impl QueueControl {
             autoscale,
             consuming: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
+            busy: AtomicUsize::new(0),
+            freed: Notify::new(),
             peak: AtomicUsize::new(0),
             done: AtomicU64::new(0),
             rate: RateMeter::default(),
@@ -160,9 +167,9 @@ impl QueueControl {
         applied
     }
 
-    /// The most tasks in flight at once since the last call (and starts counting again).
+    /// The most slots busy at once since the last call (and starts counting again).
     pub fn take_peak(&self) -> usize {
-        self.peak.swap(self.in_flight(), Ordering::Relaxed)
+        self.peak.swap(self.busy(), Ordering::Relaxed)
     }
 
     /// Notes the queue's backlog as sampled.
@@ -195,11 +202,24 @@ impl QueueControl {
     }
 
     /// Counts one task in flight until the guard is dropped (finished, or aborted past the
-    /// grace period: then its delivery goes back to the queue).
+    /// grace period: then its delivery goes back to the queue), holding a slot until
+    /// [`InFlight::free_slot`] or the drop.
     pub fn track(self: &Arc<Self>) -> InFlight {
-        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let now = self.busy.fetch_add(1, Ordering::Relaxed) + 1;
         self.peak.fetch_max(now, Ordering::Relaxed);
-        InFlight(self.clone())
+        InFlight { control: self.clone(), slot: true }
+    }
+
+    /// Tasks holding a slot now.
+    pub fn busy(&self) -> usize {
+        self.busy.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once a slot has been freed since the last time it resolved (or at once, if
+    /// one was freed meanwhile).
+    pub async fn slot_freed(&self) {
+        self.freed.notified().await
     }
 
     /// What became of this queue's tasks on this replica.
@@ -224,7 +244,8 @@ impl QueueControl {
         QueueStatus {
             consuming: self.consuming.load(Ordering::Relaxed),
             in_flight: self.in_flight(),
-            utilization: self.in_flight() as f64 / desired.concurrency.max(1) as f64,
+            busy: self.busy(),
+            utilization: self.busy() as f64 / desired.concurrency.max(1) as f64,
             done: self.done.load(Ordering::Relaxed),
             per_second_1m: self.rate.per_second(),
             backlog,
@@ -248,11 +269,28 @@ impl QueueControl {
 
 /// One task in flight (see [`QueueControl::track`]).
 #[derive(Debug)]
-pub struct InFlight(Arc<QueueControl>);
+pub struct InFlight {
+    control: Arc<QueueControl>,
+    slot: bool,
+}
+
+impl InFlight {
+    /// The task's result is routed: its slot takes the next delivery while it commits,
+    /// publishes and is acked (bounded by the prefetch, as every unacked delivery).
+    pub fn free_slot(&mut self) {
+        if std::mem::take(&mut self.slot) {
+            self.control.busy.fetch_sub(1, Ordering::Relaxed);
+            // One consumer waits per queue and replica: a stored permit wakes it at most once
+            // for nothing.
+            self.control.freed.notify_one();
+        }
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let c = &self.0;
+        self.free_slot();
+        let c = &self.control;
         c.in_flight.fetch_sub(1, Ordering::Relaxed);
         c.done.fetch_add(1, Ordering::Relaxed);
         c.rate.tick();
@@ -266,7 +304,9 @@ pub struct QueueStatus {
     /// A consumer is registered with RabbitMQ now.
     pub consuming: bool,
     pub in_flight: usize,
-    /// In flight over concurrency, now (0..1).
+    /// Tasks holding a slot (admitted, result not yet routed), at most `concurrency`.
+    pub busy: usize,
+    /// Busy slots over concurrency, now (0..1).
     pub utilization: f64,
     /// Tasks finished since start (settled, or handed back past a drain's grace period).
     pub done: u64,

@@ -11,7 +11,9 @@ pub mod processor;
 
 pub use context::QueueContext;
 pub use outcome::{Done, Outcome};
-pub use processor::{Admitted, Pipeline, PipelineParts, TaskClaim};
+pub use processor::{Admitted, Decided, Pipeline, PipelineParts, TaskClaim};
 
+#[cfg(test)]
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;

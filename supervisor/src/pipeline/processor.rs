@@ -53,6 +53,9 @@ pub struct TaskClaim {
     pub token: Option<String>,
 }
 
+/// A task's routed result, before anything of it is durable (see [`Pipeline::apply`]).
+pub struct Decided(Result<Effect, Outcome>);
+
 /// What admitting a delivery found.
 pub enum Admitted {
     /// Process this task under this claim.
@@ -100,15 +103,24 @@ impl Pipeline {
         }
     }
 
-    /// Runs a claimed task: agent, routing, then (after committing the claim) its effects.
+    /// Runs a claimed task: [`decide`](Self::decide), then [`apply`](Self::apply).
     pub async fn run(&self, ctx: &QueueContext, task: &Task, claim: &TaskClaim) -> Outcome {
-        match self.decide(ctx, task).await {
-            Err(outcome) => outcome,
-            Ok(effect) => self.commit_and_apply(task, claim, effect).await,
-        }
+        let decided = self.decide(ctx, task).await;
+        self.apply(task, claim, decided).await
     }
 
-    async fn commit_and_apply(&self, task: &Task, claim: &TaskClaim, effect: Effect) -> Outcome {
+    /// The agent's result (the model call), routed; nothing is durable yet.
+    pub async fn decide(&self, ctx: &QueueContext, task: &Task) -> Decided {
+        Decided(self.route(ctx, task).await)
+    }
+
+    /// Commits the claim and makes the decided effect durable (or answers the outcome decided
+    /// without one).
+    pub async fn apply(&self, task: &Task, claim: &TaskClaim, decided: Decided) -> Outcome {
+        let effect = match decided.0 {
+            Ok(effect) => effect,
+            Err(outcome) => return outcome,
+        };
         let effects =
             Effects { sink: self.sink.clone(), hitl: self.hitl.clone(), ledger: self.ledger.clone() };
         let token = claim.token.clone().unwrap_or_default();
@@ -142,7 +154,7 @@ impl Pipeline {
     }
 
     /// The agent's result, routed: the effect to apply, or the outcome when there is none.
-    async fn decide(&self, ctx: &QueueContext, task: &Task) -> Result<Effect, Outcome> {
+    async fn route(&self, ctx: &QueueContext, task: &Task) -> Result<Effect, Outcome> {
         if ctx.agent == super::intake::INTAKE_AGENT && task.workflow.is_none() {
             return Err(Outcome::DeadLetter {
                 code: "workflow_required",
