@@ -13,7 +13,8 @@
 //!    broker over the same span; idle and peak RSS; startup to the first delivery reaching
 //!    the model; then publish → outcome latency at 200 tasks/s.
 //! 3. The same with the model answering after L = 1 s and L = 200 ms, concurrency C = 512:
-//!    tasks/s in the middle half of the run (ramp-up and tail excluded) against C/L.
+//!    tasks/s in steady state (the slope of the outcome count over time across the middle half
+//!    of the outcomes: ramp-up and tail excluded) against C/L.
 //!
 //! BENCH_TASKS (default 4000) sets the zero-latency run's size, BENCH_CONCURRENCY its
 //! concurrency, BENCH_ONLY=zero skips the latency runs; OVERSEER_BIN runs another build (or a
@@ -195,7 +196,28 @@ fn broker_cpu(pids: &[Option<u32>]) -> Vec<Duration> {
 }
 
 /// CPU time (user, system) of `pid`, and its resident set now and at its peak (KiB).
-fn process_figures(pid: u32) -> ((Duration, Duration), u64, u64) {
+/// Outcomes per second in steady state: the least-squares slope of the outcome count over time
+/// across the middle half of the outcomes (ramp-up and tail left out). With a slow model the
+/// outcomes come in waves of up to C at a time; a slope over many waves is not thrown off by
+/// where the first and last of the middle half fall within theirs, as the time between them is.
+fn steady_rate(outcomes: &[Instant], origin: Instant) -> f64 {
+    let mut t: Vec<f64> =
+        outcomes.iter().map(|o| o.saturating_duration_since(origin).as_secs_f64()).collect();
+    t.sort_by(f64::total_cmp);
+    let middle = &t[t.len() / 4..t.len() * 3 / 4];
+    let n = middle.len() as f64;
+    let (mean_t, mean_i) = (middle.iter().sum::<f64>() / n, (n - 1.0) / 2.0);
+    let (mut covariance, mut variance) = (0.0, 0.0);
+    for (i, ti) in middle.iter().enumerate() {
+        covariance += (ti - mean_t) * (i as f64 - mean_i);
+        variance += (ti - mean_t) * (ti - mean_t);
+    }
+    covariance / variance.max(1e-12)
+}
+
+/// (user, system) CPU time, and from /proc/<pid>/status: resident KiB, of which file-backed
+/// (the binary's code and read-only data, mapped in as it runs), and the peak.
+fn process_figures(pid: u32) -> ((Duration, Duration), u64, u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kib = |key: &str| -> u64 {
         status
@@ -205,7 +227,7 @@ fn process_figures(pid: u32) -> ((Duration, Duration), u64, u64) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    (cpu_times(pid), kib("VmRSS:"), kib("VmHWM:"))
+    (cpu_times(pid), kib("VmRSS:"), kib("RssFile:"), kib("VmHWM:"))
 }
 
 struct Run {
@@ -219,14 +241,16 @@ struct Run {
     /// outcome counting included).
     broker_per_task: Vec<Duration>,
     idle_rss_kib: u64,
+    /// The file-backed part of `idle_rss_kib`.
+    idle_file_kib: u64,
     peak_rss_kib: u64,
     startup: Duration,
     wall: Duration,
     /// p50, p99 ms, publish → outcome, below capacity (zero-latency run only).
     latency: Option<(f64, f64)>,
-    /// Mean ms a task held its slot, and the mean ms of its model calls, from overseer's own
-    /// /metrics (every task of the process).
-    slot_ms: (f64, f64),
+    /// Mean ms from a task's delivery to its settlement, and the mean ms of its model calls,
+    /// from overseer's own /metrics (every task of the process).
+    task_ms: (f64, f64),
 }
 
 /// The mean of a histogram on a Prometheus text page (`<name>_sum` / `<name>_count`, summed
@@ -241,8 +265,8 @@ fn histogram_mean_ms(page: &str, name: &str) -> f64 {
     1000.0 * total("_sum") / total("_count").max(1.0)
 }
 
-/// The slot a task holds against its model call, from the replica's /metrics.
-async fn slot_figures(port: u16) -> (f64, f64) {
+/// A task's time in the process against its model call, from the replica's /metrics.
+async fn task_figures(port: u16) -> (f64, f64) {
     let url = format!("http://127.0.0.1:{port}/metrics");
     let page = match common::auth::get(url).await {
         Ok(response) => response.text().await.unwrap_or_default(),
@@ -264,9 +288,10 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
     env.llm.push((0..=tasks).map(|i| if i % 10 == 9 { unsure.clone() } else { confident.clone() }));
     env.llm.set_default(confident.clone());
     let c = concurrency.to_string();
-    // BENCH_PREFETCH_MARGIN: deliveries the broker may hand over beyond the concurrency (0: the
-    // prefetch equals it, and a freed slot waits for the broker's next delivery).
-    let prefetch = (concurrency + env_or("BENCH_PREFETCH_MARGIN", 0)).to_string();
+    // BENCH_PREFETCH_MARGIN: deliveries the broker may hand over beyond the concurrency, for
+    // the tasks past their model call that commit, publish and wait for their ack (0: the
+    // prefetch equals the concurrency, and a freed slot waits for an ack).
+    let prefetch = (concurrency + env_or("BENCH_PREFETCH_MARGIN", 64)).to_string();
     let extra = [
         ("OVERSEER__QUEUES__AUTO_ORDERS__CONCURRENCY", c.as_str()),
         ("OVERSEER__QUEUES__AUTO_ORDERS__PREFETCH", prefetch.as_str()),
@@ -290,7 +315,7 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (cpu_before, idle_rss_kib, _) = process_figures(pid);
+    let (cpu_before, idle_rss_kib, idle_file_kib, _) = process_figures(pid);
     let broker_pids: Vec<Option<u32>> = BROKERS.iter().map(|(_, port)| listener_pid(*port)).collect();
     let brokers_before = broker_cpu(&broker_pids);
     // The load, published with confirms (faster than the worker takes it).
@@ -301,7 +326,7 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
         assert!(Instant::now() < deadline, "{} of {tasks} outcomes", seen.lock().expect("lock").len());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (cpu_after, _, peak_rss_kib) = process_figures(pid);
+    let (cpu_after, _, _, peak_rss_kib) = process_figures(pid);
     let brokers_after = broker_cpu(&broker_pids);
     let times: Vec<Instant> = seen.lock().expect("lock").iter().map(|(_, t)| *t).collect();
     // Latency below capacity: tasks published one by one at `paced` per second for 10 s,
@@ -310,13 +335,12 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
         Some(rate) => Some(paced_latency(&env, &prefix, rate, &seen).await),
         None => None,
     };
-    let slot_ms = slot_figures(port).await;
+    let task_ms = task_figures(port).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let load = &times[1..];
     let last = load.last().copied().unwrap_or(started);
     let per_second = tasks as f64 / (last - started).as_secs_f64().max(1e-9);
-    let (q1, q3) = (load[load.len() / 4], load[load.len() * 3 / 4]);
-    let steady_per_second = (load.len() / 2) as f64 / (q3 - q1).as_secs_f64().max(1e-9);
+    let steady_per_second = steady_rate(load, started);
     drop(replica);
     Run {
         tasks,
@@ -330,11 +354,12 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
             .map(|(a, b)| (*a - *b) / tasks as u32)
             .collect(),
         idle_rss_kib,
+        idle_file_kib,
         peak_rss_kib,
         startup,
         wall: last - started,
         latency,
-        slot_ms,
+        task_ms,
     }
 }
 
@@ -415,13 +440,14 @@ fn main() {
         let zero_c = env_or("BENCH_CONCURRENCY", 64);
         let zero = overseer_run(n, Duration::ZERO, zero_c, Some(200.0)).await;
         println!(
-            "zero-latency LLM: {:.0} tasks/s ({:.1}% of consume+ack), cpu {:?}/task ({:?} system), brokers {}, rss idle {} KiB peak {} KiB, startup {:?}",
+            "zero-latency LLM: {:.0} tasks/s ({:.1}% of consume+ack), cpu {:?}/task ({:?} system), brokers {}, rss idle {} KiB ({} KiB file-backed) peak {} KiB, startup {:?}",
             zero.per_second,
             100.0 * zero.per_second / consume,
             zero.cpu_per_task,
             zero.sys_per_task,
             brokers_text(&zero),
             zero.idle_rss_kib,
+            zero.idle_file_kib,
             zero.peak_rss_kib,
             zero.startup
         );
@@ -433,31 +459,31 @@ fn main() {
         let latency_runs = if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "zero") {
             vec![]
         } else {
-            vec![("L=1s", 1.0, 8000usize), ("L=200ms", 0.2, 12_000)]
+            vec![("L=1s", 1.0, 16_000usize), ("L=200ms", 0.2, 12_000)]
         };
         for (label, l, tasks) in latency_runs {
             let run = overseer_run(tasks, Duration::from_secs_f64(l), 512, None).await;
             println!(
-                "{label}, C=512: steady {:.0} tasks/s = {:.1}% of C/L ({:.0}), cpu {:?}/task, brokers {}, peak rss {} KiB, slot {:.1} ms of which the model {:.1} ms",
+                "{label}, C=512: steady {:.0} tasks/s = {:.1}% of C/L ({:.0}), cpu {:?}/task, brokers {}, peak rss {} KiB, task {:.1} ms of which the model {:.1} ms",
                 run.steady_per_second,
                 100.0 * run.steady_per_second / (512.0 / l),
                 512.0 / l,
                 run.cpu_per_task,
                 brokers_text(&run),
                 run.peak_rss_kib,
-                run.slot_ms.0,
-                run.slot_ms.1
+                run.task_ms.0,
+                run.task_ms.1
             );
             rows.push((label, 512, l, run));
         }
         println!();
-        println!("| run | C | tasks | tasks/s | steady tasks/s | target | cpu/task (system) | brokers' cpu/task | idle RSS | peak RSS | startup |");
+        println!("| run | C | tasks | tasks/s | steady tasks/s | target | cpu/task (system) | brokers' cpu/task | idle RSS (file-backed) | peak RSS | startup |");
         println!("|---|---|---|---|---|---|---|---|---|---|---|");
         let mut json_rows = Vec::new();
         for (label, c, l, r) in &rows {
             let target = if *l == 0.0 { format!("{:.0} (50% of consume+ack)", consume / 2.0) } else { format!("{:.0} (95% of C/L)", 0.95 * *c as f64 / l) };
             println!(
-                "| {label} | {c} | {} | {:.0} | {:.0} | {target} | {} µs ({}) | {} | {:.1} MiB | {:.1} MiB | {} ms |",
+                "| {label} | {c} | {} | {:.0} | {:.0} | {target} | {} µs ({}) | {} | {:.1} MiB ({:.1}) | {:.1} MiB | {} ms |",
                 r.tasks,
                 r.per_second,
                 r.steady_per_second,
@@ -465,6 +491,7 @@ fn main() {
                 r.sys_per_task.as_micros(),
                 brokers_text(r),
                 r.idle_rss_kib as f64 / 1024.0,
+                r.idle_file_kib as f64 / 1024.0,
                 r.peak_rss_kib as f64 / 1024.0,
                 r.startup.as_millis()
             );
@@ -474,10 +501,10 @@ fn main() {
                 "cpu_us_per_task": r.cpu_per_task.as_micros() as u64,
                 "sys_us_per_task": r.sys_per_task.as_micros() as u64,
                 "broker_cpu_us_per_task": BROKERS.iter().zip(&r.broker_per_task).map(|((n, _), d)| (n.to_string(), json!(d.as_micros() as u64))).collect::<serde_json::Map<_, _>>(),
-                "idle_rss_kib": r.idle_rss_kib,
+                "idle_rss_kib": r.idle_rss_kib, "idle_rss_file_kib": r.idle_file_kib,
                 "peak_rss_kib": r.peak_rss_kib, "startup_ms": r.startup.as_millis() as u64,
                 "wall_s": r.wall.as_secs_f64(),
-                "slot_ms": r.slot_ms.0, "model_call_ms": r.slot_ms.1,
+                "task_ms": r.task_ms.0, "model_call_ms": r.task_ms.1,
                 "paced_200_per_s_latency_ms": r.latency.map(|(p50, p99)| json!({"p50": p50, "p99": p99})),
             }));
         }
