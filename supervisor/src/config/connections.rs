@@ -72,8 +72,10 @@ pub struct KafkaConfig {
     pub bootstrap_servers: String,
     /// Extra librdkafka client properties (e.g. `security.protocol`, `sasl.username`), passed
     /// through as they are. Values that look like secrets are masked when printed. Unless given
-    /// here, the producer uses `linger.ms` 5, `compression.type` lz4 and `message.timeout.ms`
-    /// 30000 (`acks` is always all; docs/benchmarks.md measures what a longer linger saves).
+    /// here, the producer uses `linger.ms` 5, `compression.type` none and `message.timeout.ms`
+    /// 30000 (`acks` is always all; docs/benchmarks.md measures what a longer linger and lz4
+    /// cost and save; set `compression.type` to lz4 or zstd where the link to Kafka is the
+    /// bottleneck rather than CPU).
     #[serde(default, deserialize_with = "scalars_as_text")]
     pub client: BTreeMap<String, String>,
     /// Timeout for admin and metadata requests.

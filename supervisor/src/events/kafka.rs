@@ -11,8 +11,11 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use std::time::Duration;
 
 /// Producer properties the pass-through ones (`connections.kafka.client`) may override.
+/// Uncompressed: a task's events are a few small JSON records, and librdkafka sets up (and
+/// zeroes) a fresh LZ4 frame context of 64 KiB for every batch; docs/benchmarks.md measured
+/// lz4 against none.
 const PRODUCER_DEFAULTS: [(&str, &str); 3] =
-    [("compression.type", "lz4"), ("message.timeout.ms", "30000"), ("linger.ms", "5")];
+    [("compression.type", "none"), ("message.timeout.ms", "30000"), ("linger.ms", "5")];
 
 pub struct KafkaSink {
     producer: FutureProducer,
