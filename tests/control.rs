@@ -2,7 +2,8 @@
 //! LLM requests open at once, seen at the test's stand-in, follows), its prefetch changed live
 //! (as RabbitMQ reports the consumer's), paused (nothing more is delivered, the tasks stay in
 //! the queue), resumed (everything is processed once), drained; readiness; and a replica
-//! drained through the API exits 0 with nothing left unacked.
+//! drained through the API exits 0 with nothing left unacked, what its tasks did counted on
+//! /metrics (tasks, model calls, completions, durations, confidence, tokens).
 
 mod common;
 
@@ -153,6 +154,40 @@ async fn a_replica_drained_through_the_api_exits_cleanly() {
     })
     .await;
     assert_eq!(send(admin.post(format!("{base}/api/supervisor/queues/{QUEUE}/resume"))).await, 200);
+    // What the tasks did, counted on /metrics: each executed task made one model call and put
+    // its completion on Kafka, and its time and confidence were recorded.
+    until("the task metrics on /metrics", Duration::from_secs(20), async || {
+        let metrics =
+            admin.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
+        let value = |name: &str, labels: &[&str]| -> Option<f64> {
+            metrics
+                .lines()
+                .find(|l| {
+                    l.strip_prefix(name).is_some_and(|rest| rest.starts_with('{'))
+                        && labels.iter().all(|label| l.contains(label))
+                })
+                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        };
+        let executed = value(
+            "overseer_tasks_total",
+            &["queue=\"auto_orders\"", "agent=\"order\"", "outcome=\"executed\""],
+        );
+        let calls = value("overseer_llm_calls_total", &["agent=\"order\"", "outcome=\"ok\""]);
+        let completions =
+            value("overseer_events_total", &["topic=\"ai.completions\"", "outcome=\"delivered\""]);
+        let timed = value("overseer_task_duration_seconds_count", &["queue=\"auto_orders\""]);
+        let scored = value("overseer_confidence_count", &["workflow=\"order_processing\""]);
+        let tokens = value("overseer_llm_tokens_total", &["agent=\"order\"", "kind=\"prompt\""]);
+        executed.is_some_and(|n| {
+            n >= 2.0
+                && completions == Some(n)
+                && calls.is_some_and(|c| c >= n)
+                && timed.is_some_and(|t| t >= n)
+                && scored.is_some_and(|s| s >= n)
+                && tokens.is_some()
+        })
+    })
+    .await;
     let r = admin.post(format!("http://127.0.0.1:{port}/api/supervisor/drain")).send().await.expect("post");
     assert_eq!(r.status().as_u16(), 202);
     let (code, took) =

@@ -2,7 +2,10 @@
 //! agent, workflow, outcome, topic; never a task or decision id.
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{OnceLock, PoisonError, RwLock};
 
 /// Deliveries settled, by `queue`, `agent`, `outcome` (executed, hitl, retried, dead_lettered,
 /// requeued, duplicate, deferred).
@@ -95,4 +98,56 @@ pub fn install() -> Option<PrometheusHandle> {
             }
         })
         .clone()
+}
+
+/// Metric handles by the label values that vary (an outcome, a topic, an agent), each
+/// registered the first time its values are seen. The macros build a key with its labels,
+/// hash it and find it in the registry on every call; through these, counting on a task's
+/// path is a lookup under a read lock and an atomic add. The keys are label values, as few as
+/// the series they stand for.
+pub struct Handles<K, T> {
+    seen: RwLock<HashMap<K, T>>,
+}
+
+impl<K, T> Default for Handles<K, T> {
+    fn default() -> Self {
+        Self { seen: RwLock::new(HashMap::new()) }
+    }
+}
+
+impl<K: Eq + Hash, T: Clone> Handles<K, T> {
+    /// The handle for `key`, made by `register` the first time.
+    pub fn get<Q>(&self, key: &Q, register: impl FnOnce() -> T) -> T
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(handle) = self.seen.read().unwrap_or_else(PoisonError::into_inner).get(key) {
+            return handle.clone();
+        }
+        let handle = register();
+        let mut seen = self.seen.write().unwrap_or_else(PoisonError::into_inner);
+        seen.entry(key.to_owned()).or_insert(handle).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn a_handle_is_registered_once_per_key() {
+        let handles: Handles<String, usize> = Handles::default();
+        let registered = AtomicUsize::new(0);
+        let register = |n: usize| {
+            registered.fetch_add(1, Ordering::SeqCst);
+            n
+        };
+        for _ in 0..3 {
+            assert_eq!(handles.get("ai.completions", || register(1)), 1);
+            assert_eq!(handles.get("ai.decisions", || register(2)), 2);
+        }
+        assert_eq!(registered.load(Ordering::SeqCst), 2);
+    }
 }

@@ -15,11 +15,13 @@
 use crate::control::activity::Settled;
 use crate::control::{Desired, InFlight, QueueControl};
 use crate::health::Health;
+use crate::metrics::Handles;
 use crate::pipeline::{Admitted, Done, Outcome};
 use crate::pipeline::{Pipeline, QueueContext};
 use crate::transport::settle::{Carried, RetryPolicy, Settler};
 use crate::transport::{Delivery, Session, Transport};
 use futures_util::FutureExt;
+use metrics::{Counter, Histogram};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -170,6 +172,7 @@ async fn deliveries(
     cancel: CancellationToken,
 ) {
     // Shared by every delivery's task (not copied per delivery).
+    let meters = Arc::new(TaskMeters::new(&args.ctx));
     let args = Arc::new(args);
     let queue = args.ctx.queue.clone();
     let control = args.control.clone();
@@ -229,7 +232,7 @@ async fn deliveries(
                     #[cfg(feature = "fault-injection")]
                     crate::fault::consumer_hook(delivery.body());
                     gauge.increment(1.0);
-                    in_flight.spawn(handle(delivery, args.clone(), control.track()));
+                    in_flight.spawn(handle(delivery, args.clone(), meters.clone(), control.track()));
                 }
                 Some(Err(e)) => return ended(e.to_string()),
                 None => return ended("cancelled by the broker".into()),
@@ -254,7 +257,12 @@ async fn deliveries(
 /// routed. A panic while processing is this task's failure: it is retried like a transient
 /// error and dead-lettered after `max_attempts`, so a poison message can neither loop forever
 /// nor take the consumer down.
-async fn handle(delivery: Arc<dyn Delivery>, args: Arc<ConsumerArgs>, mut tracked: InFlight) {
+async fn handle(
+    delivery: Arc<dyn Delivery>,
+    args: Arc<ConsumerArgs>,
+    meters: Arc<TaskMeters>,
+    mut tracked: InFlight,
+) {
     let started = std::time::Instant::now();
     let (outcome, claim) = match args.pipeline.admit(delivery.body(), delivery.redelivered()).await {
         Admitted::Settled(outcome, claim) => (outcome, claim),
@@ -282,19 +290,12 @@ async fn handle(delivery: Arc<dyn Delivery>, args: Arc<ConsumerArgs>, mut tracke
     tracked.free_slot();
     // Every delivery's outcome is counted here, where they all converge (bad bodies, duplicates
     // and panics included).
-    let queue = args.ctx.queue.clone();
     let label = outcome.label();
     let done = match &outcome {
         Outcome::Done(done) => Some(done.clone()),
         _ => None,
     };
-    metrics::counter!(
-        crate::metrics::TASKS,
-        "queue" => queue.clone(),
-        "agent" => args.ctx.agent.clone(),
-        "outcome" => label
-    )
-    .increment(1);
+    meters.settled(&args.ctx, label).increment(1);
     let settler = Settler {
         ctx: &args.ctx,
         retry: &args.retry,
@@ -317,7 +318,32 @@ async fn handle(delivery: Arc<dyn Delivery>, args: Arc<ConsumerArgs>, mut tracke
             tracing::warn!(queue = %args.ctx.queue, task_id, error = %e, "could not settle a delivery; the broker redelivers it");
         }
     }
-    metrics::histogram!(crate::metrics::TASK_SECONDS, "queue" => queue)
-        .record(started.elapsed().as_secs_f64());
+    meters.seconds.record(started.elapsed().as_secs_f64());
     drop(tracked);
+}
+
+/// The consumer's metric handles: its queue and agent are fixed.
+struct TaskMeters {
+    /// `overseer_tasks_total` by outcome.
+    settled: Handles<&'static str, Counter>,
+    /// `overseer_task_duration_seconds`.
+    seconds: Histogram,
+}
+
+impl TaskMeters {
+    fn new(ctx: &QueueContext) -> Self {
+        let seconds = metrics::histogram!(crate::metrics::TASK_SECONDS, "queue" => ctx.queue.clone());
+        Self { settled: Handles::default(), seconds }
+    }
+
+    fn settled(&self, ctx: &QueueContext, outcome: &'static str) -> Counter {
+        self.settled.get(&outcome, || {
+            metrics::counter!(
+                crate::metrics::TASKS,
+                "queue" => ctx.queue.clone(),
+                "agent" => ctx.agent.clone(),
+                "outcome" => outcome
+            )
+        })
+    }
 }

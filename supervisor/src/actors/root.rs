@@ -168,6 +168,7 @@ impl Actor for RootSupervisor {
             sink: handle.clone(),
             hitl: Arc::new(HitlHandle { actor: hitl.clone(), timeout: CALL_TIMEOUT }),
             ledger: args.ledger,
+            meters: Default::default(),
         });
         let mut queues = Vec::new();
         for plan in args.queues {

@@ -5,9 +5,12 @@
 use super::{EventSink, SinkError};
 use crate::config::KafkaConfig;
 use crate::connect::kafka_client_config;
+use crate::metrics::Handles;
 use async_trait::async_trait;
+use metrics::Counter;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Producer properties the pass-through ones (`connections.kafka.client`) may override.
@@ -19,6 +22,8 @@ const PRODUCER_DEFAULTS: [(&str, &str); 3] =
 
 pub struct KafkaSink {
     producer: FutureProducer,
+    /// `overseer_events_total` by topic: (delivered, failed).
+    counted: Handles<String, Arc<[Counter; 2]>>,
 }
 
 impl KafkaSink {
@@ -33,7 +38,7 @@ impl KafkaSink {
             }
         }
         let producer = client.create().map_err(|e| SinkError::Unavailable(e.to_string()))?;
-        Ok(Self { producer })
+        Ok(Self { producer, counted: Handles::default() })
     }
 }
 
@@ -61,9 +66,13 @@ impl EventSink for KafkaSink {
             .await
             .map(|_| ())
             .map_err(|(e, _)| classify(e));
-        let label = if outcome.is_ok() { "delivered" } else { "failed" };
-        metrics::counter!(crate::metrics::EVENTS, "topic" => topic.to_string(), "outcome" => label)
-            .increment(1);
+        let counters = self.counted.get(topic, || {
+            let counter = |outcome: &'static str| {
+                metrics::counter!(crate::metrics::EVENTS, "topic" => topic.to_string(), "outcome" => outcome)
+            };
+            Arc::new([counter("delivered"), counter("failed")])
+        });
+        counters[usize::from(outcome.is_err())].increment(1);
         outcome
     }
 

@@ -6,6 +6,7 @@
 mod context;
 mod effects;
 pub mod intake;
+pub mod meters;
 pub mod outcome;
 pub mod processor;
 

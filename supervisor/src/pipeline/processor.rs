@@ -1,5 +1,6 @@
 use super::context::QueueContext;
 use super::effects::{self, Effect, Effects};
+use super::meters::Meters;
 use super::outcome::Outcome;
 use crate::events::EventSink;
 use crate::hitl::Parking;
@@ -39,6 +40,8 @@ pub struct Pipeline {
     pub hitl: Arc<dyn Parking>,
     /// Outcomes by task_id: the idempotency key.
     pub ledger: Arc<dyn Ledger>,
+    /// Metric handles (`Meters::default()`: registered as tasks first need them).
+    pub meters: Meters,
 }
 
 /// A delivery of a task that another delivery holds comes back after this.
@@ -188,9 +191,9 @@ impl Pipeline {
             Err(runner::AgentFailure::Input(_)) => None,
             Err(failure) => Some(failure.code()),
         };
+        let meters = self.meters.agent(&ctx.agent);
         if let Some(outcome) = called {
-            metrics::counter!(crate::metrics::LLM_CALLS, "agent" => ctx.agent.clone(), "outcome" => outcome)
-                .increment(1);
+            meters.calls(outcome).increment(1);
         }
         let result = match ran {
             Ok(result) => result,
@@ -205,14 +208,10 @@ impl Pipeline {
                 return Err(Outcome::DeadLetter { code: failure.code(), reason: failure.to_string() })
             }
         };
-        let labels = [("agent", ctx.agent.clone())];
-        metrics::histogram!(crate::metrics::LLM_SECONDS, &labels).record(result.usage.latency.as_secs_f64());
-        metrics::counter!(crate::metrics::LLM_TOKENS, "agent" => ctx.agent.clone(), "kind" => "prompt")
-            .increment(result.usage.prompt_tokens);
-        metrics::counter!(crate::metrics::LLM_TOKENS, "agent" => ctx.agent.clone(), "kind" => "completion")
-            .increment(result.usage.completion_tokens);
-        metrics::histogram!(crate::metrics::CONFIDENCE, "workflow" => workflow_id.to_string())
-            .record(result.confidence.combined);
+        meters.seconds.record(result.usage.latency.as_secs_f64());
+        meters.prompt_tokens.increment(result.usage.prompt_tokens);
+        meters.completion_tokens.increment(result.usage.completion_tokens);
+        self.meters.confidence(workflow_id).record(result.confidence.combined);
 
         let route =
             routing::route(workflow, result.confidence.combined, result.review_reasons.clone(), |rate| {

@@ -47,6 +47,7 @@ pub(crate) async fn pipeline_with(sink: Arc<dyn EventSink>) -> (Pipeline, Arc<Me
         sink,
         hitl: Arc::new(Direct(store.clone())),
         ledger: Arc::new(MemoryLedger::default()),
+        meters: Default::default(),
     };
     (pipeline, store)
 }
