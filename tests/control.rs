@@ -64,6 +64,12 @@ async fn a_queue_is_scaled_paused_resumed_and_drained_live() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let at_four = env.llm.max_in_flight();
     assert!((2..=4).contains(&at_four), "{at_four} model calls at once with concurrency 4");
+    // The tree shows the slots: at most 4 busy, among the tasks in flight.
+    let (_, tree) = call(reqwest::Method::GET, "/api/supervisor/tree".into()).await;
+    let q = queue_in(&tree, QUEUE);
+    let busy = q["busy"].as_u64().expect("busy");
+    assert!(busy <= 4 && q["in_flight"].as_u64().is_some_and(|n| n >= busy), "{q}");
+    assert_eq!(q["utilization"].as_f64(), Some(busy as f64 / 4.0), "{q}");
     // Scale to 16 (the prefetch follows): more at once.
     let (_, q) = put(format!("/api/supervisor/queues/{QUEUE}/concurrency?value=16")).await;
     assert!(q["prefetch"].as_u64().is_some_and(|p| p >= 16), "{q}");

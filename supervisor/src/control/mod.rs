@@ -241,11 +241,12 @@ impl QueueControl {
             active: !desired.pinned,
             last_move,
         });
+        let busy = self.busy();
         QueueStatus {
             consuming: self.consuming.load(Ordering::Relaxed),
             in_flight: self.in_flight(),
-            busy: self.busy(),
-            utilization: self.busy() as f64 / desired.concurrency.max(1) as f64,
+            busy,
+            utilization: busy as f64 / desired.concurrency.max(1) as f64,
             done: self.done.load(Ordering::Relaxed),
             per_second_1m: self.rate.per_second(),
             backlog,

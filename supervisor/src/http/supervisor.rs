@@ -63,6 +63,7 @@ fn queue_view(state: &AppState, name: &str, control: &QueueControl, cluster: Opt
         "consuming": status.consuming,
         "pinned": status.desired.pinned,
         "in_flight": status.in_flight,
+        "busy": status.busy,
         "utilization": status.utilization,
         "done": status.done,
         "per_second_1m": status.per_second_1m,
@@ -76,7 +77,7 @@ fn queue_view(state: &AppState, name: &str, control: &QueueControl, cluster: Opt
 }
 
 #[utoipa::path(get, path = "/api/supervisor/tree", tag = "supervisor", operation_id = "supervisor_tree",
-    responses((status = 200, description = "replica {id, host, pid}; root: the live actor tree {actor, id, state, restarts, children}; queues: [{queue, state (consuming, pausing, paused, stopped, failed), paused, concurrency, prefetch, pinned (an operator's concurrency: autoscaling waits until cleared), consuming, in_flight, utilization, done, per_second_1m, backlog {ready, unacked?, consumers} as last sampled, autoscale {min, max, active, last_move {from, to, why, at}} where configured, restarts, last_error, cluster: what the cluster asks of it {paused?, concurrency?, prefetch?, by, at}, activity: what became of its tasks on this replica since it started {counts by outcome (executed, hitl, dead_lettered, retried, requeued, duplicate, deferred), recent: the latest 10 executed, hitl and dead_lettered tasks, newest first, each {task_id, detail (execution mode, decision id, dead-letter reason code), at}}}]")))]
+    responses((status = 200, description = "replica {id, host, pid}; root: the live actor tree {actor, id, state, restarts, children}; queues: [{queue, state (consuming, pausing, paused, stopped, failed), paused, concurrency, prefetch, pinned (an operator's concurrency: autoscaling waits until cleared), consuming, in_flight (not yet settled), busy (of them, holding a slot: not yet routed), utilization (busy over concurrency), done, per_second_1m, backlog {ready, unacked?, consumers} as last sampled, autoscale {min, max, active, last_move {from, to, why, at}} where configured, restarts, last_error, cluster: what the cluster asks of it {paused?, concurrency?, prefetch?, by, at}, activity: what became of its tasks on this replica since it started {counts by outcome (executed, hitl, dead_lettered, retried, requeued, duplicate, deferred), recent: the latest 10 executed, hitl and dead_lettered tasks, newest first, each {task_id, detail (execution mode, decision id, dead-letter reason code), at}}}]")))]
 pub(super) async fn tree(State(state): State<AppState>) -> Json<Value> {
     let names: Vec<String> = state.controls.queues().map(|(q, _)| q.clone()).collect();
     // What the cluster asks of each queue (who, when); a store that does not answer leaves it out.

@@ -25,7 +25,8 @@ function queueRow(q) {
     el("th", { scope: "row" }, q.queue),
     el("td", {}, el("span", { class: `state ${q.state}` }, q.state), q.last_error ? el("div", { class: "err small" }, q.last_error) : null),
     el("td", {}, backlog),
-    el("td", {}, `${q.in_flight} (${Math.round((q.utilization || 0) * 100)} %)`),
+    // In flight: every task not yet settled; deciding: those holding a slot (until routed).
+    el("td", {}, `${q.in_flight} · ${q.busy ?? 0} deciding (${Math.round((q.utilization || 0) * 100)} %)`),
     el("td", {}, String(q.concurrency), q.pinned ? " (pinned)" : ""),
     el("td", {}, fixed(q.per_second_1m, 1)),
     el("td", {}, String(counts.executed ?? 0)),
