@@ -102,9 +102,11 @@ pub struct Approval {
     pub executed_hash: String,
 }
 
-/// `ai.completions`: one per executed task, whichever way it came to execute.
+/// `ai.completions`: one per executed task, whichever way it came to execute. `result` is the
+/// executed proposal: JSON as stored (a person's decision), or the agent's own, serialized
+/// straight from it.
 #[derive(Debug, Clone, Serialize)]
-pub struct Completion {
+pub struct Completion<R = Value> {
     #[serde(flatten)]
     pub envelope: Envelope,
     #[serde(flatten)]
@@ -118,10 +120,10 @@ pub struct Completion {
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
     pub llm_provider: Value,
-    pub result: Value,
+    pub result: R,
 }
 
-impl Completion {
+impl<R> Completion<R> {
     /// The one way a completion is made: `result` executes in `mode` at `confidence`.
     pub fn new(
         task_id: &str,
@@ -129,7 +131,7 @@ impl Completion {
         confidence: Confidence,
         mode: ExecutionMode,
         llm_provider: Value,
-        result: Value,
+        result: R,
     ) -> Self {
         Self {
             envelope: Envelope::new("ai.completion", task_id),
@@ -198,12 +200,12 @@ impl ErrorEvent {
 
 /// The agent's domain event (`<agent>.<kind>` on its domain topic): what it did.
 #[derive(Debug, Clone, Serialize)]
-pub struct DomainEvent {
+pub struct DomainEvent<A = Value> {
     #[serde(flatten)]
     pub envelope: Envelope,
     pub agent: String,
     pub kind: String,
-    pub actions: Value,
+    pub actions: A,
     pub summary: Value,
     /// Set when a person approved it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -331,10 +333,10 @@ pub struct TrainingRecord {
     pub recorded_at: String,
 }
 
-impl Event for Completion {}
+impl<R: Serialize> Event for Completion<R> {}
 impl Event for RoutingRecord {}
 impl Event for ErrorEvent {}
-impl Event for DomainEvent {}
+impl<A: Serialize> Event for DomainEvent<A> {}
 impl Event for HitlRequest {}
 impl Event for DecisionEvent {}
 impl Event for FeedbackEvent {}

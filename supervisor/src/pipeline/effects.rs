@@ -69,7 +69,7 @@ pub(super) fn execute(
         result.confidence,
         mode,
         result.usage.provider.into(),
-        serde_json::to_value(&result.proposal).unwrap_or_default(),
+        &result.proposal,
     )
     .sampled(review)
     .to_bytes();
@@ -78,7 +78,7 @@ pub(super) fn execute(
         envelope: Envelope::new(format!("{}.{kind}", ctx.agent), &task.task_id),
         agent: ctx.agent.clone(),
         kind: result.assessment.kind.clone(),
-        actions: serde_json::to_value(&result.proposal.actions).unwrap_or_default(),
+        actions: &result.proposal.actions,
         summary: result.proposal.summary.clone().into(),
         decision_id: None,
     }

@@ -23,6 +23,14 @@ async fn a_complete_order_executes_and_a_supervised_one_is_parked() {
     let topics: Vec<String> = sink.events().into_iter().map(|(t, _, _)| t).collect();
     assert_eq!(topics.iter().filter(|t| *t == "ai.completions").count(), 1);
     assert!(topics.contains(&"domain.orders".to_string()));
+    // The completion carries the whole proposal; the domain event its actions, the same ones.
+    let event = |topic: &str| sink.events().into_iter().find(|(t, _, _)| t == topic).map(|(_, _, e)| e);
+    let (completion, domain) =
+        (event("ai.completions").expect("completion"), event("domain.orders").expect("domain"));
+    let result = &completion["result"];
+    assert!(result["summary"].is_string() && result["model_confidence"].is_number(), "{completion}");
+    assert!(result["actions"].as_array().is_some_and(|a| !a.is_empty()) && result.get("details").is_some());
+    assert_eq!(domain["actions"], result["actions"], "{domain}");
 
     let (outcome, _) =
         pipeline.process_first(&ctx(), &order("t2", json!({"workflow": "payment_processing"}))).await;
