@@ -18,6 +18,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -208,6 +209,11 @@ pub fn build(name: &str, spec: AgentSpec) -> Box<dyn Agent> {
         AgentKind::Inventory => Box::new(Typed::<inventory::InventoryDomain>::new(name, spec)),
         AgentKind::Generic => Box::new(Typed::<generic::GenericDomain>::new(name, spec)),
     }
+}
+
+/// Every agent `specs` names, by name: what a pipeline runs its tasks with.
+pub fn build_all(specs: &BTreeMap<String, AgentSpec>) -> HashMap<String, Arc<dyn Agent>> {
+    specs.iter().map(|(name, spec)| (name.clone(), Arc::from(build(name, spec.clone())))).collect()
 }
 
 /// `[offline]`-labelled summary text.

@@ -30,11 +30,7 @@ pub(crate) async fn pipeline_with(sink: Arc<dyn EventSink>) -> (Pipeline, Arc<Me
     let config = Config::load_with_env(dir, Vec::new()).expect("config");
     let store = Arc::new(MemoryStore::default());
     let parts = PipelineParts {
-        agents: config
-            .agents
-            .iter()
-            .map(|(n, s)| (n.clone(), Arc::from(agent::build(n, s.clone()))))
-            .collect(),
+        agents: agent::build_all(&config.agents),
         llm: Arc::new(OfflineLlm),
         workflows: Arc::new(crate::workflows::WorkflowRegistry::in_memory(config.workflows.clone()).await),
         policy: config.policy.clone(),

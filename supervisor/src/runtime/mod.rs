@@ -209,11 +209,7 @@ pub async fn start_on(
             .remembering(remembered),
     );
     let parts = PipelineParts {
-        agents: config
-            .agents
-            .iter()
-            .map(|(name, spec)| (name.clone(), Arc::from(agent::build(name, spec.clone()))))
-            .collect(),
+        agents: agent::build_all(&config.agents),
         llm,
         workflows: workflows.clone(),
         policy: config.policy.clone(),
