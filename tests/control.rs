@@ -10,7 +10,7 @@ mod common;
 use common::auth::client_as;
 use common::llm_server::{order_proposal, Reply};
 use common::runtime::{order, TestEnv};
-use common::supervisor::{queue_in, queue_of, until};
+use common::supervisor::{queue_in, queue_of, sample, until};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -165,15 +165,7 @@ async fn a_replica_drained_through_the_api_exits_cleanly() {
     until("the task metrics on /metrics", Duration::from_secs(20), async || {
         let metrics =
             admin.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
-        let value = |name: &str, labels: &[&str]| -> Option<f64> {
-            metrics
-                .lines()
-                .find(|l| {
-                    l.strip_prefix(name).is_some_and(|rest| rest.starts_with('{'))
-                        && labels.iter().all(|label| l.contains(label))
-                })
-                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        };
+        let value = |name: &str, labels: &[&str]| sample(&metrics, name, labels);
         let executed = value(
             "overseer_tasks_total",
             &["queue=\"auto_orders\"", "agent=\"order\"", "outcome=\"executed\""],
@@ -455,12 +447,7 @@ async fn ctl_scales_clears_and_drains_a_replica_with_tasks_in_flight() {
     until("the backlog gauges", Duration::from_secs(10), async || {
         let metrics =
             admin.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
-        let value = |name: &str| {
-            metrics
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("{name}{{queue=\"auto_orders\"}} ")))
-                .and_then(|v| v.parse::<f64>().ok())
-        };
+        let value = |name: &str| sample(&metrics, name, &["queue=\"auto_orders\""]);
         value("overseer_queue_ready").is_some_and(|r| r > 0.0)
             && value("overseer_queue_consumers") == Some(1.0)
             && value("overseer_queue_utilization").is_some_and(|u| u > 0.0)

@@ -29,3 +29,14 @@ pub async fn tree_of(client: &reqwest::Client, base: &str) -> Value {
 pub async fn queue_of(client: &reqwest::Client, base: &str, queue: &str) -> Value {
     queue_in(&tree_of(client, base).await, queue)
 }
+
+/// The value of the first sample of `name` on a Prometheus text page whose labels include each
+/// of `labels` (written `key="value"`).
+pub fn sample(page: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    page.lines()
+        .find(|l| {
+            l.strip_prefix(name).is_some_and(|rest| rest.starts_with('{'))
+                && labels.iter().all(|label| l.contains(label))
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
