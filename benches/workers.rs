@@ -195,7 +195,6 @@ fn broker_cpu(pids: &[Option<u32>]) -> Vec<Duration> {
         .collect()
 }
 
-/// CPU time (user, system) of `pid`, and its resident set now and at its peak (KiB).
 /// Outcomes per second in steady state: the least-squares slope of the outcome count over time
 /// across the middle half of the outcomes (ramp-up and tail left out). With a slow model the
 /// outcomes come in waves of up to C at a time; a slope over many waves is not thrown off by

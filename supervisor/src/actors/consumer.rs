@@ -319,7 +319,6 @@ async fn handle(
         }
     }
     meters.seconds.record(started.elapsed().as_secs_f64());
-    drop(tracked);
 }
 
 /// The consumer's metric handles: its queue and agent are fixed.
