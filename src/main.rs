@@ -77,7 +77,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let config = load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
-                let options = overseer_supervisor::runtime::RunOptions { queues, bind: None };
+                let options = overseer_supervisor::runtime::RunOptions { queues, bind: None, faults: None };
                 let running = overseer_supervisor::runtime::start(&config, options).await?;
                 running.run_until_signal().await?;
                 anyhow::Ok(())

@@ -222,6 +222,31 @@ async fn a_consumer_that_panics_is_restarted_and_the_queue_keeps_flowing() {
     assert!(orders.last_error.as_deref().unwrap_or_default().contains("panic"), "{orders:?}");
 }
 
+/// The fault hooks are the in-process tests' (common::faults), never the binary's: in an
+/// `overseer run` process a payload naming one is a payload like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overseer_binary_has_no_fault_hooks_a_payload_can_reach() {
+    let env = TestEnv::new().await;
+    env.llm.set_default(Reply::content(order_proposal(0.95, json!([{"action": "fulfil"}]))));
+    let watch = KafkaWatch::start(TOPICS);
+    let replica = common::process::Replica::start(&env.env(&[]), common::process::free_port());
+    let mut ids = HashSet::new();
+    for mode in ["consumer_always", "task_always"] {
+        let id = new_id(mode);
+        let mut task = order(&id, None);
+        task["payload"]["__overseer_panic"] = mode.into();
+        env.submit(&env.config(&[]), "auto_orders", &task, 1).await;
+        ids.insert(id);
+    }
+
+    let seen = watch_until(&watch, &ids, |s| count(s, "ai.completions") >= 2);
+    drop(replica);
+
+    assert_eq!(count(&seen, "ai.completions"), 2, "{seen:#?}");
+    assert_eq!(count(&seen, "ai.errors"), 0, "{seen:#?}");
+    assert_eq!(env.ready("auto_orders.dlq").await, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_llm_endpoint_the_offline_stand_in_runs_tasks_end_to_end_and_says_so() {
     let env = TestEnv::new().await;

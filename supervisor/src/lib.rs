@@ -31,8 +31,7 @@ pub mod ctl;
 pub mod demo;
 pub mod dlq;
 pub mod events;
-#[cfg(feature = "fault-injection")]
-mod fault;
+pub mod faults;
 pub mod health;
 pub mod healthcheck;
 pub mod hitl;

@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod auth;
+pub mod faults;
 pub mod kafka_watch;
 pub mod llm_server;
 pub mod own;

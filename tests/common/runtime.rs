@@ -50,11 +50,12 @@ impl TestEnv {
         env
     }
 
-    /// Starts a replica consuming `queues`.
+    /// Starts a replica consuming `queues`, with the tests' fault hooks (common::faults).
     pub async fn start(&self, config: &Config, queues: &[&str]) -> Running {
         let options = RunOptions {
             queues: queues.iter().map(|q| q.to_string()).collect(),
             bind: Some("127.0.0.1:0".into()),
+            faults: Some(std::sync::Arc::new(super::faults::PayloadPanics::default())),
         };
         runtime::start(config, options).await.expect("runtime starts")
     }

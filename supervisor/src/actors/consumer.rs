@@ -229,8 +229,9 @@ async fn deliveries(
             () = control.slot_freed(), if consuming && control.busy() >= limit => {}
             next = session.next(), if consuming && control.busy() < limit => match next {
                 Some(Ok(delivery)) => {
-                    #[cfg(feature = "fault-injection")]
-                    crate::fault::consumer_hook(delivery.body());
+                    if let Some(faults) = &args.pipeline.parts.faults {
+                        faults.delivery(delivery.body());
+                    }
                     gauge.increment(1.0);
                     in_flight.spawn(handle(delivery, args.clone(), meters.clone(), control.track()));
                 }

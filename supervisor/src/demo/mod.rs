@@ -82,7 +82,7 @@ pub async fn start(mut config: Config, options: DemoOptions) -> Result<Demo, Str
     let llm = Arc::new(FlakyLlm::new(runtime::llm_client(&config).map_err(|e| e.to_string())?));
     let mut backends = Backends::in_memory(file, broker.clone());
     backends.llm = Some(llm.clone());
-    let run = RunOptions { queues: Vec::new(), bind: options.bind.clone() };
+    let run = RunOptions { queues: Vec::new(), bind: options.bind.clone(), faults: None };
     let running = runtime::start_on(&config, run, backends).await.map_err(|e| e.to_string())?;
     let feeder = CancellationToken::new();
     tokio::spawn(feed(broker.clone(), options.rate, options.tasks, feeder.clone()));

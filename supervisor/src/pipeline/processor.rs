@@ -3,6 +3,7 @@ use super::effects::{self, Effect, Effects};
 use super::meters::Meters;
 use super::outcome::Outcome;
 use crate::events::EventSink;
+use crate::faults::Faults;
 use crate::hitl::Parking;
 use crate::ledger::{Claim, Ledger};
 use crate::workflows::WorkflowRegistry;
@@ -29,6 +30,8 @@ pub struct PipelineParts {
     pub history: Duration,
     /// The LLM's overall deadline per call: a task's claim outlives two of them.
     pub llm_deadline: Duration,
+    /// Where a test makes processing fail (none in a replica).
+    pub faults: Faults,
 }
 
 /// Everything a task needs, shared by all consumers of a replica.
@@ -182,8 +185,9 @@ impl Pipeline {
                 reason: format!("no agent `{}`", ctx.agent),
             });
         };
-        #[cfg(feature = "fault-injection")]
-        crate::fault::task_hook(task);
+        if let Some(faults) = &self.parts.faults {
+            faults.task(task);
+        }
         let ran = runner::run(agent.as_ref(), self.parts.llm.as_ref(), &self.parts.policy, task).await;
         // A payload refused before the model is asked is no call.
         let called = match &ran {

@@ -37,6 +37,7 @@ pub(crate) async fn pipeline_with(sink: Arc<dyn EventSink>) -> (Pipeline, Arc<Me
         limits: TaskLimits { max_bytes: 4096, max_depth: 16 },
         history: Duration::from_secs(60),
         llm_deadline: Duration::from_secs(10),
+        faults: None,
     };
     let pipeline = Pipeline {
         parts,

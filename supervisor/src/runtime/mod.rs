@@ -9,6 +9,7 @@ use crate::config::{Config, ConsumerRole};
 use crate::connect::Unreachable;
 use crate::control::autoscale::Bounds;
 use crate::control::{Controls, Desired, QueueControl};
+use crate::faults::Faults;
 use crate::health::{Health, LlmHealth};
 use crate::hitl::notify::{Notifier, NotifierTask};
 use crate::hitl::outbox::DecisionEffects;
@@ -53,6 +54,8 @@ pub struct RunOptions {
     pub queues: Vec<String>,
     /// Overrides `http.bind` (tests use 127.0.0.1:0).
     pub bind: Option<String>,
+    /// Fault hooks (tests only; none in `overseer run`).
+    pub faults: Faults,
 }
 
 /// A running replica.
@@ -219,6 +222,7 @@ pub async fn start_on(
         },
         history: config.hitl.history,
         llm_deadline: config.connections.llm.deadline,
+        faults: options.faults.clone(),
     };
     let security = Arc::new(
         Security::from_config(&config.http, Auditor { log: audit_log, sink: Some(sink.clone()) })
