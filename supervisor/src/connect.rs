@@ -9,7 +9,7 @@ use rdkafka::ClientConfig;
 use std::time::Duration;
 
 /// A service could not be reached or refused us.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{service} at {url} is unreachable: {detail}. Is it running? (scripts/services.sh starts the local services)")]
 pub struct Unreachable {
     /// RabbitMQ, Kafka, Redis or the RabbitMQ management API.
@@ -52,7 +52,6 @@ pub fn amqp_uri(config: &AmqpConfig) -> String {
     url.to_string()
 }
 
-/// Connects to RabbitMQ within the configured connect timeout.
 /// The CA certificate `connections.redis.ca_file` names, read (none: the system's roots).
 pub fn redis_ca(config: &RedisConfig) -> Result<Option<Vec<u8>>, String> {
     config
@@ -64,6 +63,7 @@ pub fn redis_ca(config: &RedisConfig) -> Result<Option<Vec<u8>>, String> {
         .transpose()
 }
 
+/// Connects to RabbitMQ within the configured connect timeout.
 pub async fn amqp(config: &AmqpConfig, name: &str) -> Result<lapin::Connection, Unreachable> {
     let props = lapin::ConnectionProperties::default().with_connection_name(name.into());
     let uri = amqp_uri(config);
