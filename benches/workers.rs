@@ -10,8 +10,11 @@
 //!    the last outcome on Kafka (ai.completions, or hitl.requests for the one in ten the model
 //!    is unsure of), the ratio to consume+ack; the process's CPU time per task (and its
 //!    system-time part), the CPU per task of the machine's RabbitMQ, Redis and Kafka-API
-//!    broker over the same span; idle and peak RSS; startup to the first delivery reaching
-//!    the model; then publish → outcome latency at 200 tasks/s.
+//!    broker over the same span, and this process's own (the model stand-in, the publishing
+//!    and the counting); idle and peak RSS; startup to the first delivery reaching
+//!    the model; then publish → outcome latency at 200 tasks/s. Outcomes are counted by a
+//!    Kafka consumer whose fetches wait up to 100 ms (5 ms in the latency run): a shorter wait
+//!    would cost the Kafka-API broker most of a core (see COUNT_WAIT_MS).
 //! 3. The same with the model answering after L = 1 s and L = 200 ms, concurrency C = 512:
 //!    tasks/s in steady state (the slope of the outcome count over time across the middle half
 //!    of the outcomes: ramp-up and tail excluded) against C/L.
@@ -123,19 +126,26 @@ async fn kafka_ceiling(n: usize) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
+/// How long the outcome counter's fetches wait for data. tansu answers a fetch only when its
+/// wait is over (new records do not end it early) and spends CPU all along: a counter waiting
+/// 5 ms costs it 0.7 of a core on idle topics, 100 ms under a tenth (docs/benchmarks.md, fifth
+/// round). Throughput runs count with the long wait (an outcome is seen up to 100 ms late,
+/// which a rate over seconds does not feel); the latency run, at 200 tasks/s, with the short.
+const COUNT_WAIT_MS: u32 = 100;
+const LATENCY_WAIT_MS: u32 = 5;
+
 /// Counts, on a thread of its own, the outcomes on Kafka of tasks whose id starts with
-/// `prefix`, with their arrival times.
+/// `prefix`, with their arrival times; its fetches wait at most `wait_ms`.
 type Seen = Arc<Mutex<Vec<(String, Instant)>>>;
 
-fn outcomes(prefix: String) -> (Seen, Arc<std::sync::atomic::AtomicBool>) {
+fn outcomes(prefix: String, wait_ms: u32) -> (Seen, Arc<std::sync::atomic::AtomicBool>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", common::KAFKA)
         .set("group.id", format!("bench-{}", uuid::Uuid::new_v4()))
         .set("enable.auto.commit", "false")
-        // Arrival times are the measurement: no waiting for fuller fetches.
-        .set("fetch.wait.max.ms", "5")
+        .set("fetch.wait.max.ms", wait_ms.to_string())
         .create()
         .expect("consumer");
     let metadata = consumer.fetch_metadata(None, Duration::from_secs(10)).expect("metadata");
@@ -179,6 +189,12 @@ fn listener_pid(port: u16) -> Option<u32> {
     let text = String::from_utf8_lossy(&out.stdout);
     let at = text.find("pid=")? + 4;
     text[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+/// This process's CPU time (user + system).
+fn own_cpu() -> Duration {
+    let (user, sys) = cpu_times(std::process::id());
+    user + sys
 }
 
 /// The brokers whose CPU per task is shown beside overseer's.
@@ -239,6 +255,9 @@ struct Run {
     /// CPU per task of each of [`BROKERS`] over the same span (the load's publishing and the
     /// outcome counting included).
     broker_per_task: Vec<Duration>,
+    /// CPU per task of this process over the same span: the model stand-in, the publishing of
+    /// the load and the outcome counting (on the same two cores).
+    harness_per_task: Duration,
     idle_rss_kib: u64,
     /// The file-backed part of `idle_rss_kib`.
     idle_file_kib: u64,
@@ -299,17 +318,20 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
     ];
     let config = env.config(&extra);
     let prefix = format!("b{}", uuid::Uuid::new_v4().simple());
-    let (seen, stop) = outcomes(prefix.clone());
+    let (seen, stop) = outcomes(prefix.clone(), COUNT_WAIT_MS);
     // Startup: one task waits; the clock runs from spawn to its request at the model.
     env.submit(&config, "auto_orders", &order(&format!("{prefix}-probe"), None), 1).await;
     let port = common::process::free_port();
     let spawned = Instant::now();
     let replica = common::process::Replica::start(&env.env(&extra), port);
     let pid = replica.child.id();
-    while env.llm.requests().is_empty() {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    let startup = env.llm.requests()[0].0.saturating_duration_since(spawned);
+    let first = loop {
+        match env.llm.first_arrival() {
+            Some(first) => break first,
+            None => tokio::time::sleep(Duration::from_millis(2)).await,
+        }
+    };
+    let startup = first.saturating_duration_since(spawned);
     while seen.lock().expect("lock").is_empty() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -317,6 +339,7 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
     let (cpu_before, idle_rss_kib, idle_file_kib, _) = process_figures(pid);
     let broker_pids: Vec<Option<u32>> = BROKERS.iter().map(|(_, port)| listener_pid(*port)).collect();
     let brokers_before = broker_cpu(&broker_pids);
+    let harness_before = own_cpu();
     // The load, published with confirms (faster than the worker takes it).
     let started = Instant::now();
     env.submit(&config, "auto_orders", &order(&prefix, None), tasks).await;
@@ -327,11 +350,12 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
     }
     let (cpu_after, _, _, peak_rss_kib) = process_figures(pid);
     let brokers_after = broker_cpu(&broker_pids);
+    let harness_after = own_cpu();
     let times: Vec<Instant> = seen.lock().expect("lock").iter().map(|(_, t)| *t).collect();
     // Latency below capacity: tasks published one by one at `paced` per second for 10 s,
     // each from its publish to its outcome on Kafka.
     let latency = match paced {
-        Some(rate) => Some(paced_latency(&env, &prefix, rate, &seen).await),
+        Some(rate) => Some(paced_latency(&env, &prefix, rate).await),
         None => None,
     };
     let task_ms = task_figures(port).await;
@@ -352,6 +376,7 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
             .zip(&brokers_before)
             .map(|(a, b)| (*a - *b) / tasks as u32)
             .collect(),
+        harness_per_task: (harness_after - harness_before) / tasks as u32,
         idle_rss_kib,
         idle_file_kib,
         peak_rss_kib,
@@ -362,8 +387,11 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
     }
 }
 
-/// p50 and p99 (ms) from publish to outcome of tasks published at `rate` per second for 10 s.
-async fn paced_latency(env: &TestEnv, prefix: &str, rate: f64, seen: &Seen) -> (f64, f64) {
+/// p50 and p99 (ms) from publish to outcome of tasks published at `rate` per second for 10 s,
+/// seen by a counter of their own whose fetches wait at most 5 ms.
+async fn paced_latency(env: &TestEnv, prefix: &str, rate: f64) -> (f64, f64) {
+    let prefix = format!("{prefix}-paced");
+    let (seen, stop) = outcomes(prefix.clone(), LATENCY_WAIT_MS);
     let conn = lapin::Connection::connect(&env.vhost.amqp_url(), lapin::ConnectionProperties::default())
         .await
         .expect("AMQP");
@@ -374,7 +402,7 @@ async fn paced_latency(env: &TestEnv, prefix: &str, rate: f64, seen: &Seen) -> (
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     for i in 0..n {
         tick.tick().await;
-        let id = format!("{prefix}-paced-{i}");
+        let id = format!("{prefix}-{i}");
         let body = serde_json::to_vec(&order(&id, None)).expect("JSON");
         let props = BasicProperties::default()
             .with_content_type("application/json".into())
@@ -400,6 +428,7 @@ async fn paced_latency(env: &TestEnv, prefix: &str, rate: f64, seen: &Seen) -> (
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = conn.close(0, "done".into()).await;
     latencies.sort();
     let at = |p: f64| {
@@ -416,6 +445,7 @@ fn brokers_text(run: &Run) -> String {
         .iter()
         .zip(&run.broker_per_task)
         .map(|((name, _), d)| format!("{name} {} µs", d.as_micros()))
+        .chain([format!("harness {} µs", run.harness_per_task.as_micros())])
         .collect();
     parts.join(", ")
 }
@@ -476,7 +506,7 @@ fn main() {
             rows.push((label, 512, l, run));
         }
         println!();
-        println!("| run | C | tasks | tasks/s | steady tasks/s | target | cpu/task (system) | brokers' cpu/task | idle RSS (file-backed) | peak RSS | startup |");
+        println!("| run | C | tasks | tasks/s | steady tasks/s | target | cpu/task (system) | brokers' and harness' cpu/task | idle RSS (file-backed) | peak RSS | startup |");
         println!("|---|---|---|---|---|---|---|---|---|---|---|");
         let mut json_rows = Vec::new();
         for (label, c, l, r) in &rows {
@@ -500,6 +530,7 @@ fn main() {
                 "cpu_us_per_task": r.cpu_per_task.as_micros() as u64,
                 "sys_us_per_task": r.sys_per_task.as_micros() as u64,
                 "broker_cpu_us_per_task": BROKERS.iter().zip(&r.broker_per_task).map(|((n, _), d)| (n.to_string(), json!(d.as_micros() as u64))).collect::<serde_json::Map<_, _>>(),
+                "harness_cpu_us_per_task": r.harness_per_task.as_micros() as u64,
                 "idle_rss_kib": r.idle_rss_kib, "idle_rss_file_kib": r.idle_file_kib,
                 "peak_rss_kib": r.peak_rss_kib, "startup_ms": r.startup.as_millis() as u64,
                 "wall_s": r.wall.as_secs_f64(),

@@ -88,7 +88,7 @@ async fn an_autoscaled_queue_follows_its_backlog_yields_to_an_operator_and_comes
 
     // Once every task is done, it shrinks (never below min).
     until("every task to be processed", Duration::from_secs(90), async || {
-        env.ready(QUEUE).await == 0 && env.llm.requests().len() >= tasks
+        env.ready(QUEUE).await == 0 && env.llm.count() >= tasks
     })
     .await;
     until("autoscaling to shrink it", Duration::from_secs(20), async || {
@@ -98,6 +98,6 @@ async fn an_autoscaled_queue_follows_its_backlog_yields_to_an_operator_and_comes
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(env.llm.requests().len(), tasks, "each task once");
+    assert_eq!(env.llm.count(), tasks, "each task once");
     running.shutdown().await;
 }

@@ -60,7 +60,7 @@ async fn a_queue_is_scaled_paused_resumed_and_drained_live() {
     assert_eq!((code, q["concurrency"].as_u64()), (200, Some(4)), "{q}");
     let tasks = 120;
     env.submit(&config, QUEUE, &order(&format!("ctl-{}", uuid::Uuid::new_v4().simple()), None), tasks).await;
-    until("work to start", Duration::from_secs(20), async || env.llm.requests().len() >= 8).await;
+    until("work to start", Duration::from_secs(20), async || env.llm.count() >= 8).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let at_four = env.llm.max_in_flight();
     assert!((2..=4).contains(&at_four), "{at_four} model calls at once with concurrency 4");
@@ -86,9 +86,9 @@ async fn a_queue_is_scaled_paused_resumed_and_drained_live() {
         queue_in(&tree, QUEUE)["state"] == "paused"
     })
     .await;
-    let calls = env.llm.requests().len();
+    let calls = env.llm.count();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(env.llm.requests().len(), calls, "no model call while paused");
+    assert_eq!(env.llm.count(), calls, "no model call while paused");
     let waiting = env.ready(QUEUE).await;
     assert!(waiting > 0 && (waiting as usize) < tasks, "{waiting} tasks wait in the queue");
     assert_eq!(calls + waiting as usize, tasks, "every task is done or waiting, none in between");
@@ -107,12 +107,12 @@ async fn a_queue_is_scaled_paused_resumed_and_drained_live() {
     .await;
     // Ready 0 is not enough: up to the prefetch may still be handed over and not started.
     until("every task to be processed", Duration::from_secs(60), async || {
-        env.ready(QUEUE).await == 0 && env.llm.requests().len() >= tasks
+        env.ready(QUEUE).await == 0 && env.llm.count() >= tasks
     })
     .await;
     let (code, q) = post(format!("/api/supervisor/queues/{QUEUE}/drain?wait=20")).await;
     assert_eq!((code, q["drained"].as_bool(), q["in_flight"].as_u64()), (200, Some(true), Some(0)), "{q}");
-    assert_eq!(env.llm.requests().len(), tasks, "each task called the model once: none was processed twice");
+    assert_eq!(env.llm.count(), tasks, "each task called the model once: none was processed twice");
     assert_eq!(q["done"].as_u64(), Some(tasks as u64), "{q}");
 
     let r = reqwest::get(format!("{base}/ready")).await.expect("ready");
@@ -137,7 +137,7 @@ async fn a_replica_drained_through_the_api_exits_cleanly() {
     let mut replica = common::process::Replica::start(&env.env(&[]), port);
     let config = env.config(&[]);
     env.submit(&config, QUEUE, &order(&format!("drain-{}", uuid::Uuid::new_v4().simple()), None), 6).await;
-    until("work to start", Duration::from_secs(20), async || !env.llm.requests().is_empty()).await;
+    until("work to start", Duration::from_secs(20), async || env.llm.count() > 0).await;
     // The queue's control on /metrics (a process of its own: the metrics registry is global).
     let admin = client_as("ops", "admin");
     let base = format!("http://127.0.0.1:{port}");
@@ -193,7 +193,7 @@ async fn a_replica_drained_through_the_api_exits_cleanly() {
     assert_eq!(code, Some(0), "exited 0 after {took:?}");
     // In-flight tasks finished and were acked; the rest went back to the queue, none unacked.
     let left = env.ready(QUEUE).await as usize;
-    assert_eq!(left + env.llm.requests().len(), 6, "each task done once or waiting");
+    assert_eq!(left + env.llm.count(), 6, "each task done once or waiting");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,7 +230,7 @@ async fn a_cluster_pause_reaches_every_replica_and_one_started_later() {
     let tasks = 20;
     env.submit(&config, QUEUE, &order(&format!("cl-{}", uuid::Uuid::new_v4().simple()), None), tasks).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(env.llm.requests().len(), 0, "no replica takes a task while the cluster is paused");
+    assert_eq!(env.llm.count(), 0, "no replica takes a task while the cluster is paused");
     assert_eq!(env.ready(QUEUE).await as usize, tasks, "the tasks wait in the queue");
 
     // A replica started now comes up paused, and says who paused the cluster.
@@ -242,7 +242,7 @@ async fn a_cluster_pause_reaches_every_replica_and_one_started_later() {
         "{tc}"
     );
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert_eq!(env.llm.requests().len(), 0, "the new replica took nothing either");
+    assert_eq!(env.llm.count(), 0, "the new replica took nothing either");
 
     // Resumed through replica b: every task is processed, once.
     let r = admin
@@ -252,11 +252,11 @@ async fn a_cluster_pause_reaches_every_replica_and_one_started_later() {
         .expect("resume");
     assert_eq!(r.status().as_u16(), 200);
     until("every task to be processed", Duration::from_secs(30), async || {
-        env.ready(QUEUE).await == 0 && env.llm.requests().len() >= tasks
+        env.ready(QUEUE).await == 0 && env.llm.count() >= tasks
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(env.llm.requests().len(), tasks, "each task once");
+    assert_eq!(env.llm.count(), tasks, "each task once");
     let (ta, tc) = (tree(&a).await, tree(&c).await);
     assert!(ta["paused"] == false && tc["paused"] == false, "{ta} {tc}");
 
@@ -424,7 +424,7 @@ async fn ctl_scales_clears_and_drains_a_replica_with_tasks_in_flight() {
     // ctl scale 4: never more than 4 model calls at once.
     ctl(Verb::Scale, Some(4)).await;
     env.submit(&config, QUEUE, &order(&format!("ctl-{}", uuid::Uuid::new_v4().simple()), None), tasks).await;
-    until("work to start", Duration::from_secs(20), async || env.llm.requests().len() >= 8).await;
+    until("work to start", Duration::from_secs(20), async || env.llm.count() >= 8).await;
     env.llm.reset_max_in_flight();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let at_four = env.llm.max_in_flight();
@@ -466,7 +466,7 @@ async fn ctl_scales_clears_and_drains_a_replica_with_tasks_in_flight() {
     assert_eq!(code, Some(0), "exited 0 after {took:?}");
     assert!(took < Duration::from_secs(10), "within the grace period: {took:?}");
     let left = env.ready(QUEUE).await as usize;
-    let called = env.llm.requests().len();
+    let called = env.llm.count();
     assert!(left > 0, "the drain left work in the queue");
     assert_eq!(left + called, tasks, "each task done once or waiting ({left} waiting, {called} called)");
 }

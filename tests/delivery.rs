@@ -44,7 +44,7 @@ async fn a_task_published_twice_is_processed_once() {
     running.shutdown().await;
 
     assert_eq!(count(&first, "ai.completions") + count(&later, "ai.completions"), 1);
-    assert_eq!(env.llm.requests().len(), 1, "the duplicate did not call the model");
+    assert_eq!(env.llm.count(), 1, "the duplicate did not call the model");
     assert_eq!(env.ready("auto_orders").await, 0, "the duplicate was acked");
     assert_eq!(env.redis_get(&format!("outcome:{id}")).as_deref(), Some("done:executed"));
 }
@@ -79,7 +79,7 @@ async fn a_task_that_panics_every_time_ends_in_the_dead_letters_after_max_attemp
     let body: serde_json::Value = serde_json::from_slice(&body).expect("original body");
     assert_eq!(body["task_id"], id.as_str());
     assert_eq!(health["auto_orders"].restarts, 0, "a task's panic does not crash its consumer");
-    assert_eq!(env.llm.requests().len(), 1, "only the healthy task reached the model");
+    assert_eq!(env.llm.count(), 1, "only the healthy task reached the model");
     assert_eq!(env.ready("auto_orders").await, 0);
 }
 
@@ -123,7 +123,7 @@ async fn malformed_huge_and_deeply_nested_tasks_are_dead_lettered_at_the_first_d
     let mut wanted: Vec<String> = bodies.iter().map(|(r, _)| r.to_string()).collect();
     wanted.sort();
     assert_eq!(reasons, wanted);
-    assert_eq!(env.llm.requests().len(), 0, "no model call for a bad task");
+    assert_eq!(env.llm.count(), 0, "no model call for a bad task");
     assert_eq!(health["auto_orders"].restarts, 0, "no crash");
 }
 

@@ -66,7 +66,7 @@ async fn server_errors_and_hangs_are_retried_a_bounded_number_of_times() {
     let err = llm.complete(&request()).await.expect_err("all attempts fail");
     assert!(matches!(err, LlmError::Exhausted { attempts: 4, .. }), "{err:?}");
     assert!(err.is_transient());
-    assert_eq!(server.requests().len(), 4);
+    assert_eq!(server.count(), 4);
 }
 
 #[tokio::test]
@@ -77,7 +77,7 @@ async fn other_4xx_are_not_retried() {
     let err = llm.complete(&request()).await.expect_err("refused");
     assert!(matches!(err, LlmError::Refused(_)), "{err:?}");
     assert!(!err.is_transient());
-    assert_eq!(server.requests().len(), 1);
+    assert_eq!(server.count(), 1);
 }
 
 #[tokio::test]
@@ -146,7 +146,7 @@ async fn parameters_an_endpoint_does_not_take_are_dropped_once_and_asked_again_a
     let last = server.requests().pop().map(|(_, b)| b).unwrap_or_default();
     assert_eq!(last["response_format"]["type"], "json_object");
     assert_eq!(last["max_tokens"], serde_json::Value::Null);
-    assert_eq!(server.requests().len(), 5);
+    assert_eq!(server.count(), 5);
     // A 500 that names no parameter is an ordinary failed attempt, and a 400 is a refusal.
     server.push([Reply::Status { code: 500, retry_after: None }]);
     let reply = llm.complete(&request()).await.expect("retried");
@@ -208,7 +208,7 @@ async fn output_still_invalid_after_the_corrective_retry_is_a_permanent_failure(
         .expect_err("invalid twice");
     assert_eq!(err.code(), "invalid_output");
     assert!(!err.is_transient());
-    assert_eq!(server.requests().len(), 2);
+    assert_eq!(server.count(), 2);
 }
 
 #[tokio::test]

@@ -144,7 +144,7 @@ async fn invalid_model_output_gets_one_corrective_retry_then_goes_to_the_dead_le
     let seen = watch_until(&watch, &one(&id), |s| count(s, "ai.errors") >= 1);
     running.shutdown().await;
 
-    assert_eq!(env.llm.requests().len(), 2, "one call and one corrective retry");
+    assert_eq!(env.llm.count(), 2, "one call and one corrective retry");
     assert_eq!(count(&seen, "ai.completions"), 0);
     let (_, error) = seen.iter().find(|(t, _)| t == "ai.errors").expect("ai.errors");
     assert_eq!(error["reason"], "invalid_output");
@@ -186,7 +186,7 @@ async fn two_runtimes_on_the_same_queue_share_the_work_and_process_each_task_onc
         "a task completed twice: {:?}",
         per_task.iter().filter(|(_, c)| **c > 1).collect::<Vec<_>>()
     );
-    let (calls_a, calls_b) = (env.llm.requests().len(), second_llm.requests().len());
+    let (calls_a, calls_b) = (env.llm.count(), second_llm.count());
     assert_eq!(calls_a + calls_b, n, "one model call per task");
     assert!(calls_a > 0 && calls_b > 0, "both replicas worked: {calls_a} / {calls_b}");
 }
@@ -271,7 +271,7 @@ async fn without_an_llm_endpoint_the_offline_stand_in_runs_tasks_end_to_end_and_
         .expect("JSON");
     running.shutdown().await;
 
-    assert_eq!(env.llm.requests().len(), 0, "no endpoint was called");
+    assert_eq!(env.llm.count(), 0, "no endpoint was called");
     assert_eq!(health["llm"]["offline"], true, "{health}");
     assert_eq!(health["llm"]["provider"], "offline", "{health}");
     let completions: Vec<_> = seen.iter().filter(|(t, _)| t == "ai.completions").map(|(_, e)| e).collect();

@@ -33,8 +33,8 @@ async fn submit_all(env: &TestEnv) -> HashSet<String> {
 /// Waits until the model has seen `n` requests.
 async fn model_busy(env: &TestEnv, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while env.llm.requests().len() < n {
-        assert!(Instant::now() < deadline, "only {} model calls", env.llm.requests().len());
+    while env.llm.count() < n {
+        assert!(Instant::now() < deadline, "only {} model calls", env.llm.count());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

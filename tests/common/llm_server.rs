@@ -1,7 +1,8 @@
 //! A local OpenAI-compatible server for the tests: `POST /v1/chat/completions` answers from a
 //! script (valid content, HTTP errors with Retry-After, hangs, malformed bodies), then from a
-//! default reply. Every request is recorded with its arrival time, and the most requests open
-//! at once is kept.
+//! default reply. Every request is recorded with its arrival time (its body as received, parsed
+//! only when a test reads it: a benchmark's thousands of requests cost no JSON parsing in the
+//! process that measures them), and the most requests open at once is kept.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -38,7 +39,7 @@ impl Reply {
 struct Script {
     queue: VecDeque<Reply>,
     default: Option<Reply>,
-    requests: Vec<(Instant, serde_json::Value)>,
+    requests: Vec<(Instant, axum::body::Bytes)>,
     in_flight: usize,
     max_in_flight: usize,
 }
@@ -74,7 +75,21 @@ impl LlmServer {
 
     /// Requests received so far, with their arrival times.
     pub fn requests(&self) -> Vec<(Instant, serde_json::Value)> {
-        self.lock().requests.clone()
+        let received = self.lock().requests.clone();
+        received
+            .into_iter()
+            .map(|(at, body)| (at, serde_json::from_slice(&body).unwrap_or_default()))
+            .collect()
+    }
+
+    /// How many requests arrived so far.
+    pub fn count(&self) -> usize {
+        self.lock().requests.len()
+    }
+
+    /// When the first request arrived.
+    pub fn first_arrival(&self) -> Option<Instant> {
+        self.lock().requests.first().map(|(at, _)| *at)
     }
 
     /// The most requests that were open at once since the start or the last reset.
@@ -93,10 +108,10 @@ impl LlmServer {
     }
 }
 
-async fn answer(State(script): State<Arc<Mutex<Script>>>, body: String) -> Response {
+async fn answer(State(script): State<Arc<Mutex<Script>>>, body: axum::body::Bytes) -> Response {
     let reply = {
         let mut s = script.lock().unwrap_or_else(|p| p.into_inner());
-        s.requests.push((Instant::now(), serde_json::from_str(&body).unwrap_or_default()));
+        s.requests.push((Instant::now(), body));
         s.in_flight += 1;
         s.max_in_flight = s.max_in_flight.max(s.in_flight);
         s.queue.pop_front().or_else(|| s.default.clone())
