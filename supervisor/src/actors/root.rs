@@ -115,8 +115,11 @@ impl Actor for RootSupervisor {
         let (publisher, _) =
             Actor::spawn_linked(None, EventPublisher, args.sink.clone(), myself.get_cell()).await?;
         tree.started(&publisher.get_cell(), "EventPublisher");
-        let handle: Arc<dyn EventSink> =
-            Arc::new(PublisherHandle { actor: publisher.clone(), timeout: CALL_TIMEOUT });
+        let handle: Arc<dyn EventSink> = Arc::new(PublisherHandle {
+            actor: publisher.clone(),
+            sink: args.sink.clone(),
+            timeout: CALL_TIMEOUT,
+        });
         let (hitl, _) = Actor::spawn_linked(None, HitlActor, args.hitl.clone(), myself.get_cell()).await?;
         tree.started(&hitl.get_cell(), "HitlActor");
         let listener_stop = CancellationToken::new();
@@ -275,9 +278,9 @@ impl Actor for RootSupervisor {
             }
             _ => return Ok(()),
         };
-        // The pipeline holds handles to the publisher and the HITL actor, so if either one
-        // stopped the handles would fail every call: such a failure stops the tree and the
-        // process exits non-zero, for the orchestrator to restart it.
+        // Without the publisher nothing flushes the events on drain, without the HITL actor no
+        // decision is parked: either one stopping stops the tree and the process exits
+        // non-zero, for the orchestrator to restart it.
         if gone == state.publisher.get_id() || gone == state.hitl.get_id() {
             tracing::error!("event publisher or HITL actor stopped; stopping the tree");
             myself.stop(Some("core actor failed".into()));

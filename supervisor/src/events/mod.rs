@@ -30,8 +30,7 @@ pub trait EventSink: Send + Sync {
     /// once it is durable.
     async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), SinkError>;
     /// Stores several events of one key (a task's, as (topic, payload)) at once; returns once
-    /// all are durable, or the first error. Sinks behind a hand-over (the publisher actor)
-    /// hand them over in one message.
+    /// all are durable, or the first error.
     async fn publish_all(&self, key: &str, events: Vec<(String, Vec<u8>)>) -> Result<(), SinkError> {
         let sends = events.iter().map(|(topic, payload)| self.publish(topic, key, payload));
         futures_util::future::join_all(sends).await.into_iter().find(Result::is_err).unwrap_or(Ok(()))

@@ -37,7 +37,7 @@ pub struct PipelineParts {
 /// Everything a task needs, shared by all consumers of a replica.
 pub struct Pipeline {
     pub parts: PipelineParts,
-    /// Events go through the EventPublisher actor.
+    /// Events go to the EventPublisher's sink (its handle).
     pub sink: Arc<dyn EventSink>,
     /// Decisions for a person go through the HITL service (store + hitl.requests).
     pub hitl: Arc<dyn Parking>,
