@@ -129,6 +129,9 @@ impl OpenAiLlm {
     pub fn new(settings: OpenAiSettings) -> Result<Self, LlmError> {
         let http = reqwest::Client::builder()
             .timeout(settings.request_timeout)
+            // This client decides about retries; reqwest's own layer would copy every request's
+            // headers and extensions to be able to resend it.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .build()
             .map_err(|e| LlmError::Refused(format!("cannot build the HTTP client: {e}")))?;
         let http_for_async_openai = http.clone();
