@@ -21,7 +21,8 @@
 //!
 //! BENCH_TASKS (default 4000) sets the zero-latency run's size, BENCH_CONCURRENCY its
 //! concurrency, BENCH_ONLY=zero skips the latency runs; OVERSEER_BIN runs another build (or a
-//! profiler wrapping one) instead of this one's.
+//! profiler wrapping one) instead of this one's. The replica runs one runtime thread, as the
+//! stack's 1-CPU replicas do (BENCH_WORKER_THREADS sets another count, 0 the default).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -310,12 +311,18 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
     // the tasks past their model call that commit, publish and wait for their ack (0: the
     // prefetch equals the concurrency, and a freed slot waits for an ack).
     let prefetch = (concurrency + env_or("BENCH_PREFETCH_MARGIN", 64)).to_string();
-    let extra = [
+    // One runtime thread, as a replica of deploy/docker-stack.yml (1 CPU) gets; BENCH_WORKER_THREADS
+    // sets another count, 0 leaves the runtime's default (one per core here).
+    let threads = env_or("BENCH_WORKER_THREADS", 1).to_string();
+    let mut extra = vec![
         ("OVERSEER__QUEUES__AUTO_ORDERS__CONCURRENCY", c.as_str()),
         ("OVERSEER__QUEUES__AUTO_ORDERS__PREFETCH", prefetch.as_str()),
         ("OVERSEER__CONNECTIONS__LLM__MAX_CONCURRENCY", c.as_str()),
         ("OVERSEER__CONNECTIONS__LLM__REQUEST_TIMEOUT", "30s"),
     ];
+    if threads != "0" {
+        extra.push(("OVERSEER__RUNTIME__WORKER_THREADS", threads.as_str()));
+    }
     let config = env.config(&extra);
     let prefix = format!("b{}", uuid::Uuid::new_v4().simple());
     let (seen, stop) = outcomes(prefix.clone(), COUNT_WAIT_MS);

@@ -67,7 +67,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo { rate, tasks, llm, events, bind } => {
             let config = load(&cli.config)?;
             let options = overseer_supervisor::demo::DemoOptions { rate, tasks, llm, events, bind };
-            let runtime = tokio::runtime::Runtime::new()?;
+            let runtime = config.runtime.tokio()?;
             runtime
                 .block_on(overseer_supervisor::demo::run_in_terminal(config, options))
                 .map_err(anyhow::Error::msg)?;
@@ -75,7 +75,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Run { queues } => {
             let config = load(&cli.config)?;
-            let runtime = tokio::runtime::Runtime::new()?;
+            let runtime = config.runtime.tokio()?;
             runtime.block_on(async {
                 let options = overseer_supervisor::runtime::RunOptions { queues, bind: None, faults: None };
                 let running = overseer_supervisor::runtime::start(&config, options).await?;

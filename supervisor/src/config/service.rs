@@ -30,6 +30,12 @@ pub struct RuntimeConfig {
     #[serde(default = "default_backlog_poll", with = "humantime_serde")]
     #[schemars(with = "String")]
     pub backlog_poll: std::time::Duration,
+    /// Threads of the async runtime (`overseer run`, `overseer demo`). Unset: one per CPU the
+    /// process may use, which follows a container's CPU limit (one for the stack's 1-CPU
+    /// replicas). Where overseer shares a few cores with its brokers, one thread spends less
+    /// CPU per task than two waking each other (docs/benchmarks.md, fifth round).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_threads: Option<std::num::NonZeroUsize>,
 }
 
 impl Default for RuntimeConfig {
@@ -40,7 +46,19 @@ impl Default for RuntimeConfig {
             restart_window: default_restart_window(),
             control_poll: default_control_poll(),
             backlog_poll: default_backlog_poll(),
+            worker_threads: None,
         }
+    }
+}
+
+impl RuntimeConfig {
+    /// The async runtime these settings ask for.
+    pub fn tokio(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if let Some(threads) = self.worker_threads {
+            builder.worker_threads(threads.get());
+        }
+        builder.enable_all().build()
     }
 }
 

@@ -226,3 +226,17 @@ fn docs_configuration_md_is_generated_from_the_code() {
         assert!(generated.contains(&format!("`{key}`")), "{key} missing from the reference");
     }
 }
+
+#[test]
+fn worker_threads_sizes_the_runtime_and_zero_is_refused() {
+    let with = |n: &str| {
+        Config::load_with_env(&repo_config(), vec![("OVERSEER__RUNTIME__WORKER_THREADS".into(), n.into())])
+    };
+    let one = with("1").expect("1 is a thread count");
+    let runtime = one.runtime.tokio().expect("runtime");
+    assert_eq!(runtime.metrics().num_workers(), 1);
+    let three = with("3").expect("3 is a thread count").runtime.tokio().expect("runtime");
+    assert_eq!(three.metrics().num_workers(), 3);
+    assert!(with("0").is_err(), "zero threads is refused");
+    assert_eq!(load_repo().runtime.worker_threads, None);
+}
