@@ -47,6 +47,12 @@ async fn kill_and_restart_under_load(tasks: usize, kills: usize) {
         completions(s).len() + completions(&seen).len() >= tasks
     }));
     seen.extend(watch.collect(&all, Duration::from_secs(2), |_| false));
+    // The tasks may all be done before the last restart is: the consumer must come back anyway
+    // (within one pause of the link, at most 5 s, after the broker answers again).
+    let back = tokio::time::Instant::now() + Duration::from_secs(20);
+    while running.health.queues()["auto_orders"].consumers == 0 && tokio::time::Instant::now() < back {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let health = running.health.queues();
     running.shutdown().await;
 

@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 
 pub struct QueueSupervisor;
 
+/// During an outage a consumer restarts no sooner than this after failing.
+const OUTAGE_RESTART_MIN: Duration = Duration::from_millis(100);
+/// ...and just after the link's next attempt is due, so it makes that attempt.
+const OUTAGE_RESTART_MARGIN: Duration = Duration::from_millis(20);
+
 #[derive(Clone)]
 pub struct QueueSupervisorArgs {
     pub consumer: ConsumerArgs,
@@ -32,8 +37,6 @@ pub struct QueueSupervisorState {
     args: QueueSupervisorArgs,
     consumer: Option<ActorRef<ConsumerMessage>>,
     failures: VecDeque<Instant>,
-    /// Restarts in a row while RabbitMQ was unavailable.
-    outage_streak: u32,
     draining: bool,
 }
 
@@ -52,13 +55,7 @@ impl Actor for QueueSupervisor {
         let queue = args.consumer.ctx.queue.clone();
         metrics::counter!(crate::metrics::ACTOR_RESTARTS, "queue" => queue.clone()).increment(0);
         metrics::counter!(crate::metrics::TASK_PANICS, "queue" => queue).increment(0);
-        Ok(QueueSupervisorState {
-            args,
-            consumer: None,
-            failures: VecDeque::new(),
-            outage_streak: 0,
-            draining: false,
-        })
+        Ok(QueueSupervisorState { args, consumer: None, failures: VecDeque::new(), draining: false })
     }
 
     async fn handle(
@@ -78,7 +75,6 @@ impl Actor for QueueSupervisor {
                     Ok((consumer, _)) => {
                         state.args.tree.started(&consumer.get_cell(), format!("ConsumerActor({queue})"));
                         state.consumer = Some(consumer);
-                        state.outage_streak = 0;
                         health.update(&queue, |q| q.consumers = 1);
                         tracing::info!(%queue, "consumer started");
                     }
@@ -134,8 +130,9 @@ impl Actor for QueueSupervisor {
 
 impl QueueSupervisor {
     /// A consumer failed or did not start. While RabbitMQ is unreachable that is the outage,
-    /// not the consumer: restart every second or two (at most 5 s apart) so consumption
-    /// resumes as soon as the broker is back, and do not count it toward the meltdown.
+    /// not the consumer: restart when the replica next tries to reach the broker (the link's
+    /// pause, at most 5 s), so consumption resumes as soon as it is back, and do not count it
+    /// toward the meltdown.
     async fn failed(
         &self,
         myself: &ActorRef<QueueSupervisorMessage>,
@@ -145,9 +142,8 @@ impl QueueSupervisor {
         let queue = state.args.consumer.ctx.queue.clone();
         metrics::counter!(crate::metrics::ACTOR_RESTARTS, "queue" => queue.clone()).increment(1);
         state.args.tree.restarted(&format!("ConsumerActor({queue})"));
-        if !state.args.consumer.transport.is_up().await {
-            state.outage_streak += 1;
-            let delay = Duration::from_millis(500 * u64::from(state.outage_streak.min(10)));
+        if let Some(retry_in) = state.args.consumer.transport.outage().await {
+            let delay = retry_in.max(OUTAGE_RESTART_MIN) + OUTAGE_RESTART_MARGIN;
             state.args.consumer.health.update(&queue, |q| {
                 q.consumers = 0;
                 q.restarts += 1;

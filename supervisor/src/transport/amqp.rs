@@ -32,8 +32,8 @@ impl Transport for AmqpTransport {
         Ok(Box::new(AmqpSession { channel, tag: String::new(), queue: String::new(), stream: None }))
     }
 
-    async fn is_up(&self) -> bool {
-        self.link.is_up().await
+    async fn outage(&self) -> Option<Duration> {
+        self.link.retry_in().await
     }
 }
 

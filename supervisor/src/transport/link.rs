@@ -71,6 +71,22 @@ impl AmqpLink {
         self.current.lock().await.connection.as_ref().is_some_and(|c| c.status().connected())
     }
 
+    /// While the connection is not open: how long until the link will try again (zero when it
+    /// has not failed yet). None while it is open. A caller that waits this long before asking
+    /// for the connection gets a fresh attempt, not the last failure.
+    pub async fn retry_in(&self) -> Option<Duration> {
+        let state = self.current.lock().await;
+        if state.connection.as_ref().is_some_and(|c| c.status().connected()) {
+            return None;
+        }
+        Some(
+            state
+                .failed
+                .as_ref()
+                .map_or(Duration::ZERO, |(_, next, _)| next.saturating_duration_since(Instant::now())),
+        )
+    }
+
     pub async fn close(&self) {
         if let Some(conn) = self.current.lock().await.connection.take() {
             let _ = conn.close(200, "shutdown".into()).await;
@@ -122,6 +138,8 @@ mod tests {
         let failure = link.connection().await.expect_err("still failing");
         assert!(failure.to_string().contains("RabbitMQ"), "{failure}");
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        let wait = link.retry_in().await.expect("not connected");
+        assert!(wait > Duration::ZERO && wait <= RETRY_FIRST, "{wait:?}");
 
         // After the pause the link tries again (and the pause doubles).
         tokio::time::sleep(RETRY_FIRST + Duration::from_millis(100)).await;
@@ -130,5 +148,8 @@ mod tests {
         tokio::time::sleep(RETRY_FIRST + Duration::from_millis(100)).await;
         assert!(link.connection().await.is_err());
         assert_eq!(accepted.load(Ordering::SeqCst), 2, "the second pause is twice the first");
+        tokio::time::sleep(link.retry_in().await.expect("not connected")).await;
+        assert!(link.connection().await.is_err());
+        assert_eq!(accepted.load(Ordering::SeqCst), 3, "retry_in says when the next attempt is due");
     }
 }

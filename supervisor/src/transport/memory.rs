@@ -112,8 +112,8 @@ impl Transport for MemoryBroker {
         Ok(Box::new(MemorySession { broker: self.clone(), id: self.tag(), consuming: None }))
     }
 
-    async fn is_up(&self) -> bool {
-        true
+    async fn outage(&self) -> Option<Duration> {
+        None
     }
 }
 

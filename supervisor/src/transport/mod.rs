@@ -31,9 +31,10 @@ impl From<lapin::Error> for TransportError {
 pub trait Transport: Send + Sync {
     /// A session of its own (RabbitMQ: a channel in confirm mode).
     async fn session(&self) -> Result<Box<dyn Session>, TransportError>;
-    /// Whether the broker is reachable now: a consumer failing while it is not is the broker's
-    /// outage, not the consumer's fault.
-    async fn is_up(&self) -> bool;
+    /// None while the broker is reachable; while it is not, how long until the next attempt to
+    /// reach it. A consumer failing during an outage is the broker's fault, not the consumer's,
+    /// and restarting it before then would only meet the same failure.
+    async fn outage(&self) -> Option<Duration>;
 }
 
 #[async_trait]
