@@ -3,6 +3,7 @@
 //! refused with a reason before any agent or LLM sees it.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// Bounds on a task message.
 #[derive(Debug, Clone, Copy)]
@@ -12,7 +13,7 @@ pub struct TaskLimits {
 }
 
 /// A decoded task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Task {
     /// Idempotency key, 1..128 characters.
     pub task_id: String,
@@ -27,8 +28,10 @@ pub struct Task {
     pub priority: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<String>,
-    /// Agent-specific object.
-    pub payload: serde_json::Map<String, serde_json::Value>,
+    /// Agent-specific object, as the producer wrote it (checked to be a JSON object). It is
+    /// not decoded into a tree: the agent parses it into its own input type, the injection
+    /// scan reads its keys and strings, and the model is shown this text.
+    pub payload: Box<RawValue>,
 }
 
 /// Why a message is not a valid task. Every variant is permanent: retrying cannot fix it.
@@ -85,6 +88,9 @@ impl Task {
         if let Some(p) = task.priority.filter(|p| *p > 9) {
             return Err(TaskError::BadPriority(p));
         }
+        if !task.payload.get().starts_with('{') {
+            return Err(TaskError::BadEnvelope("payload must be a JSON object".into()));
+        }
         Ok(task)
     }
 }
@@ -127,6 +133,7 @@ mod tests {
         let task = Task::decode(body, LIMITS).expect("valid");
         assert_eq!(task.task_id, "ord-1");
         assert_eq!(task.kind.as_deref(), Some("order.process"));
+        assert_eq!(task.payload.get(), r#"{"a":1}"#, "the payload as written");
     }
 
     #[test]
@@ -136,6 +143,8 @@ mod tests {
             (br#"{"payload":{}}"#, "bad_envelope"),
             (br#"{"task_id":"x"}"#, "bad_envelope"),
             (br#"{"task_id":"x","payload":[1]}"#, "bad_envelope"),
+            (br#"{"task_id":"x","payload":"an object, really"}"#, "bad_envelope"),
+            (br#"{"task_id":"x","payload":null}"#, "bad_envelope"),
             // Two task_ids: which one is meant is ambiguous, so neither is taken.
             (br#"{"task_id":"x","task_id":"y","payload":{}}"#, "bad_envelope"),
             (br#"{"task_id":"x","payload":{"a":1}"#, "not_json"),

@@ -40,7 +40,8 @@ impl FaultHooks for PayloadPanics {
     }
 
     fn task(&self, task: &Task) {
-        if let Some(mode) = task.payload.get("__overseer_panic").and_then(serde_json::Value::as_str) {
+        let payload: serde_json::Value = serde_json::from_str(task.payload.get()).unwrap_or_default();
+        if let Some(mode) = payload["__overseer_panic"].as_str() {
             if self.should_panic(mode, &task.task_id, "task") {
                 panic!("fault injection: task {} panics", task.task_id);
             }

@@ -17,12 +17,13 @@ use crate::spec::{AgentKind, AgentSpec};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-/// The task payload.
+/// A payload as a JSON object (the generic agent's input and details).
 pub type Payload = Map<String, Value>;
 
 /// Why an agent cannot take a task. Permanent: the same task will fail the same way.
@@ -59,15 +60,15 @@ pub struct CheckedProposal {
 pub trait Agent: Send + Sync {
     fn name(&self) -> &str;
     fn spec(&self) -> &AgentSpec;
-    /// Checks the payload and kind; scores completeness.
-    fn assess(&self, kind: Option<&str>, payload: &Payload) -> Result<Assessment, AgentError>;
+    /// Checks the payload (the task's JSON text) and kind; scores completeness.
+    fn assess(&self, kind: Option<&str>, payload: &RawValue) -> Result<Assessment, AgentError>;
     /// The system message (the spec's prompt, the injection guard and the output schema) and
     /// the schema of the proposal the model must return; built once, the same for every task.
     fn prompt(&self) -> &Arc<SharedPrompt>;
     /// Parses and checks a model answer.
     fn check_output(&self, content: &str) -> Result<CheckedProposal, String>;
     /// The deterministic answer of the offline stand-in for this task.
-    fn offline_answer(&self, payload: &Payload, assessment: &Assessment) -> String;
+    fn offline_answer(&self, payload: &RawValue, assessment: &Assessment) -> String;
 }
 
 /// One agent's domain rules.
@@ -122,7 +123,7 @@ impl<D: Domain> Typed<D> {
         Self { name: name.to_string(), spec, prompt: Arc::new(prompt), _domain: PhantomData }
     }
 
-    fn input(&self, payload: &Payload) -> Result<D::Input, AgentError> {
+    fn input(&self, payload: &RawValue) -> Result<D::Input, AgentError> {
         let invalid = |detail: String| AgentError::InvalidPayload { agent: self.name.clone(), detail };
         let input: D::Input = from_payload(payload).map_err(invalid)?;
         let problems = D::problems(&input);
@@ -134,9 +135,9 @@ impl<D: Domain> Typed<D> {
     }
 }
 
-/// Deserializes a payload by reference (no copy of the payload on the hot path).
-fn from_payload<T: DeserializeOwned>(payload: &Payload) -> Result<T, String> {
-    T::deserialize(payload).map_err(|e| e.to_string())
+/// Parses a payload's text straight into the agent's input type (no JSON tree in between).
+fn from_payload<T: DeserializeOwned>(payload: &RawValue) -> Result<T, String> {
+    serde_json::from_str(payload.get()).map_err(|e| e.to_string())
 }
 
 impl<D: Domain> Agent for Typed<D> {
@@ -148,7 +149,7 @@ impl<D: Domain> Agent for Typed<D> {
         &self.spec
     }
 
-    fn assess(&self, kind: Option<&str>, payload: &Payload) -> Result<Assessment, AgentError> {
+    fn assess(&self, kind: Option<&str>, payload: &RawValue) -> Result<Assessment, AgentError> {
         let kind = kind.unwrap_or(D::KINDS[0]);
         if !D::KINDS.contains(&kind) {
             return Err(AgentError::UnknownKind {
@@ -181,7 +182,7 @@ impl<D: Domain> Agent for Typed<D> {
         })
     }
 
-    fn offline_answer(&self, payload: &Payload, assessment: &Assessment) -> String {
+    fn offline_answer(&self, payload: &RawValue, assessment: &Assessment) -> String {
         let proposal = match self.input(payload) {
             Ok(input) => D::offline(&assessment.kind, &input, assessment.completeness),
             // assess() succeeded before this is called; an empty proposal is still well-formed.

@@ -80,8 +80,9 @@ pub async fn run(
     let assessment = agent.assess(task.kind.as_deref(), &task.payload)?;
     let info = llm.info();
     let spec = agent.spec();
-    // The payload is data between markers, never instructions (crate::injection).
-    let payload_json = injection::delimit(&serde_json::to_string(&task.payload).unwrap_or_default());
+    // The payload, as the producer wrote it, is data between markers, never instructions
+    // (crate::injection); the scan below reads the same text.
+    let payload_json = injection::delimit(task.payload.get());
     let request = LlmRequest {
         prompt: agent.prompt().clone(),
         user: render(&spec.user_template, &assessment.kind, &payload_json),

@@ -309,7 +309,9 @@ impl HitlService {
         })?;
         // The same limits as a model's proposal: an edit cannot add what the policy forbids.
         let task = &d.decision_data["task"];
-        let payload = task["payload"].as_object().cloned().unwrap_or_default();
+        let payload =
+            serde_json::value::to_raw_value(task["payload"].as_object().unwrap_or(&Default::default()))
+                .map_err(|e| DecideError::Invalid(format!("the decision's task payload: {e}")))?;
         let ctx = agent.assess(task["kind"].as_str(), &payload).map(|a| a.policy).unwrap_or_default();
         let broken = self.edits.policy.edit_problems(&agent.spec().allowed_actions, &checked.actions, ctx);
         if !broken.is_empty() {

@@ -38,7 +38,8 @@ pub(super) fn approval_request(
     workflow: &WorkflowConfig,
     history: Duration,
 ) -> Result<Effect, Outcome> {
-    let request = ApprovalRequest::parse(Value::Object(task.payload.clone())).map_err(invalid)?;
+    let payload: Value = serde_json::from_str(task.payload.get()).map_err(|e| invalid(e.to_string()))?;
+    let request = ApprovalRequest::parse(payload).map_err(invalid)?;
     let kind = task.kind.clone().unwrap_or_else(|| "approval.request".into());
     let data = request.data(serde_json::to_value(task).unwrap_or_default(), &kind);
     let (source, confidence, reasons) = (request.source, request.confidence, request.reasons);
