@@ -39,6 +39,9 @@ wait_for() {
 apt_updated=
 apt_install() {
   if [ -z "$apt_updated" ]; then
+    # An earlier run stopped in the middle of an install (a timeout, ^C) leaves dpkg
+    # half-configured, and apt-get then refuses everything until this is run.
+    DEBIAN_FRONTEND=noninteractive dpkg --configure -a >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get update -qq; apt_updated=1
   fi
   say "installing $*"
