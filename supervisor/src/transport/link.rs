@@ -35,6 +35,13 @@ struct State {
     failed: Option<(Unreachable, Instant, Duration)>,
 }
 
+impl State {
+    /// The connection, while it is open.
+    fn open(&self) -> Option<&Arc<Connection>> {
+        self.connection.as_ref().filter(|c| c.status().connected())
+    }
+}
+
 impl AmqpLink {
     pub fn new(config: AmqpConfig, name: &str) -> Self {
         Self { config, name: name.to_string(), current: Mutex::new(State::default()) }
@@ -44,7 +51,7 @@ impl AmqpLink {
     /// a failure, not before the pause is over).
     pub async fn connection(&self) -> Result<Arc<Connection>, Unreachable> {
         let mut state = self.current.lock().await;
-        if let Some(conn) = state.connection.as_ref().filter(|c| c.status().connected()) {
+        if let Some(conn) = state.open() {
             return Ok(conn.clone());
         }
         let pause = match &state.failed {
@@ -68,7 +75,7 @@ impl AmqpLink {
 
     /// True while the connection is open.
     pub async fn is_up(&self) -> bool {
-        self.current.lock().await.connection.as_ref().is_some_and(|c| c.status().connected())
+        self.current.lock().await.open().is_some()
     }
 
     /// While the connection is not open: how long until the link will try again (zero when it
@@ -76,7 +83,7 @@ impl AmqpLink {
     /// for the connection gets a fresh attempt, not the last failure.
     pub async fn retry_in(&self) -> Option<Duration> {
         let state = self.current.lock().await;
-        if state.connection.as_ref().is_some_and(|c| c.status().connected()) {
+        if state.open().is_some() {
             return None;
         }
         Some(
