@@ -1,7 +1,8 @@
 //! AmqpLink: the replica's one RabbitMQ connection, reopened on demand. Consumers ask it for
 //! the connection when they start; after a broker outage the first consumer to restart opens
 //! a new one and the others share it. Whether the link is up tells a queue supervisor that a
-//! consumer's failure was the broker's outage, not the consumer's fault.
+//! consumer's failure was the broker's outage, not the consumer's fault, and when the link
+//! next tries ([`AmqpLink::retry_in`]) tells it when to restart the consumer.
 //!
 //! While RabbitMQ refuses or does not answer, the link tries again only after a pause that
 //! doubles from [`RETRY_FIRST`] up to [`RETRY_MAX`]; every caller in between gets the last
