@@ -20,9 +20,10 @@
 //!    of the outcomes: ramp-up and tail excluded) against C/L.
 //!
 //! BENCH_TASKS (default 4000) sets the zero-latency run's size, BENCH_CONCURRENCY its
-//! concurrency, BENCH_ONLY=zero skips the latency runs; OVERSEER_BIN runs another build (or a
-//! profiler wrapping one) instead of this one's. The replica runs one runtime thread, as the
-//! stack's 1-CPU replicas do (BENCH_WORKER_THREADS sets another count, 0 the default).
+//! concurrency, BENCH_ONLY names the one run to make after the ceilings (zero, L=1s or L=200ms);
+//! OVERSEER_BIN runs another build (or a profiler wrapping one) instead of this one's. The
+//! replica runs one runtime thread, as the stack's 1-CPU replicas do (BENCH_WORKER_THREADS sets
+//! another count, 0 the default).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -473,31 +474,32 @@ fn main() {
         drop(TestEnv::new().await);
         let kafka = kafka_ceiling(20_000).await;
         println!("ceiling: publish+confirm {publish:.0}/s, consume+ack {consume:.0}/s, kafka acks=all {kafka:.0}/s");
+        // BENCH_ONLY: the ceilings and this one run only (for profiling and before/after pairs).
+        let only = std::env::var("BENCH_ONLY").ok();
+        let wanted = |label: &str| only.as_deref().is_none_or(|o| o == label);
+        let mut rows = vec![];
         let zero_c = env_or("BENCH_CONCURRENCY", 64);
-        let zero = overseer_run(n, Duration::ZERO, zero_c, Some(200.0)).await;
-        println!(
-            "zero-latency LLM: {:.0} tasks/s ({:.1}% of consume+ack), cpu {:?}/task ({:?} system), brokers {}, rss idle {} KiB ({} KiB file-backed) peak {} KiB, startup {:?}",
-            zero.per_second,
-            100.0 * zero.per_second / consume,
-            zero.cpu_per_task,
-            zero.sys_per_task,
-            brokers_text(&zero),
-            zero.idle_rss_kib,
-            zero.idle_file_kib,
-            zero.peak_rss_kib,
-            zero.startup
-        );
-        if let Some((p50, p99)) = zero.latency {
-            println!("zero-latency LLM, 200 tasks/s paced: publish -> outcome on Kafka p50 {p50:.1} ms, p99 {p99:.1} ms");
+        if wanted("zero") {
+            let zero = overseer_run(n, Duration::ZERO, zero_c, Some(200.0)).await;
+            println!(
+                "zero-latency LLM: {:.0} tasks/s ({:.1}% of consume+ack), cpu {:?}/task ({:?} system), brokers {}, rss idle {} KiB ({} KiB file-backed) peak {} KiB, startup {:?}",
+                zero.per_second,
+                100.0 * zero.per_second / consume,
+                zero.cpu_per_task,
+                zero.sys_per_task,
+                brokers_text(&zero),
+                zero.idle_rss_kib,
+                zero.idle_file_kib,
+                zero.peak_rss_kib,
+                zero.startup
+            );
+            if let Some((p50, p99)) = zero.latency {
+                println!("zero-latency LLM, 200 tasks/s paced: publish -> outcome on Kafka p50 {p50:.1} ms, p99 {p99:.1} ms");
+            }
+            rows.push(("zero", zero_c, 0.0f64, zero));
         }
-        let mut rows = vec![("zero", zero_c, 0.0f64, zero)];
-        // BENCH_ONLY=zero: the ceilings and the zero-latency run only (for profiling).
-        let latency_runs = if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "zero") {
-            vec![]
-        } else {
-            vec![("L=1s", 1.0, 16_000usize), ("L=200ms", 0.2, 12_000)]
-        };
-        for (label, l, tasks) in latency_runs {
+        let latency_runs = [("L=1s", 1.0, 16_000usize), ("L=200ms", 0.2, 12_000)];
+        for (label, l, tasks) in latency_runs.into_iter().filter(|(label, _, _)| wanted(label)) {
             let run = overseer_run(tasks, Duration::from_secs_f64(l), 512, None).await;
             println!(
                 "{label}, C=512: steady {:.0} tasks/s = {:.1}% of C/L ({:.0}), cpu {:?}/task, brokers {}, peak rss {} KiB, task {:.1} ms of which the model {:.1} ms",
