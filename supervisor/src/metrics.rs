@@ -6,6 +6,7 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{OnceLock, PoisonError, RwLock};
+use std::time::Duration;
 
 /// Deliveries settled, by `queue`, `agent`, `outcome` (executed, hitl, retried, dead_lettered,
 /// requeued, duplicate, deferred).
@@ -70,6 +71,11 @@ pub const DEPENDENCY_UP: &str = "overseer_dependency_up";
 pub const HTTP_RATE_LIMITED: &str = "overseer_http_rate_limited_total";
 /// HTTP requests refused for a `Host` not served.
 pub const HTTP_REFUSED_HOSTS: &str = "overseer_http_refused_hosts_total";
+
+/// How often a replica folds recorded histogram samples into their buckets. Until then the
+/// recorder keeps every sample (8 bytes each): a replica that nobody scrapes would grow without
+/// bound, and one scraped every 15 s holds 15 s of samples.
+pub const UPKEEP: Duration = Duration::from_secs(1);
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 

@@ -145,6 +145,7 @@ pub async fn start_on(
     backends: Backends,
 ) -> Result<Running, RuntimeError> {
     let metrics = crate::metrics::install();
+    let metrics_handle = metrics.clone();
     let llm = match backends.llm.clone() {
         Some(llm) => llm,
         None => llm_client(config)?,
@@ -313,17 +314,13 @@ pub async fn start_on(
     })
     .into_make_service_with_connect_info::<SocketAddr>();
     let stop = http_stop.clone();
-    let forget = http_stop.clone();
     // Rate-limit buckets of callers gone quiet are dropped once a minute.
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tokio::select! {
-                _ = forget.cancelled() => break,
-                _ = tick.tick() => security.limits.shrink(),
-            }
-        }
-    });
+    every(Duration::from_secs(60), http_stop.clone(), move || security.limits.shrink());
+    // The recorder keeps each histogram sample until it is folded into its buckets: a scrape
+    // does that, and so does this, for a replica nobody scrapes.
+    if let Some(handle) = metrics_handle {
+        every(crate::metrics::UPKEEP, http_stop.clone(), move || handle.run_upkeep());
+    }
     let http = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned()).await {
             tracing::error!(error = %e, "HTTP server stopped");
@@ -404,6 +401,19 @@ impl Running {
         }
         tracing::info!("stopped");
     }
+}
+
+/// Runs `work` every `period` (the first time at once) until `stop`.
+fn every(period: Duration, stop: CancellationToken, mut work: impl FnMut() + Send + 'static) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tick.tick() => work(),
+            }
+        }
+    });
 }
 
 /// The longest one step of stopping (closing a connection, the HTTP server) may take.
