@@ -28,8 +28,9 @@ impl Unreachable {
 
 /// The largest AMQP frame asked for. lapin keeps a send and a receive buffer of 32 frames per
 /// connection, filled with zeros: at RabbitMQ's default 128 KiB frames that is 8 MiB of memory
-/// per connection; at 32 KiB, 2 MiB. A message larger than a frame travels as several frames.
-pub const AMQP_FRAME_MAX: u32 = 32 * 1024;
+/// per connection; at 8 KiB, 512 KiB. A message larger than a frame travels as several frames
+/// (a task of a few KiB still fits in one).
+pub const AMQP_FRAME_MAX: u32 = 8 * 1024;
 
 /// The AMQP URL with the configured heartbeat and connect timeout, and [`AMQP_FRAME_MAX`], as
 /// query parameters (values already in the URL win).
@@ -150,7 +151,7 @@ mod tests {
         let uri = amqp_uri(&config("amqp://guest:guest@127.0.0.1:5672/%2f"));
         let query: Vec<(String, String)> =
             url::Url::parse(&uri).expect("URL").query_pairs().map(|(k, v)| (k.into(), v.into())).collect();
-        assert!(query.contains(&("frame_max".into(), "32768".into())), "{query:?}");
+        assert!(query.contains(&("frame_max".into(), "8192".into())), "{query:?}");
         assert!(query.iter().any(|(k, _)| k == "heartbeat"), "{query:?}");
         let own = amqp_uri(&config("amqp://guest:guest@127.0.0.1:5672/%2f?frame_max=131072"));
         assert_eq!(own.matches("frame_max").count(), 1, "{own}");

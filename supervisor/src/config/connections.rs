@@ -26,7 +26,7 @@ pub struct Connections {
 pub struct AmqpConfig {
     /// AMQP URL with credentials and vhost (`amqp://user:pass@host:5672/%2f`; `amqps://` for
     /// TLS). The password is masked wherever overseer prints the URL. Its query parameters
-    /// (`heartbeat`, `connection_timeout`, `frame_max`: 32 KiB unless given) win over overseer's.
+    /// (`heartbeat`, `connection_timeout`, `frame_max`: 8 KiB unless given) win over overseer's.
     pub url: String,
     /// RabbitMQ management API base URL (`http://user:pass@host:15672`). Optional: `overseer
     /// setup` uses it to show the arguments of an existing queue that conflicts with the config.
