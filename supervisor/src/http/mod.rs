@@ -34,11 +34,12 @@ use crate::health::Health;
 use crate::hitl::service::HitlService;
 use crate::transport::link::AmqpLink;
 use crate::workflows::WorkflowRegistry;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -160,11 +161,13 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 
 pub fn app(state: AppState) -> Router {
     let (router, doc) = routes();
-    let doc = Arc::new(doc);
+    // Kept as the JSON made once, not as the document's tree (several hundred KiB less
+    // resident, and nothing to serialize per request).
+    let doc = serde_json::to_vec(&doc).map(Bytes::from).map_err(|e| e.to_string());
     let limits = state.limits.clone();
     let cors = cors(&limits.cors_origins);
     router
-        .route("/api/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
+        .route("/api/openapi.json", get(move || async move { openapi_json(doc) }))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(axum::extract::DefaultBodyLimit::max(limits.body_limit))
@@ -184,6 +187,17 @@ pub fn app(state: AppState) -> Router {
             HeaderValue::from_static("no-store"),
         ))
         .with_state(state)
+}
+
+/// The OpenAPI document's JSON (made once at startup).
+fn openapi_json(doc: Result<Bytes, String>) -> axum::response::Response {
+    match doc {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(e) => {
+            error::ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "openapi", format!("not serialized: {e}"))
+                .into_response()
+        }
+    }
 }
 
 /// CORS for exactly the configured origins (none: no CORS headers, browsers refuse
