@@ -41,7 +41,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -160,14 +160,12 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 }
 
 pub fn app(state: AppState) -> Router {
-    let (router, doc) = routes();
-    // Kept as the JSON made once, not as the document's tree (several hundred KiB less
-    // resident, and nothing to serialize per request).
-    let doc = serde_json::to_vec(&doc).map(Bytes::from).map_err(|e| e.to_string());
+    // The document is made again, as JSON, when first asked for (see `openapi_json`).
+    let (router, _) = routes();
     let limits = state.limits.clone();
     let cors = cors(&limits.cors_origins);
     router
-        .route("/api/openapi.json", get(move || async move { openapi_json(doc) }))
+        .route("/api/openapi.json", get(|| async { openapi_json() }))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(axum::extract::DefaultBodyLimit::max(limits.body_limit))
@@ -189,10 +187,13 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The OpenAPI document's JSON (made once at startup).
-fn openapi_json(doc: Result<Bytes, String>) -> axum::response::Response {
+/// The OpenAPI document's JSON, made when first asked for and kept as that text: a replica
+/// keeps neither the document's tree nor, until then, its serializer's code in memory.
+fn openapi_json() -> axum::response::Response {
+    static DOC: OnceLock<Result<Bytes, String>> = OnceLock::new();
+    let doc = DOC.get_or_init(|| serde_json::to_vec(&routes().1).map(Bytes::from).map_err(|e| e.to_string()));
     match doc {
-        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json.clone()).into_response(),
         Err(e) => {
             error::ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "openapi", format!("not serialized: {e}"))
                 .into_response()
