@@ -331,7 +331,7 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
     env.submit(&config, "auto_orders", &order(&format!("{prefix}-probe"), None), 1).await;
     let port = common::process::free_port();
     let spawned = Instant::now();
-    let replica = common::process::Replica::start(&env.env(&extra), port);
+    let mut replica = common::process::Replica::start(&env.env(&extra), port);
     let pid = replica.child.id();
     let first = loop {
         match env.llm.first_arrival() {
@@ -372,7 +372,9 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
     let last = load.last().copied().unwrap_or(started);
     let per_second = tasks as f64 / (last - started).as_secs_f64().max(1e-9);
     let steady_per_second = steady_rate(load, started);
-    drop(replica);
+    // Stopped as a replica is (SIGTERM, drained), so a profiler wrapping it writes its output.
+    replica.signal("-TERM");
+    replica.wait(Duration::from_secs(30));
     Run {
         tasks,
         per_second,
