@@ -105,8 +105,7 @@ fn normalize_into(text: &str, out: &mut String) {
     out.clear();
     // Most payload text (identifiers, numbers, e-mail addresses, short phrases) is printable
     // ASCII with single spaces between words: it is only lower-cased.
-    let plain = text.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
-    if plain && !text.starts_with(' ') && !text.ends_with(' ') && !text.contains("  ") {
+    if is_plain(text) {
         out.push_str(text);
         out.make_ascii_lowercase();
         return;
@@ -130,6 +129,20 @@ fn normalize_into(text: &str, out: &mut String) {
     if non_ascii {
         *out = out.to_lowercase();
     }
+}
+
+/// Printable ASCII with single spaces between words and none at either end (one pass).
+fn is_plain(text: &str) -> bool {
+    // A space before the first byte: a leading space is not plain.
+    let mut after_space = true;
+    for &b in text.as_bytes() {
+        let space = b == b' ';
+        if !(b.is_ascii_graphic() || space) || (space && after_space) {
+            return false;
+        }
+        after_space = space;
+    }
+    !after_space || text.is_empty()
 }
 
 /// A walk over one payload's JSON text, parsed as it is read (no tree): the normalized text of
@@ -318,6 +331,9 @@ mod tests {
             (" Leading", "leading"),
             ("Trailing ", "trailing"),
             ("Two  Spaces", "two spaces"),
+            (" ", ""),
+            ("A", "a"),
+            ("a b", "a b"),
             ("Vertical\x0bTab", "vertical tab"),
         ] {
             normalize_into(text, &mut out);
