@@ -35,7 +35,8 @@ return 0
 
 pub struct RedisLedger {
     conn: ConnectionManager,
-    prefix: String,
+    /// `<prefix>outcome:`, what every key starts with.
+    keys: String,
     claim: redis::Script,
     commit: redis::Script,
     release: redis::Script,
@@ -53,7 +54,7 @@ impl RedisLedger {
     pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
         Self {
             conn,
-            prefix: prefix.to_string(),
+            keys: format!("{prefix}outcome:"),
             claim: redis::Script::new(CLAIM),
             commit: redis::Script::new(COMMIT),
             release: redis::Script::new(RELEASE),
@@ -61,7 +62,7 @@ impl RedisLedger {
     }
 
     fn key(&self, task_id: &str) -> String {
-        format!("{}outcome:{task_id}", self.prefix)
+        [self.keys.as_str(), task_id].concat()
     }
 }
 
@@ -103,7 +104,7 @@ impl Ledger for RedisLedger {
         let mut conn = self.conn.clone();
         redis::cmd("SET")
             .arg(self.key(task_id))
-            .arg(format!("done:{outcome}"))
+            .arg(["done:", outcome].concat())
             .arg("EX")
             .arg(retention.as_secs().max(1))
             .query_async::<()>(&mut conn)
