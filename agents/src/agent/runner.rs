@@ -65,9 +65,27 @@ impl AgentFailure {
     }
 }
 
-/// Fills `{{payload}}` and `{{kind}}` in a template.
+/// Fills `{{payload}}` and `{{kind}}` in a template, in one pass over the template: what is
+/// filled in is not searched again.
 pub fn render(template: &str, kind: &str, payload_json: &str) -> String {
-    template.replace("{{kind}}", kind).replace("{{payload}}", payload_json)
+    let mut out = String::with_capacity(template.len() + kind.len() + payload_json.len());
+    let mut rest = template;
+    while let Some(at) = rest.find("{{") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if let Some(after) = tail.strip_prefix("{{kind}}") {
+            out.push_str(kind);
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("{{payload}}") {
+            out.push_str(payload_json);
+            rest = after;
+        } else {
+            out.push('{');
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Runs `task` through `agent`.
@@ -123,4 +141,26 @@ pub async fn run(
         review_reasons.push(finding.reason());
     }
     Ok(AgentResult { assessment, proposal, confidence, review_reasons, usage })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+
+    #[test]
+    fn templates_are_filled_once_and_only_where_they_say() {
+        for (template, filled) in [
+            ("Kind {{kind}}: {{payload}}", "Kind order.create: {\"a\":1}"),
+            ("{{payload}}{{payload}}{{kind}}", "{\"a\":1}{\"a\":1}order.create"),
+            ("{{{kind}}}", "{order.create}"),
+            ("{{ kind }} {{other}} {{", "{{ kind }} {{other}} {{"),
+            ("no placeholders", "no placeholders"),
+            ("", ""),
+        ] {
+            assert_eq!(render(template, "order.create", r#"{"a":1}"#), filled, "{template}");
+        }
+        // What is filled in is not searched again: a payload naming a placeholder stays text.
+        assert_eq!(render("{{payload}} / {{kind}}", "k", "{{kind}}"), "{{kind}} / k");
+        assert_eq!(render("{{kind}}", "{{payload}}", "p"), "{{payload}}");
+    }
 }
