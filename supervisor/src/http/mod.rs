@@ -194,10 +194,12 @@ fn openapi_json() -> axum::response::Response {
     let doc = DOC.get_or_init(|| serde_json::to_vec(&routes().1).map(Bytes::from).map_err(|e| e.to_string()));
     match doc {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json.clone()).into_response(),
-        Err(e) => {
-            error::ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "openapi", format!("not serialized: {e}"))
-                .into_response()
-        }
+        Err(e) => error::ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "error",
+            format!("the OpenAPI document: {e}"),
+        )
+        .into_response(),
     }
 }
 
