@@ -181,14 +181,31 @@ fn stop<E: de::Error>() -> E {
     E::custom("a signal was found")
 }
 
-/// One JSON value of the walk: every string is checked, every key with its path.
-struct Node<'s>(&'s mut Scan);
+/// One JSON value of the walk, or a key (its name joins the path): every string is checked.
+struct Node<'s> {
+    scan: &'s mut Scan,
+    key: bool,
+}
+
+impl<'s> Node<'s> {
+    fn value(scan: &'s mut Scan) -> Self {
+        Self { scan, key: false }
+    }
+
+    fn key(scan: &'s mut Scan) -> Self {
+        Self { scan, key: true }
+    }
+}
 
 impl<'de> DeserializeSeed<'de> for Node<'_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
+        if self.key {
+            deserializer.deserialize_str(self)
+        } else {
+            deserializer.deserialize_any(self)
+        }
     }
 }
 
@@ -220,18 +237,22 @@ impl<'de> Visitor<'de> for Node<'_> {
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
-        if self.0.hit(text) {
+        if self.key {
+            self.scan.path.push('.');
+            self.scan.path.push_str(text);
+        }
+        if self.scan.hit(text) {
             return Err(stop());
         }
         Ok(())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
-        let scan = self.0;
+        let scan = self.scan;
         for i in 0usize.. {
             let at = scan.path.len();
             let _ = write!(scan.path, "[{i}]");
-            let more = items.next_element_seed(Node(&mut *scan))?;
+            let more = items.next_element_seed(Node::value(&mut *scan))?;
             scan.path.truncate(at);
             if more.is_none() {
                 break;
@@ -241,43 +262,15 @@ impl<'de> Visitor<'de> for Node<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
-        let scan = self.0;
+        let scan = self.scan;
         loop {
             let at = scan.path.len();
-            if entries.next_key_seed(Key(&mut *scan))?.is_none() {
+            if entries.next_key_seed(Node::key(&mut *scan))?.is_none() {
                 return Ok(());
             }
-            entries.next_value_seed(Node(&mut *scan))?;
+            entries.next_value_seed(Node::value(&mut *scan))?;
             scan.path.truncate(at);
         }
-    }
-}
-
-/// A key: its name joins the path, and is checked like any text.
-struct Key<'s>(&'s mut Scan);
-
-impl<'de> DeserializeSeed<'de> for Key<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Key<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a key")
-    }
-
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<(), E> {
-        self.0.path.push('.');
-        self.0.path.push_str(key);
-        if self.0.hit(key) {
-            return Err(stop());
-        }
-        Ok(())
     }
 }
 
@@ -286,7 +279,7 @@ impl<'de> Visitor<'de> for Key<'_> {
 /// its end (it is JSON, so only past serde_json's nesting limit) is a finding too.
 pub fn scan(payload: &RawValue) -> Option<Finding> {
     let mut scan = Scan { text: String::new(), path: String::from("payload"), found: None };
-    let walked = Node(&mut scan).deserialize(&mut serde_json::Deserializer::from_str(payload.get()));
+    let walked = Node::value(&mut scan).deserialize(&mut serde_json::Deserializer::from_str(payload.get()));
     match (walked, scan.found) {
         (_, Some(found)) => Some(found),
         (Ok(()), None) => None,
