@@ -4,6 +4,7 @@
 pub mod backoff;
 pub mod offline;
 pub mod openai;
+mod reply_body;
 mod request_body;
 
 use async_trait::async_trait;

@@ -14,12 +14,12 @@
 //! in the prompt as well, so `json_object` output still knows its shape.
 
 use super::backoff::Backoff;
+use super::reply_body::ChatReply;
 use super::request_body::{ChatBody, Format, Message};
 use super::{LlmClient, LlmError, LlmInfo, LlmReply, LlmRequest};
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
-use async_openai::types::chat::CreateChatCompletionResponse;
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -114,7 +114,7 @@ impl Compat {
 
 /// How one attempt ended.
 enum Attempt {
-    Done(Box<CreateChatCompletionResponse>),
+    Done(ChatReply),
     Transient {
         why: String,
         retry_after: Option<Duration>,
@@ -198,8 +198,8 @@ impl OpenAiLlm {
             return Attempt::Refused("the client is shutting down".into());
         };
         let body = self.chat_body(request);
-        match self.client.chat().create_byot::<_, CreateChatCompletionResponse>(&body).await {
-            Ok(response) => Attempt::Done(Box::new(response)),
+        match self.client.chat().create_byot::<_, ChatReply>(&body).await {
+            Ok(response) => Attempt::Done(response),
             Err(OpenAIError::Boxed(boxed)) => match boxed.downcast::<HttpStatus>() {
                 // A server that fails on a parameter it does not know (llama.cpp: 500).
                 Ok(status) if status.status >= 500 => match self.incompatible(None, &status.body) {
@@ -241,8 +241,8 @@ impl OpenAiLlm {
     }
 }
 
-fn reply(response: CreateChatCompletionResponse, attempts: u32) -> Result<LlmReply, LlmError> {
-    let usage = response.usage.clone();
+fn reply(response: ChatReply, attempts: u32) -> Result<LlmReply, LlmError> {
+    let usage = response.usage;
     let choice = response
         .choices
         .into_iter()
@@ -280,7 +280,7 @@ impl LlmClient for OpenAiLlm {
                 Err(_) => return Err(LlmError::Deadline(self.settings.deadline)),
             };
             let (why, retry_after) = match outcome {
-                Attempt::Done(response) => return reply(*response, attempt),
+                Attempt::Done(response) => return reply(response, attempt),
                 Attempt::Refused(why) => return Err(LlmError::Refused(why)),
                 Attempt::Transient { why, retry_after } => (why, retry_after),
                 Attempt::Again => {
