@@ -115,15 +115,22 @@ fn nesting_depth(body: &[u8]) -> usize {
                 // A backslash: the byte after it is escaped, whatever it is.
                 i += 1;
             },
-            b'{' | b'[' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
+            _ => bracket(b, &mut depth, &mut max),
         }
     }
     max
+}
+
+/// A byte outside strings: an opening bracket goes one level deeper, a closing one back up.
+fn bracket(b: u8, depth: &mut usize, max: &mut usize) {
+    match b {
+        b'{' | b'[' => {
+            *depth += 1;
+            *max = (*max).max(*depth);
+        }
+        b'}' | b']' => *depth = depth.saturating_sub(1),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -189,12 +196,7 @@ mod tests {
             }
             match b {
                 b'"' => in_string = true,
-                b'{' | b'[' => {
-                    depth += 1;
-                    max = max.max(depth);
-                }
-                b'}' | b']' => depth = depth.saturating_sub(1),
-                _ => {}
+                _ => bracket(b, &mut depth, &mut max),
             }
         }
         max
