@@ -2,10 +2,11 @@
 # Writes build/code-order.txt: the functions of the release binary that a replica runs (startup,
 # a zero-latency benchmark run, the paced run), hottest first. build.rs hands the list to the
 # linker, which lays those functions out together at the front of the code, so a replica maps
-# fewer code pages (docs/benchmarks.md, seventh round). Regenerate after large changes to the
-# task path or to the dependencies (functions the list does not name are laid out after it; a
-# stale list costs memory, never correctness). Needs the services up (scripts/services.sh) and
-# valgrind.
+# fewer code pages (docs/benchmarks.md, seventh round). Run it again after a compiler update,
+# after adding or updating a dependency of any workspace crate (the symbol names carry a hash of
+# their crate's build) and after large changes to the task path (functions the list does not
+# name are laid out after it: a stale list costs memory, never correctness). Needs the services
+# up (scripts/services.sh) and valgrind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
