@@ -23,7 +23,8 @@
 //! concurrency, BENCH_ONLY names the one run to make after the ceilings (zero, L=1s or L=200ms);
 //! OVERSEER_BIN runs another build (or a profiler wrapping one) instead of this one's. The
 //! replica runs one runtime thread, as the stack's 1-CPU replicas do (BENCH_WORKER_THREADS sets
-//! another count, 0 the default).
+//! another count, 0 the default). It also prints how many of the functions build/code-order.txt
+//! lists this build's binary defines (a stale list costs idle memory).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -460,6 +461,27 @@ fn brokers_text(run: &Run) -> String {
     parts.join(", ")
 }
 
+/// How many of the functions build/code-order.txt lists the measured binary defines: a list
+/// gone stale (a compiler or dependency update renames symbols) shows as a low count, and the
+/// replica's idle RSS grows back by several MiB (docs/benchmarks.md, seventh round). `None`
+/// when the binary is another one's (OVERSEER_BIN) or nm is missing.
+fn code_order_matched() -> Option<(usize, usize)> {
+    if std::env::var_os("OVERSEER_BIN").is_some() {
+        return None;
+    }
+    let listed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/build/code-order.txt")).ok()?;
+    let out = std::process::Command::new("nm")
+        .args(["--defined-only", env!("CARGO_BIN_EXE_overseer")])
+        .output()
+        .ok()?;
+    let symbols = String::from_utf8_lossy(&out.stdout);
+    let defined: std::collections::HashSet<&str> =
+        symbols.lines().filter_map(|l| l.split(' ').nth(2)).collect();
+    let names: Vec<&str> = listed.lines().filter(|l| !l.is_empty()).collect();
+    Some((names.iter().filter(|n| defined.contains(*n)).count(), names.len()))
+}
+
 fn main() {
     // `cargo bench` passes --bench; under `cargo test --all-targets` it only says how to run it.
     if !std::env::args().any(|a| a == "--bench") {
@@ -476,6 +498,11 @@ fn main() {
         drop(TestEnv::new().await);
         let kafka = kafka_ceiling(20_000).await;
         println!("ceiling: publish+confirm {publish:.0}/s, consume+ack {consume:.0}/s, kafka acks=all {kafka:.0}/s");
+        let code_order = code_order_matched();
+        if let Some((matched, listed)) = code_order {
+            println!("code order: {matched} of the {listed} functions build/code-order.txt lists are in this binary{}",
+                if matched * 10 < listed * 9 { " (stale: run scripts/code-order.sh)" } else { "" });
+        }
         // BENCH_ONLY: the ceilings and this one run only (for profiling and before/after pairs).
         let only = std::env::var("BENCH_ONLY").ok();
         let wanted = |label: &str| only.as_deref().is_none_or(|o| o == label);
@@ -552,6 +579,7 @@ fn main() {
         let report = json!({
             "ceiling": {"amqp_publish_confirm_per_s": publish, "amqp_consume_ack_per_s": consume, "kafka_acks_all_per_s": kafka},
             "runs": json_rows,
+            "code_order_matched": code_order.map(|(matched, listed)| json!({"matched": matched, "listed": listed})),
         });
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-workers.json");
         let _ = std::fs::write(path, serde_json::to_string_pretty(&report).unwrap_or_default());
