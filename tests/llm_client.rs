@@ -3,49 +3,21 @@
 
 mod common;
 
-use common::llm_server::{order_proposal, LlmServer, Reply};
+use common::llm_server::{order_proposal, simple_request, LlmServer, Reply};
 use overseer_agents::agent::{self, runner};
-use overseer_agents::llm::backoff::Backoff;
 use overseer_agents::llm::openai::{OpenAiLlm, OpenAiSettings};
-use overseer_agents::llm::{LlmClient, LlmError, LlmRequest, SharedPrompt};
+use overseer_agents::llm::{LlmClient, LlmError};
 use overseer_agents::policy::PolicyConfig;
 use overseer_agents::spec::{AgentKind, AgentSpec};
 use overseer_agents::task::{Task, TaskLimits};
 use std::time::Duration;
 
-fn settings(server: &LlmServer) -> OpenAiSettings {
-    OpenAiSettings {
-        base_url: server.base_url.clone(),
-        model: "test-model".into(),
-        api_key: Some("sk-test".into()),
-        request_timeout: Duration::from_millis(500),
-        deadline: Duration::from_secs(10),
-        max_concurrency: 4,
-        max_attempts: 4,
-        logprobs: false,
-        max_tokens: Some(256),
-        backoff: Backoff { base: Duration::from_millis(20), cap: Duration::from_millis(100) },
-    }
-}
-
-fn request() -> LlmRequest {
-    LlmRequest {
-        prompt: std::sync::Arc::new(SharedPrompt::new(
-            "system".into(),
-            "order_proposal".into(),
-            &serde_json::json!({"type": "object"}),
-        )),
-        user: "user".into(),
-        offline_answer: None,
-    }
-}
-
 #[tokio::test]
 async fn a_429_with_retry_after_is_waited_out_then_succeeds() {
     let server = LlmServer::start().await;
     server.push([Reply::Status { code: 429, retry_after: Some(1) }, Reply::content("{}")]);
-    let llm = OpenAiLlm::new(settings(&server)).expect("client");
-    let reply = llm.complete(&request()).await.expect("second attempt succeeds");
+    let llm = OpenAiLlm::new(server.client_settings()).expect("client");
+    let reply = llm.complete(&simple_request()).await.expect("second attempt succeeds");
     assert_eq!(reply.attempts, 2);
     let times: Vec<_> = server.requests().into_iter().map(|(t, _)| t).collect();
     assert_eq!(times.len(), 2);
@@ -62,8 +34,8 @@ async fn server_errors_and_hangs_are_retried_a_bounded_number_of_times() {
         Reply::Status { code: 503, retry_after: None },
     ]);
     server.set_default(Reply::Status { code: 502, retry_after: None });
-    let llm = OpenAiLlm::new(settings(&server)).expect("client");
-    let err = llm.complete(&request()).await.expect_err("all attempts fail");
+    let llm = OpenAiLlm::new(server.client_settings()).expect("client");
+    let err = llm.complete(&simple_request()).await.expect_err("all attempts fail");
     assert!(matches!(err, LlmError::Exhausted { attempts: 4, .. }), "{err:?}");
     assert!(err.is_transient());
     assert_eq!(server.count(), 4);
@@ -73,23 +45,38 @@ async fn server_errors_and_hangs_are_retried_a_bounded_number_of_times() {
 async fn other_4xx_are_not_retried() {
     let server = LlmServer::start().await;
     server.set_default(Reply::Status { code: 401, retry_after: None });
-    let llm = OpenAiLlm::new(settings(&server)).expect("client");
-    let err = llm.complete(&request()).await.expect_err("refused");
+    let llm = OpenAiLlm::new(server.client_settings()).expect("client");
+    let err = llm.complete(&simple_request()).await.expect_err("refused");
     assert!(matches!(err, LlmError::Refused(_)), "{err:?}");
     assert!(!err.is_transient());
     assert_eq!(server.count(), 1);
 }
 
 #[tokio::test]
+async fn an_attempt_without_an_answer_ends_at_the_request_timeout() {
+    let server = LlmServer::start().await;
+    server.set_default(Reply::Hang);
+    let llm = OpenAiLlm::new(OpenAiSettings { max_attempts: 1, ..server.client_settings() }).expect("client");
+    let started = std::time::Instant::now();
+    let err = llm.complete(&simple_request()).await.expect_err("no answer");
+    match err {
+        LlmError::Exhausted { attempts: 1, last, .. } => assert_eq!(last, "no answer within 500ms"),
+        other => panic!("{other:?}"),
+    }
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(500) && took < Duration::from_secs(2), "{took:?}");
+}
+
+#[tokio::test]
 async fn the_overall_deadline_ends_a_hanging_endpoint() {
     let server = LlmServer::start().await;
     server.set_default(Reply::Hang);
-    let mut s = settings(&server);
+    let mut s = server.client_settings();
     s.request_timeout = Duration::from_secs(30);
     s.deadline = Duration::from_millis(300);
     let llm = OpenAiLlm::new(s).expect("client");
     let started = std::time::Instant::now();
-    let err = llm.complete(&request()).await.expect_err("deadline");
+    let err = llm.complete(&simple_request()).await.expect_err("deadline");
     assert!(matches!(err, LlmError::Deadline(_)), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
 }
@@ -99,8 +86,8 @@ async fn requests_carry_the_json_schema_response_format_and_a_malformed_body_is_
     let server = LlmServer::start().await;
     server.push([Reply::Malformed]);
     server.set_default(Reply::content("{}"));
-    let llm = OpenAiLlm::new(settings(&server)).expect("client");
-    llm.complete(&request()).await.expect("malformed first answer is retried");
+    let llm = OpenAiLlm::new(server.client_settings()).expect("client");
+    llm.complete(&simple_request()).await.expect("malformed first answer is retried");
     let (_, body) = &server.requests()[0];
     assert_eq!(body["response_format"]["type"], "json_schema");
     assert_eq!(body["response_format"]["json_schema"]["name"], "order_proposal");
@@ -126,9 +113,9 @@ async fn parameters_an_endpoint_does_not_take_are_dropped_once_and_asked_again_a
         Reply::Error { code: 400, message: "logprobs are not supported".into(), param: Some("logprobs".into()) },
     ]);
     server.set_default(Reply::content("{}"));
-    let llm = OpenAiLlm::new(OpenAiSettings { logprobs: true, ..settings(&server) }).expect("client");
+    let llm = OpenAiLlm::new(OpenAiSettings { logprobs: true, ..server.client_settings() }).expect("client");
     let started = std::time::Instant::now();
-    let reply = llm.complete(&request()).await.expect("answered once the parameters are dropped");
+    let reply = llm.complete(&simple_request()).await.expect("answered once the parameters are dropped");
     assert_eq!(reply.attempts, 1, "dropping a parameter is not a failed attempt");
     assert!(started.elapsed() < Duration::from_millis(500), "asked again at once: {:?}", started.elapsed());
     let bodies: Vec<serde_json::Value> = server.requests().into_iter().map(|(_, b)| b).collect();
@@ -142,17 +129,17 @@ async fn parameters_an_endpoint_does_not_take_are_dropped_once_and_asked_again_a
     assert_eq!(bodies[2]["max_completion_tokens"], 256, "the other limit stays");
     assert_eq!(bodies[3]["logprobs"], serde_json::Value::Null);
     // For good: the next call sends none of them.
-    llm.complete(&request()).await.expect("second call");
+    llm.complete(&simple_request()).await.expect("second call");
     let last = server.requests().pop().map(|(_, b)| b).unwrap_or_default();
     assert_eq!(last["response_format"]["type"], "json_object");
     assert_eq!(last["max_tokens"], serde_json::Value::Null);
     assert_eq!(server.count(), 5);
     // A 500 that names no parameter is an ordinary failed attempt, and a 400 is a refusal.
     server.push([Reply::Status { code: 500, retry_after: None }]);
-    let reply = llm.complete(&request()).await.expect("retried");
+    let reply = llm.complete(&simple_request()).await.expect("retried");
     assert_eq!(reply.attempts, 2);
     server.push([Reply::Error { code: 400, message: "bad model".into(), param: Some("model".into()) }]);
-    let err = llm.complete(&request()).await.expect_err("refused");
+    let err = llm.complete(&simple_request()).await.expect_err("refused");
     assert!(matches!(err, LlmError::Refused(_)), "{err:?}");
 }
 
@@ -187,7 +174,7 @@ async fn invalid_model_output_gets_one_corrective_retry() {
         Reply::content("{\"summary\": \"no\"}"),
         Reply::content(order_proposal(0.9, serde_json::json!([{"action": "fulfil"}]))),
     ]);
-    let llm = OpenAiLlm::new(settings(&server)).expect("client");
+    let llm = OpenAiLlm::new(server.client_settings()).expect("client");
     let result = runner::run(order_agent().as_ref(), &llm, &PolicyConfig::default(), &order_task())
         .await
         .expect("second answer is valid");
@@ -202,7 +189,7 @@ async fn invalid_model_output_gets_one_corrective_retry() {
 async fn output_still_invalid_after_the_corrective_retry_is_a_permanent_failure() {
     let server = LlmServer::start().await;
     server.set_default(Reply::content("not json at all"));
-    let llm = OpenAiLlm::new(settings(&server)).expect("client");
+    let llm = OpenAiLlm::new(server.client_settings()).expect("client");
     let err = runner::run(order_agent().as_ref(), &llm, &PolicyConfig::default(), &order_task())
         .await
         .expect_err("invalid twice");
@@ -218,7 +205,7 @@ async fn a_refund_above_the_limit_needs_a_person_even_at_confidence_0_99() {
         0.99,
         serde_json::json!([{"action": "refund", "amount": 500.0}]),
     )));
-    let llm = OpenAiLlm::new(settings(&server)).expect("client");
+    let llm = OpenAiLlm::new(server.client_settings()).expect("client");
     let result = runner::run(order_agent().as_ref(), &llm, &PolicyConfig::default(), &order_task())
         .await
         .expect("valid");

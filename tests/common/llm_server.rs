@@ -9,9 +9,25 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use overseer_agents::llm::backoff::Backoff;
+use overseer_agents::llm::openai::OpenAiSettings;
+use overseer_agents::llm::{LlmRequest, SharedPrompt};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// A request with a one-line system message and an object schema.
+pub fn simple_request() -> LlmRequest {
+    LlmRequest {
+        prompt: Arc::new(SharedPrompt::new(
+            "system".into(),
+            "order_proposal".into(),
+            &serde_json::json!({"type": "object"}),
+        )),
+        user: "user".into(),
+        offline_answer: None,
+    }
+}
 
 /// One scripted answer.
 #[derive(Debug, Clone)]
@@ -61,6 +77,23 @@ impl LlmServer {
             let _ = axum::serve(listener, app).await;
         });
         Self { base_url: format!("http://{addr}/v1"), script }
+    }
+
+    /// Client settings for this server: a short per-attempt timeout (500 ms), a 10 s deadline,
+    /// four attempts with short backoffs.
+    pub fn client_settings(&self) -> OpenAiSettings {
+        OpenAiSettings {
+            base_url: self.base_url.clone(),
+            model: "test-model".into(),
+            api_key: Some("sk-test".into()),
+            request_timeout: Duration::from_millis(500),
+            deadline: Duration::from_secs(10),
+            max_concurrency: 4,
+            max_attempts: 4,
+            logprobs: false,
+            max_tokens: Some(256),
+            backoff: Backoff { base: Duration::from_millis(20), cap: Duration::from_millis(100) },
+        }
     }
 
     /// Answers with these replies, in order, before the default.

@@ -4,6 +4,7 @@
 pub mod backoff;
 pub mod offline;
 pub mod openai;
+mod plain_http;
 mod reply_body;
 mod request_body;
 

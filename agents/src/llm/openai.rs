@@ -4,7 +4,8 @@
 //! that turns 429 and 5xx answers into [`HttpStatus`] errors carrying Retry-After, so that
 //! this client alone decides about retries: exponential backoff with full jitter, at least the
 //! Retry-After, a per-attempt timeout, an overall deadline, none on other 4xx; and a
-//! concurrency limit on requests in flight.
+//! concurrency limit on requests in flight. A plain `http://` endpoint no proxy covers is sent
+//! straight through hyper (plain_http.rs); reqwest carries the others.
 //!
 //! Servers differ in what they accept (llama.cpp's Python server answers 500 to a
 //! `json_schema` response format, OpenAI's reasoning models refuse `max_tokens`, others ignore
@@ -14,6 +15,7 @@
 //! in the prompt as well, so `json_object` output still knows its shape.
 
 use super::backoff::Backoff;
+use super::plain_http::PlainHttp;
 use super::reply_body::ChatReply;
 use super::request_body::{ChatBody, Format, Message};
 use super::{LlmClient, LlmError, LlmInfo, LlmReply, LlmRequest};
@@ -21,6 +23,7 @@ use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
 use async_trait::async_trait;
+use hyper_util::client::proxy::matcher::Matcher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,11 +138,18 @@ impl OpenAiLlm {
             .build()
             .map_err(|e| LlmError::Refused(format!("cannot build the HTTP client: {e}")))?;
         let http_for_async_openai = http.clone();
+        let plain =
+            PlainHttp::for_endpoint(&settings.base_url, &Matcher::from_system(), settings.request_timeout)
+                .map(Arc::new);
         let transport = tower::service_fn(move |factory: HttpRequestFactory| {
             let http = http.clone();
+            let plain = plain.clone();
             async move {
                 let request = factory.build().await?;
-                let response = http.execute(request).await.map_err(OpenAIError::Reqwest)?;
+                let response = match plain {
+                    Some(plain) => plain.send(request).await?,
+                    None => http.execute(request).await.map_err(OpenAIError::Reqwest)?,
+                };
                 let status = response.status();
                 if status.as_u16() == 429 || status.is_server_error() {
                     let retry_after = response

@@ -99,7 +99,9 @@ fn default_true() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct LlmConfig {
     /// Base URL of an OpenAI-compatible API (OpenAI, vLLM, Ollama, llama.cpp), e.g.
-    /// `http://127.0.0.1:11434/v1`. Empty or absent: the offline stand-in is used.
+    /// `http://127.0.0.1:11434/v1`. Empty or absent: the offline stand-in is used. The proxy
+    /// variables apply as curl reads them (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+    /// `NO_PROXY`).
     #[serde(default)]
     pub base_url: Option<String>,
     /// Model name sent with every request.

@@ -1,0 +1,100 @@
+//! Requests to a plain `http://` model endpoint that no proxy setting covers (a vLLM, Ollama or
+//! llama.cpp server beside the replica), sent straight through hyper's pooled client.
+//!
+//! reqwest, which async-openai is built on, parses the URL again in its redirect layer and for
+//! its response (docs/benchmarks.md, eighth round, measures what that cost a task); here the
+//! request goes out as it was built. reqwest still carries every `https://` endpoint
+//! (TLS) and every endpoint a proxy variable covers (`HTTP_PROXY`, `ALL_PROXY`, unless
+//! `NO_PROXY`), read by the same matcher reqwest reads them with. The timeout covers the whole
+//! exchange, the answer's body included, as reqwest's does.
+
+use async_openai::error::OpenAIError;
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::error::Error;
+use std::time::Duration;
+
+/// Why a request got no answer.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum Unanswered {
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl Unanswered {
+    /// The error with what caused it (hyper's own text is only "client error (Connect)").
+    fn failed(e: &(dyn Error + 'static)) -> Self {
+        let mut text = e.to_string();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            text = format!("{text}: {c}");
+            cause = c.source();
+        }
+        Self::Failed(text)
+    }
+}
+
+pub(super) struct PlainHttp {
+    client: Client<HttpConnector, reqwest::Body>,
+    timeout: Duration,
+}
+
+impl PlainHttp {
+    /// The transport for `base_url` when it is plain HTTP that `proxies` send to no proxy.
+    pub(super) fn for_endpoint(base_url: &str, proxies: &Matcher, timeout: Duration) -> Option<Self> {
+        let uri: http::Uri = base_url.parse().ok()?;
+        if uri.scheme_str() != Some("http") || proxies.intercept(&uri).is_some() {
+            return None;
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
+        Some(Self { client, timeout })
+    }
+
+    /// Sends `request` and reads the whole answer, within the timeout.
+    pub(super) async fn send(&self, request: reqwest::Request) -> Result<reqwest::Response, OpenAIError> {
+        let request = http::Request::try_from(request).map_err(OpenAIError::Reqwest)?;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|e| Unanswered::failed(&e))?;
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await.map_err(|e| Unanswered::failed(&e))?.to_bytes();
+            Ok::<_, Unanswered>(http::Response::from_parts(parts, body))
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(Ok(response)) => Ok(reqwest::Response::from(response)),
+            Ok(Err(e)) => Err(OpenAIError::Boxed(Box::new(e))),
+            Err(_) => Err(OpenAIError::Boxed(Box::new(Unanswered::Timeout(self.timeout)))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxies(http: &str, no: &str) -> Matcher {
+        Matcher::builder().http(http.to_string()).no(no.to_string()).build()
+    }
+
+    #[test]
+    fn only_plain_http_that_no_proxy_covers_goes_straight() {
+        let t = Duration::from_secs(1);
+        let none = proxies("", "");
+        assert!(PlainHttp::for_endpoint("http://vllm:8000/v1", &none, t).is_some());
+        assert!(PlainHttp::for_endpoint("https://api.openai.com/v1", &none, t).is_none());
+        assert!(PlainHttp::for_endpoint("not a url", &none, t).is_none());
+        let proxied = proxies("http://proxy:3128", "");
+        assert!(PlainHttp::for_endpoint("http://vllm:8000/v1", &proxied, t).is_none());
+        let except = proxies("http://proxy:3128", "vllm");
+        assert!(PlainHttp::for_endpoint("http://vllm:8000/v1", &except, t).is_some());
+    }
+}
