@@ -130,17 +130,22 @@ enum Attempt {
 
 impl OpenAiLlm {
     pub fn new(settings: OpenAiSettings) -> Result<Self, LlmError> {
-        let http = reqwest::Client::builder()
-            .timeout(settings.request_timeout)
-            // This client decides about retries; reqwest's own layer would copy every request's
-            // headers and extensions to be able to resend it.
-            .retry(reqwest::retry::never().max_retries_per_request(0))
-            .build()
-            .map_err(|e| LlmError::Refused(format!("cannot build the HTTP client: {e}")))?;
-        let http_for_async_openai = http.clone();
         let plain =
             PlainHttp::for_endpoint(&settings.base_url, &Matcher::from_system(), settings.request_timeout)
                 .map(Arc::new);
+        let mut builder = reqwest::Client::builder()
+            .timeout(settings.request_timeout)
+            // This client decides about retries; reqwest's own layer would copy every request's
+            // headers and extensions to be able to resend it.
+            .retry(reqwest::retry::never().max_retries_per_request(0));
+        if plain.is_some() {
+            // Every request goes through `plain`: this client never opens a TLS connection, so
+            // the system's root certificates are not loaded for it.
+            builder = builder.tls_certs_only(std::iter::empty());
+        }
+        let http =
+            builder.build().map_err(|e| LlmError::Refused(format!("cannot build the HTTP client: {e}")))?;
+        let http_for_async_openai = http.clone();
         let transport = tower::service_fn(move |factory: HttpRequestFactory| {
             let http = http.clone();
             let plain = plain.clone();
