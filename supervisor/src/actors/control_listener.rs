@@ -22,6 +22,9 @@ use tokio_util::sync::CancellationToken;
 /// How often a replica notes itself in the registry.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 
+/// How long the listener waits for its channel to close when stopped.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
 pub struct ControlListener;
 
 #[derive(Clone)]
@@ -67,7 +70,12 @@ impl Actor for ControlListener {
         state: &mut ListenerState,
     ) -> Result<(), ActorProcessingErr> {
         state.stop.cancel();
-        state.task.abort();
+        // The listener closes its channel before the replica closes the connection (a channel
+        // dropped by an aborted task is closed later, on a closing connection: lapin logs that
+        // as a connection error).
+        if tokio::time::timeout(CLOSE_WAIT, &mut state.task).await.is_err() {
+            state.task.abort();
+        }
         Ok(())
     }
 }
@@ -110,7 +118,10 @@ async fn serve(args: &ListenerArgs, stop: &CancellationToken) -> Result<(), Stri
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     loop {
         tokio::select! {
-            _ = stop.cancelled() => return Ok(()),
+            _ = stop.cancelled() => {
+                let _ = tokio::time::timeout(CLOSE_WAIT, channel.close(200, "replica stopping".into())).await;
+                return Ok(());
+            }
             _ = heartbeat.tick() => {
                 if let Some(registry) = &args.registry {
                     let now = crate::hitl::decision::unix_ms(std::time::SystemTime::now());

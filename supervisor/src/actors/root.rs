@@ -86,6 +86,10 @@ pub enum RootMessage {
 /// How long a failed helper waits before it starts again.
 const HELPER_RESTART: Duration = Duration::from_secs(1);
 
+/// How long a draining replica waits for each helper to stop (the control listener closes its
+/// channel within 2 s).
+const HELPER_STOP: Duration = Duration::from_secs(3);
+
 pub struct RootState {
     publisher: ActorRef<PublisherMessage>,
     hitl: ActorRef<HitlMessage>,
@@ -232,11 +236,15 @@ impl Actor for RootSupervisor {
                     tracing::warn!("events may not all be flushed");
                 }
                 state.listener_stop.cancel();
-                for (_, cell) in &state.helpers {
-                    if let Some(cell) = cell {
-                        cell.stop(None);
-                    }
-                }
+                // The helpers hold channels on the replica's connection: each has closed its
+                // own before the reply lets the runtime close the connection (a channel close
+                // still in flight then is reported by lapin as a connection error).
+                let stops = state
+                    .helpers
+                    .iter()
+                    .filter_map(|(_, cell)| cell.as_ref())
+                    .map(|cell| cell.stop_and_wait(None, Some(HELPER_STOP)));
+                futures_util::future::join_all(stops).await;
                 state.hitl.stop(None);
                 state.publisher.stop(None);
                 let _ = reply.send(());
