@@ -68,6 +68,19 @@ async fn an_attempt_without_an_answer_ends_at_the_request_timeout() {
 }
 
 #[tokio::test]
+async fn an_answer_larger_than_the_limit_is_refused_not_retried() {
+    let server = LlmServer::start().await;
+    server.set_default(Reply::content("x".repeat(5 << 20)));
+    let llm = OpenAiLlm::new(server.client_settings()).expect("client");
+    let err = llm.complete(&simple_request()).await.expect_err("too large");
+    match err {
+        LlmError::Refused(why) => assert_eq!(why, "the answer is larger than 4 MiB"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.count(), 1);
+}
+
+#[tokio::test]
 async fn the_overall_deadline_ends_a_hanging_endpoint() {
     let server = LlmServer::start().await;
     server.set_default(Reply::Hang);

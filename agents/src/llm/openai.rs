@@ -15,7 +15,7 @@
 //! in the prompt as well, so `json_object` output still knows its shape.
 
 use super::backoff::Backoff;
-use super::plain_http::PlainHttp;
+use super::plain_http::{PlainHttp, Unanswered, MAX_ANSWER};
 use super::reply_body::ChatReply;
 use super::request_body::{ChatBody, Format, Message};
 use super::{LlmClient, LlmError, LlmInfo, LlmReply, LlmRequest};
@@ -23,6 +23,7 @@ use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
 use async_trait::async_trait;
+use http_body_util::{BodyExt, Limited};
 use hyper_util::client::proxy::matcher::Matcher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -153,7 +154,16 @@ impl OpenAiLlm {
                 let request = factory.build().await?;
                 let response = match plain {
                     Some(plain) => plain.send(request).await?,
-                    None => http.execute(request).await.map_err(OpenAIError::Reqwest)?,
+                    None => {
+                        let response = http.execute(request).await.map_err(OpenAIError::Reqwest)?;
+                        let (parts, body) = http::Response::from(response).into_parts();
+                        let body = Limited::new(body, MAX_ANSWER)
+                            .collect()
+                            .await
+                            .map_err(|e| OpenAIError::Boxed(Box::new(Unanswered::reading(e))))?
+                            .to_bytes();
+                        reqwest::Response::from(http::Response::from_parts(parts, body))
+                    }
                 };
                 let status = response.status();
                 if status.as_u16() == 429 || status.is_server_error() {
@@ -222,6 +232,10 @@ impl OpenAiLlm {
                     None => Attempt::Transient { why: status.to_string(), retry_after: status.retry_after },
                 },
                 Ok(status) => Attempt::Transient { why: status.to_string(), retry_after: status.retry_after },
+                // Asking again would read as much again.
+                Err(other) if matches!(other.downcast_ref(), Some(Unanswered::TooLarge)) => {
+                    Attempt::Refused(other.to_string())
+                }
                 Err(other) => Attempt::Transient { why: other.to_string(), retry_after: None },
             },
             Err(OpenAIError::Reqwest(e)) if e.is_timeout() => Attempt::Transient {

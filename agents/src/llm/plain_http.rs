@@ -6,10 +6,11 @@
 //! request goes out as it was built. reqwest still carries every `https://` endpoint
 //! (TLS) and every endpoint a proxy variable covers (`HTTP_PROXY`, `ALL_PROXY`, unless
 //! `NO_PROXY`), read by the same matcher reqwest reads them with. The timeout covers the whole
-//! exchange, the answer's body included, as reqwest's does.
+//! exchange, the answer's body included, as reqwest's does. On either route the answer is read
+//! whole up to [`MAX_ANSWER`]: a larger one is refused, not buffered.
 
 use async_openai::error::OpenAIError;
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::proxy::matcher::Matcher;
@@ -17,11 +18,17 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::error::Error;
 use std::time::Duration;
 
+/// The largest answer body read (a chat completion of a few thousand tokens, with their
+/// log-probabilities, is well under 1 MiB).
+pub(super) const MAX_ANSWER: usize = 4 << 20;
+
 /// Why a request got no answer.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum Unanswered {
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+    #[error("the answer is larger than {} MiB", MAX_ANSWER >> 20)]
+    TooLarge,
     #[error("{0}")]
     Failed(String),
 }
@@ -36,6 +43,14 @@ impl Unanswered {
             cause = c.source();
         }
         Self::Failed(text)
+    }
+
+    /// Why an answer's body could not be read (through [`Limited`]).
+    pub(super) fn reading(e: Box<dyn Error + Send + Sync>) -> Self {
+        match e.downcast_ref::<LengthLimitError>() {
+            Some(_) => Self::TooLarge,
+            None => Self::failed(&*e),
+        }
     }
 }
 
@@ -66,7 +81,8 @@ impl PlainHttp {
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| Unanswered::failed(&e))?;
             let (parts, body) = response.into_parts();
-            let body = body.collect().await.map_err(|e| Unanswered::failed(&e))?.to_bytes();
+            let body =
+                Limited::new(body, MAX_ANSWER).collect().await.map_err(Unanswered::reading)?.to_bytes();
             Ok::<_, Unanswered>(http::Response::from_parts(parts, body))
         };
         match tokio::time::timeout(self.timeout, exchange).await {
