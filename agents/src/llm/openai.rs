@@ -15,7 +15,7 @@
 //! in the prompt as well, so `json_object` output still knows its shape.
 
 use super::backoff::Backoff;
-use super::plain_http::{PlainHttp, Unanswered, MAX_ANSWER};
+use super::plain_http::{read_whole, PlainHttp, Unanswered};
 use super::reply_body::ChatReply;
 use super::request_body::{ChatBody, Format, Message};
 use super::{LlmClient, LlmError, LlmInfo, LlmReply, LlmRequest};
@@ -23,7 +23,6 @@ use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
 use async_trait::async_trait;
-use http_body_util::{BodyExt, Limited};
 use hyper_util::client::proxy::matcher::Matcher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -156,13 +155,9 @@ impl OpenAiLlm {
                     Some(plain) => plain.send(request).await?,
                     None => {
                         let response = http.execute(request).await.map_err(OpenAIError::Reqwest)?;
-                        let (parts, body) = http::Response::from(response).into_parts();
-                        let body = Limited::new(body, MAX_ANSWER)
-                            .collect()
+                        read_whole(http::Response::from(response))
                             .await
-                            .map_err(|e| OpenAIError::Boxed(Box::new(Unanswered::reading(e))))?
-                            .to_bytes();
-                        reqwest::Response::from(http::Response::from_parts(parts, body))
+                            .map_err(|e| OpenAIError::Boxed(Box::new(e)))?
                     }
                 };
                 let status = response.status();

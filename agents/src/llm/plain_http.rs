@@ -46,7 +46,7 @@ impl Unanswered {
     }
 
     /// Why an answer's body could not be read (through [`Limited`]).
-    pub(super) fn reading(e: Box<dyn Error + Send + Sync>) -> Self {
+    fn reading(e: Box<dyn Error + Send + Sync>) -> Self {
         match e.downcast_ref::<LengthLimitError>() {
             Some(_) => Self::TooLarge,
             None => Self::failed(&*e),
@@ -80,17 +80,25 @@ impl PlainHttp {
         let request = http::Request::try_from(request).map_err(OpenAIError::Reqwest)?;
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| Unanswered::failed(&e))?;
-            let (parts, body) = response.into_parts();
-            let body =
-                Limited::new(body, MAX_ANSWER).collect().await.map_err(Unanswered::reading)?.to_bytes();
-            Ok::<_, Unanswered>(http::Response::from_parts(parts, body))
+            read_whole(response).await
         };
         match tokio::time::timeout(self.timeout, exchange).await {
-            Ok(Ok(response)) => Ok(reqwest::Response::from(response)),
+            Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => Err(OpenAIError::Boxed(Box::new(e))),
             Err(_) => Err(OpenAIError::Boxed(Box::new(Unanswered::Timeout(self.timeout)))),
         }
     }
+}
+
+/// The answer with its body read whole, up to [`MAX_ANSWER`] (either route's body).
+pub(super) async fn read_whole<B>(response: http::Response<B>) -> Result<reqwest::Response, Unanswered>
+where
+    B: BodyExt,
+    B::Error: Into<Box<dyn Error + Send + Sync>>,
+{
+    let (parts, body) = response.into_parts();
+    let body = Limited::new(body, MAX_ANSWER).collect().await.map_err(Unanswered::reading)?.to_bytes();
+    Ok(reqwest::Response::from(http::Response::from_parts(parts, body)))
 }
 
 #[cfg(test)]
