@@ -176,8 +176,13 @@ async fn a_replica_drained_through_the_api_exits_cleanly() {
         let timed = value("overseer_task_duration_seconds_count", &["queue=\"auto_orders\""]);
         let scored = value("overseer_confidence_count", &["workflow=\"order_processing\""]);
         let tokens = value("overseer_llm_tokens_total", &["agent=\"order\"", "kind=\"prompt\""]);
+        // The producer's own counts (librdkafka's statistics, every 5 s): three records per
+        // executed task, carried in at least one produce request and at most one each.
+        let records = value("overseer_kafka_records_sent_total", &[]);
+        let requests = value("overseer_kafka_produce_requests_total", &[]);
         executed.is_some_and(|n| {
             n >= 2.0
+                && records.is_some_and(|r| r >= 3.0 * n && requests.is_some_and(|q| q >= 1.0 && q <= r))
                 && completions == Some(n)
                 && calls.is_some_and(|c| c >= n)
                 && timed.is_some_and(|t| t >= n)

@@ -62,6 +62,12 @@ pub const HITL_THRESHOLD: &str = "overseer_hitl_confidence_threshold";
 pub const NOTIFICATIONS: &str = "overseer_notifications_total";
 /// Events handed to the sink, by `topic` and `outcome` (delivered, failed).
 pub const EVENTS: &str = "overseer_events_total";
+/// Produce requests the Kafka producer sent (from librdkafka's statistics, every
+/// `statistics.interval.ms`): with [`KAFKA_RECORDS_SENT`], how many records a request carries.
+pub const KAFKA_PRODUCE_REQUESTS: &str = "overseer_kafka_produce_requests_total";
+/// Records the Kafka producer sent in its produce requests (retries included; from the same
+/// statistics).
+pub const KAFKA_RECORDS_SENT: &str = "overseer_kafka_records_sent_total";
 /// HTTP requests refused for their credentials, by `reason` (missing, expired, signature, ...).
 pub const HTTP_AUTH_FAILURES: &str = "overseer_http_auth_failures_total";
 /// 1 when this replica reaches a service it depends on, 0 when not, by `dependency` (redis,

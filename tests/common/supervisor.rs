@@ -35,7 +35,8 @@ pub async fn queue_of(client: &reqwest::Client, base: &str, queue: &str) -> Valu
 pub fn sample(page: &str, name: &str, labels: &[&str]) -> Option<f64> {
     page.lines()
         .find(|l| {
-            l.strip_prefix(name).is_some_and(|rest| rest.starts_with('{'))
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || (labels.is_empty() && rest.starts_with(' ')))
                 && labels.iter().all(|label| l.contains(label))
         })
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
