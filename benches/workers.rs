@@ -272,6 +272,9 @@ struct Run {
     /// Mean ms from a task's delivery to its settlement, and the mean ms of its model calls,
     /// from overseer's own /metrics (every task of the process).
     task_ms: (f64, f64),
+    /// Kafka produce requests per task and records per request over the load, from the
+    /// producer's own statistics on /metrics.
+    kafka_batching: (f64, f64),
 }
 
 /// The mean of a histogram on a Prometheus text page (`<name>_sum` / `<name>_count`, summed
@@ -286,13 +289,45 @@ fn histogram_mean_ms(page: &str, name: &str) -> f64 {
     1000.0 * total("_sum") / total("_count").max(1.0)
 }
 
-/// A task's time in the process against its model call, from the replica's /metrics.
-async fn task_figures(port: u16) -> (f64, f64) {
-    let url = format!("http://127.0.0.1:{port}/metrics");
-    let page = match common::auth::get(url).await {
+/// The replica's /metrics page (empty when it does not answer).
+async fn metrics_page(port: u16) -> String {
+    match common::auth::get(format!("http://127.0.0.1:{port}/metrics")).await {
         Ok(response) => response.text().await.unwrap_or_default(),
         Err(_) => String::new(),
-    };
+    }
+}
+
+/// A counter on a Prometheus text page, summed over its label sets.
+fn counter_total(page: &str, name: &str) -> f64 {
+    page.lines()
+        .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with([' ', '{'])))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+/// The Kafka producer's (produce requests, records sent) from the replica's /metrics, once its
+/// statistics (every 5 s) count every event delivered so far (at most 12 s).
+async fn kafka_sent(port: u16) -> (f64, f64) {
+    let deadline = Instant::now() + Duration::from_secs(12);
+    loop {
+        let page = metrics_page(port).await;
+        let requests = counter_total(&page, "overseer_kafka_produce_requests_total");
+        let records = counter_total(&page, "overseer_kafka_records_sent_total");
+        let delivered = page
+            .lines()
+            .filter(|l| l.starts_with("overseer_events_total{") && l.contains("outcome=\"delivered\""))
+            .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+            .sum::<f64>();
+        if (records >= delivered && delivered > 0.0) || Instant::now() > deadline {
+            return (requests, records);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A task's time in the process against its model call, from the replica's /metrics.
+async fn task_figures(port: u16) -> (f64, f64) {
+    let page = metrics_page(port).await;
     (
         histogram_mean_ms(&page, "overseer_task_duration_seconds"),
         histogram_mean_ms(&page, "overseer_llm_duration_seconds"),
@@ -345,6 +380,7 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let kafka_before = kafka_sent(port).await;
     let (cpu_before, idle_rss_kib, idle_file_kib, _) = process_figures(pid);
     let broker_pids: Vec<Option<u32>> = BROKERS.iter().map(|(_, port)| listener_pid(*port)).collect();
     let brokers_before = broker_cpu(&broker_pids);
@@ -361,6 +397,7 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
     let brokers_after = broker_cpu(&broker_pids);
     let harness_after = own_cpu();
     let times: Vec<Instant> = seen.lock().expect("lock").iter().map(|(_, t)| *t).collect();
+    let kafka_after = kafka_sent(port).await;
     // Latency below capacity: tasks published one by one at `paced` per second for 10 s,
     // each from its publish to its outcome on Kafka.
     let latency = match paced {
@@ -368,6 +405,8 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
         None => None,
     };
     let task_ms = task_figures(port).await;
+    let (requests, records) = (kafka_after.0 - kafka_before.0, kafka_after.1 - kafka_before.1);
+    let kafka_batching = (requests / tasks as f64, records / requests.max(1.0));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let load = &times[1..];
     let last = load.last().copied().unwrap_or(started);
@@ -395,6 +434,7 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
         wall: last - started,
         latency,
         task_ms,
+        kafka_batching,
     }
 }
 
@@ -461,6 +501,11 @@ fn brokers_text(run: &Run) -> String {
     parts.join(", ")
 }
 
+/// "0.45 (6.7 records each)": Kafka produce requests per task.
+fn kafka_text(run: &Run) -> String {
+    format!("{:.2} ({:.1} records each)", run.kafka_batching.0, run.kafka_batching.1)
+}
+
 /// How many of the functions build/code-order.txt lists the measured binary defines: a list
 /// gone stale (a compiler or dependency update renames symbols) shows as a low count, and the
 /// replica's idle RSS grows back by several MiB (docs/benchmarks.md, seventh round). `None`
@@ -511,12 +556,13 @@ fn main() {
         if wanted("zero") {
             let zero = overseer_run(n, Duration::ZERO, zero_c, Some(200.0)).await;
             println!(
-                "zero-latency LLM: {:.0} tasks/s ({:.1}% of consume+ack), cpu {:?}/task ({:?} system), brokers {}, rss idle {} KiB ({} KiB file-backed) peak {} KiB, startup {:?}",
+                "zero-latency LLM: {:.0} tasks/s ({:.1}% of consume+ack), cpu {:?}/task ({:?} system), brokers {}, kafka requests/task {}, rss idle {} KiB ({} KiB file-backed) peak {} KiB, startup {:?}",
                 zero.per_second,
                 100.0 * zero.per_second / consume,
                 zero.cpu_per_task,
                 zero.sys_per_task,
                 brokers_text(&zero),
+                kafka_text(&zero),
                 zero.idle_rss_kib,
                 zero.idle_file_kib,
                 zero.peak_rss_kib,
@@ -531,12 +577,13 @@ fn main() {
         for (label, l, tasks) in latency_runs.into_iter().filter(|(label, _, _)| wanted(label)) {
             let run = overseer_run(tasks, Duration::from_secs_f64(l), 512, None).await;
             println!(
-                "{label}, C=512: steady {:.0} tasks/s = {:.1}% of C/L ({:.0}), cpu {:?}/task, brokers {}, peak rss {} KiB, task {:.1} ms of which the model {:.1} ms",
+                "{label}, C=512: steady {:.0} tasks/s = {:.1}% of C/L ({:.0}), cpu {:?}/task, brokers {}, kafka requests/task {}, peak rss {} KiB, task {:.1} ms of which the model {:.1} ms",
                 run.steady_per_second,
                 100.0 * run.steady_per_second / (512.0 / l),
                 512.0 / l,
                 run.cpu_per_task,
                 brokers_text(&run),
+                kafka_text(&run),
                 run.peak_rss_kib,
                 run.task_ms.0,
                 run.task_ms.1
@@ -544,19 +591,20 @@ fn main() {
             rows.push((label, 512, l, run));
         }
         println!();
-        println!("| run | C | tasks | tasks/s | steady tasks/s | target | cpu/task (system) | brokers' and harness' cpu/task | idle RSS (file-backed) | peak RSS | startup |");
-        println!("|---|---|---|---|---|---|---|---|---|---|---|");
+        println!("| run | C | tasks | tasks/s | steady tasks/s | target | cpu/task (system) | brokers' and harness' cpu/task | Kafka requests/task | idle RSS (file-backed) | peak RSS | startup |");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
         let mut json_rows = Vec::new();
         for (label, c, l, r) in &rows {
             let target = if *l == 0.0 { format!("{:.0} (50% of consume+ack)", consume / 2.0) } else { format!("{:.0} (95% of C/L)", 0.95 * *c as f64 / l) };
             println!(
-                "| {label} | {c} | {} | {:.0} | {:.0} | {target} | {} µs ({}) | {} | {:.1} MiB ({:.1}) | {:.1} MiB | {} ms |",
+                "| {label} | {c} | {} | {:.0} | {:.0} | {target} | {} µs ({}) | {} | {} | {:.1} MiB ({:.1}) | {:.1} MiB | {} ms |",
                 r.tasks,
                 r.per_second,
                 r.steady_per_second,
                 r.cpu_per_task.as_micros(),
                 r.sys_per_task.as_micros(),
                 brokers_text(r),
+                kafka_text(r),
                 r.idle_rss_kib as f64 / 1024.0,
                 r.idle_file_kib as f64 / 1024.0,
                 r.peak_rss_kib as f64 / 1024.0,
@@ -569,6 +617,8 @@ fn main() {
                 "sys_us_per_task": r.sys_per_task.as_micros() as u64,
                 "broker_cpu_us_per_task": BROKERS.iter().zip(&r.broker_per_task).map(|((n, _), d)| (n.to_string(), json!(d.as_micros() as u64))).collect::<serde_json::Map<_, _>>(),
                 "harness_cpu_us_per_task": r.harness_per_task.as_micros() as u64,
+                "kafka_produce_requests_per_task": r.kafka_batching.0,
+                "kafka_records_per_request": r.kafka_batching.1,
                 "idle_rss_kib": r.idle_rss_kib, "idle_rss_file_kib": r.idle_file_kib,
                 "peak_rss_kib": r.peak_rss_kib, "startup_ms": r.startup.as_millis() as u64,
                 "wall_s": r.wall.as_secs_f64(),
