@@ -49,8 +49,11 @@ fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// Persistent 1 KiB messages through a plain lapin loop: (publish/s, consume+ack/s).
-async fn amqp_ceiling(url: &str, n: usize) -> (f64, f64) {
+/// Persistent 1 KiB messages through a plain lapin loop: (publish/s, consume+ack/s, this
+/// process's CPU per message consumed and acked). The last is a yardstick of the machine's
+/// speed for overseer's CPU per task: the same kind of work (an async Rust AMQP client), at its
+/// simplest, measured in the same run.
+async fn amqp_ceiling(url: &str, n: usize) -> (f64, f64, Duration) {
     let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await.expect("AMQP");
     let ch = conn.create_channel().await.expect("channel");
     ch.confirm_select(ConfirmSelectOptions::default()).await.expect("confirms");
@@ -92,14 +95,15 @@ async fn amqp_ceiling(url: &str, n: usize) -> (f64, f64) {
         .basic_consume(queue.into(), "bench".into(), BasicConsumeOptions::default(), FieldTable::default())
         .await
         .expect("consume");
-    let started = Instant::now();
+    let (started, cpu_before) = (Instant::now(), own_cpu());
     for _ in 0..n {
         let delivery = consumer.next().await.expect("delivery").expect("ok");
         delivery.ack(BasicAckOptions::default()).await.expect("ack");
     }
     let consume = n as f64 / started.elapsed().as_secs_f64();
+    let cpu_per_message = (own_cpu() - cpu_before) / n as u32;
     let _ = conn.close(0, "done".into()).await;
-    (publish, consume)
+    (publish, consume, cpu_per_message)
 }
 
 /// 1 KiB records with acks=all: records/s.
@@ -537,12 +541,12 @@ fn main() {
     runtime.block_on(async {
         let n = env_or("BENCH_TASKS", 4000);
         let vhost = common::Vhost::new();
-        let (publish, consume) = amqp_ceiling(&vhost.amqp_url(), 20_000).await;
+        let (publish, consume, plain_cpu) = amqp_ceiling(&vhost.amqp_url(), 20_000).await;
         // The topology (Kafka topics included) exists before the Kafka ceiling writes to it:
         // on a fresh broker, setting up an environment creates the topics.
         drop(TestEnv::new().await);
         let kafka = kafka_ceiling(20_000).await;
-        println!("ceiling: publish+confirm {publish:.0}/s, consume+ack {consume:.0}/s, kafka acks=all {kafka:.0}/s");
+        println!("ceiling: publish+confirm {publish:.0}/s, consume+ack {consume:.0}/s, kafka acks=all {kafka:.0}/s; a plain lapin consume+ack costs its process {plain_cpu:?} per message");
         let code_order = code_order_matched();
         if let Some((matched, listed)) = code_order {
             println!("code order: {matched} of the {listed} functions build/code-order.txt lists are in this binary{}",
@@ -567,6 +571,10 @@ fn main() {
                 zero.idle_file_kib,
                 zero.peak_rss_kib,
                 zero.startup
+            );
+            println!(
+                "zero-latency LLM: overseer's CPU per task is {:.1} times a plain lapin consume+ack's per message",
+                zero.cpu_per_task.as_secs_f64() / plain_cpu.as_secs_f64().max(1e-9)
             );
             if let Some((p50, p99)) = zero.latency {
                 println!("zero-latency LLM, 200 tasks/s paced: publish -> outcome on Kafka p50 {p50:.1} ms, p99 {p99:.1} ms");
@@ -627,7 +635,8 @@ fn main() {
             }));
         }
         let report = json!({
-            "ceiling": {"amqp_publish_confirm_per_s": publish, "amqp_consume_ack_per_s": consume, "kafka_acks_all_per_s": kafka},
+            "ceiling": {"amqp_publish_confirm_per_s": publish, "amqp_consume_ack_per_s": consume, "kafka_acks_all_per_s": kafka,
+                "amqp_consume_ack_client_cpu_us_per_message": plain_cpu.as_secs_f64() * 1e6},
             "runs": json_rows,
             "code_order_matched": code_order.map(|(matched, listed)| json!({"matched": matched, "listed": listed})),
         });
