@@ -7,7 +7,7 @@ use crate::events::{EventSink, SinkError};
 use crate::health::Health;
 use crate::pipeline::testing::{ctx, order, pipeline_with};
 use crate::transport::memory::{MemoryBroker, Message};
-use crate::transport::settle::RetryPolicy;
+use crate::transport::plan::RetryPolicy;
 use async_trait::async_trait;
 use ractor::Actor;
 use serde_json::json;

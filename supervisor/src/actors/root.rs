@@ -22,7 +22,7 @@ use crate::hitl::service::HitlService;
 use crate::ledger::Ledger;
 use crate::pipeline::{Pipeline, PipelineParts, QueueContext};
 use crate::transport::link::AmqpLink;
-use crate::transport::settle::RetryPolicy;
+use crate::transport::plan::RetryPolicy;
 use crate::transport::Transport;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::collections::BTreeMap;

@@ -21,7 +21,7 @@ use crate::onboarding::{self, Onboarding};
 use crate::pipeline::intake::INTAKE_AGENT;
 use crate::pipeline::{PipelineParts, QueueContext};
 use crate::transport::link::AmqpLink;
-use crate::transport::settle::RetryPolicy;
+use crate::transport::plan::RetryPolicy;
 use crate::workflows::WorkflowRegistry;
 use overseer_agents::agent;
 use overseer_agents::llm::backoff::Backoff;

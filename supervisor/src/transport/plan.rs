@@ -2,9 +2,29 @@
 //! was and the queue's retry policy alone, what happens to the message. No broker here; the
 //! settler (settle.rs) carries the plan out, acking only once what the plan makes durable is.
 
-use super::settle::RetryPolicy;
 use crate::pipeline::Outcome;
 use std::time::Duration;
+
+/// How a queue retries.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    /// The retry tiers, shortest first (`[retry].delays`).
+    pub delays: Vec<Duration>,
+}
+
+impl RetryPolicy {
+    /// The tier for the retry after `attempt`: tier `attempt-1` (capped at the longest), or
+    /// the shortest tier not shorter than the server's Retry-After.
+    pub fn tier(&self, attempt: u32, after: Option<Duration>) -> Option<Duration> {
+        let by_attempt = self
+            .delays
+            .get((attempt.saturating_sub(1) as usize).min(self.delays.len().saturating_sub(1)))
+            .copied()?;
+        let wanted = after.unwrap_or_default().max(by_attempt);
+        self.delays.iter().copied().find(|d| *d >= wanted).or(self.delays.last().copied())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Settlement {
@@ -128,5 +148,15 @@ mod tests {
             Settlement::RetryLater { delay: Duration::from_secs(5), next_attempt: None, last_error: None },
             "not dead-lettered at the attempt limit: a deferral is no attempt"
         );
+    }
+
+    #[test]
+    fn tiers_follow_the_attempt_and_honour_retry_after() {
+        let p = RetryPolicy { max_attempts: 5, delays: [1, 5, 30].map(Duration::from_secs).to_vec() };
+        assert_eq!(p.tier(1, None), Some(Duration::from_secs(1)));
+        assert_eq!(p.tier(2, None), Some(Duration::from_secs(5)));
+        assert_eq!(p.tier(9, None), Some(Duration::from_secs(30)));
+        assert_eq!(p.tier(1, Some(Duration::from_secs(3))), Some(Duration::from_secs(5)));
+        assert_eq!(p.tier(1, Some(Duration::from_secs(300))), Some(Duration::from_secs(30)));
     }
 }

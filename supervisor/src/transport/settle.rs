@@ -2,7 +2,7 @@
 //! its outcome is durable: the pipeline has delivered the events or parked the decision, or the
 //! broker took the retry or dead-letter copy. Anything else goes back to the queue.
 
-use super::plan::Settlement;
+use super::plan::{RetryPolicy, Settlement};
 use super::{Delivery, TransportError};
 use crate::events::contract::ErrorEvent;
 use crate::events::event::topic;
@@ -11,27 +11,6 @@ use crate::ledger::Ledger;
 use crate::ledger::OUTCOME_RETENTION;
 use crate::pipeline::{Outcome, QueueContext, TaskClaim};
 use std::time::Duration;
-
-/// How a queue retries.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-    /// The retry tiers, shortest first (`[retry].delays`).
-    pub delays: Vec<Duration>,
-}
-
-impl RetryPolicy {
-    /// The tier for the retry after `attempt`: tier `attempt-1` (capped at the longest), or
-    /// the shortest tier not shorter than the server's Retry-After.
-    pub fn tier(&self, attempt: u32, after: Option<Duration>) -> Option<Duration> {
-        let by_attempt = self
-            .delays
-            .get((attempt.saturating_sub(1) as usize).min(self.delays.len().saturating_sub(1)))
-            .copied()?;
-        let wanted = after.unwrap_or_default().max(by_attempt);
-        self.delays.iter().copied().find(|d| *d >= wanted).or(self.delays.last().copied())
-    }
-}
 
 /// What settling did with a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,20 +118,5 @@ impl Settler<'_> {
         }
         delivery.ack().await?;
         Ok(true)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tiers_follow_the_attempt_and_honour_retry_after() {
-        let p = RetryPolicy { max_attempts: 5, delays: [1, 5, 30].map(Duration::from_secs).to_vec() };
-        assert_eq!(p.tier(1, None), Some(Duration::from_secs(1)));
-        assert_eq!(p.tier(2, None), Some(Duration::from_secs(5)));
-        assert_eq!(p.tier(9, None), Some(Duration::from_secs(30)));
-        assert_eq!(p.tier(1, Some(Duration::from_secs(3))), Some(Duration::from_secs(5)));
-        assert_eq!(p.tier(1, Some(Duration::from_secs(300))), Some(Duration::from_secs(30)));
     }
 }
