@@ -284,13 +284,8 @@ struct Run {
 /// The mean of a histogram on a Prometheus text page (`<name>_sum` / `<name>_count`, summed
 /// over its label sets).
 fn histogram_mean_ms(page: &str, name: &str) -> f64 {
-    let total = |suffix: &str| -> f64 {
-        page.lines()
-            .filter(|l| l.starts_with(&format!("{name}{suffix}")))
-            .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
-            .sum()
-    };
-    1000.0 * total("_sum") / total("_count").max(1.0)
+    1000.0 * sample_total(page, &format!("{name}_sum"), &[])
+        / sample_total(page, &format!("{name}_count"), &[]).max(1.0)
 }
 
 /// The replica's /metrics page (empty when it does not answer).
@@ -301,10 +296,12 @@ async fn metrics_page(port: u16) -> String {
     }
 }
 
-/// A counter on a Prometheus text page, summed over its label sets.
-fn counter_total(page: &str, name: &str) -> f64 {
+/// The samples of `name` on a Prometheus text page whose labels include each of `labels`
+/// (written `key="value"`), summed.
+fn sample_total(page: &str, name: &str, labels: &[&str]) -> f64 {
     page.lines()
         .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with([' ', '{'])))
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
         .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
         .sum()
 }
@@ -315,13 +312,9 @@ async fn kafka_sent(port: u16) -> (f64, f64) {
     let deadline = Instant::now() + Duration::from_secs(12);
     loop {
         let page = metrics_page(port).await;
-        let requests = counter_total(&page, "overseer_kafka_produce_requests_total");
-        let records = counter_total(&page, "overseer_kafka_records_sent_total");
-        let delivered = page
-            .lines()
-            .filter(|l| l.starts_with("overseer_events_total{") && l.contains("outcome=\"delivered\""))
-            .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
-            .sum::<f64>();
+        let requests = sample_total(&page, "overseer_kafka_produce_requests_total", &[]);
+        let records = sample_total(&page, "overseer_kafka_records_sent_total", &[]);
+        let delivered = sample_total(&page, "overseer_events_total", &["outcome=\"delivered\""]);
         if (records >= delivered && delivered > 0.0) || Instant::now() > deadline {
             return (requests, records);
         }

@@ -234,7 +234,7 @@ impl OpenAiLlm {
                 Err(other) => Attempt::Transient { why: other.to_string(), retry_after: None },
             },
             Err(OpenAIError::Reqwest(e)) if e.is_timeout() => Attempt::Transient {
-                why: format!("no answer within {:?}", self.settings.request_timeout),
+                why: Unanswered::Timeout(self.settings.request_timeout).to_string(),
                 retry_after: None,
             },
             Err(OpenAIError::Reqwest(e)) => {
