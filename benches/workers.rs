@@ -279,6 +279,8 @@ struct Run {
     /// Kafka produce requests per task and records per request over the load, from the
     /// producer's own statistics on /metrics.
     kafka_batching: (f64, f64),
+    /// RabbitMQ `basic.ack` frames per task over the load (acks folded per channel).
+    ack_frames_per_task: f64,
 }
 
 /// The mean of a histogram on a Prometheus text page (`<name>_sum` / `<name>_count`, summed
@@ -320,6 +322,11 @@ async fn kafka_sent(port: u16) -> (f64, f64) {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// The `basic.ack` frames the replica sent so far, from its /metrics.
+async fn ack_frames(port: u16) -> f64 {
+    sample_total(&metrics_page(port).await, "overseer_amqp_ack_frames_total", &[])
 }
 
 /// A task's time in the process against its model call, from the replica's /metrics.
@@ -378,6 +385,7 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let kafka_before = kafka_sent(port).await;
+    let acks_before = ack_frames(port).await;
     let (cpu_before, idle_rss_kib, idle_file_kib, _) = process_figures(pid);
     let broker_pids: Vec<Option<u32>> = BROKERS.iter().map(|(_, port)| listener_pid(*port)).collect();
     let brokers_before = broker_cpu(&broker_pids);
@@ -395,6 +403,7 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
     let harness_after = own_cpu();
     let times: Vec<Instant> = seen.lock().expect("lock").iter().map(|(_, t)| *t).collect();
     let kafka_after = kafka_sent(port).await;
+    let ack_frames_per_task = (ack_frames(port).await - acks_before) / tasks as f64;
     // Latency below capacity: tasks published one by one at `paced` per second for 10 s,
     // each from its publish to its outcome on Kafka.
     let latency = match paced {
@@ -432,6 +441,7 @@ async fn overseer_run(tasks: usize, delay: Duration, concurrency: usize, paced: 
         latency,
         task_ms,
         kafka_batching,
+        ack_frames_per_task,
     }
 }
 
@@ -498,9 +508,12 @@ fn brokers_text(run: &Run) -> String {
     parts.join(", ")
 }
 
-/// "0.45 (6.7 records each)": Kafka produce requests per task.
-fn kafka_text(run: &Run) -> String {
-    format!("{:.2} ({:.1} records each)", run.kafka_batching.0, run.kafka_batching.1)
+/// "0.45 (6.7 records each); 0.30": Kafka produce requests per task, then RabbitMQ ack frames.
+fn requests_text(run: &Run) -> String {
+    format!(
+        "{:.2} ({:.1} records each); {:.2}",
+        run.kafka_batching.0, run.kafka_batching.1, run.ack_frames_per_task
+    )
 }
 
 /// How many of the functions build/code-order.txt lists the measured binary defines: a list
@@ -553,13 +566,13 @@ fn main() {
         if wanted("zero") {
             let zero = overseer_run(n, Duration::ZERO, zero_c, Some(200.0)).await;
             println!(
-                "zero-latency LLM: {:.0} tasks/s ({:.1}% of consume+ack), cpu {:?}/task ({:?} system), brokers {}, kafka requests/task {}, rss idle {} KiB ({} KiB file-backed) peak {} KiB, startup {:?}",
+                "zero-latency LLM: {:.0} tasks/s ({:.1}% of consume+ack), cpu {:?}/task ({:?} system), brokers {}, kafka requests/task; ack frames/task {}, rss idle {} KiB ({} KiB file-backed) peak {} KiB, startup {:?}",
                 zero.per_second,
                 100.0 * zero.per_second / consume,
                 zero.cpu_per_task,
                 zero.sys_per_task,
                 brokers_text(&zero),
-                kafka_text(&zero),
+                requests_text(&zero),
                 zero.idle_rss_kib,
                 zero.idle_file_kib,
                 zero.peak_rss_kib,
@@ -578,13 +591,13 @@ fn main() {
         for (label, l, tasks) in latency_runs.into_iter().filter(|(label, _, _)| wanted(label)) {
             let run = overseer_run(tasks, Duration::from_secs_f64(l), 512, None).await;
             println!(
-                "{label}, C=512: steady {:.0} tasks/s = {:.1}% of C/L ({:.0}), cpu {:?}/task, brokers {}, kafka requests/task {}, peak rss {} KiB, task {:.1} ms of which the model {:.1} ms",
+                "{label}, C=512: steady {:.0} tasks/s = {:.1}% of C/L ({:.0}), cpu {:?}/task, brokers {}, kafka requests/task; ack frames/task {}, peak rss {} KiB, task {:.1} ms of which the model {:.1} ms",
                 run.steady_per_second,
                 100.0 * run.steady_per_second / (512.0 / l),
                 512.0 / l,
                 run.cpu_per_task,
                 brokers_text(&run),
-                kafka_text(&run),
+                requests_text(&run),
                 run.peak_rss_kib,
                 run.task_ms.0,
                 run.task_ms.1
@@ -592,7 +605,7 @@ fn main() {
             rows.push((label, 512, l, run));
         }
         println!();
-        println!("| run | C | tasks | tasks/s | steady tasks/s | target | cpu/task (system) | brokers' and harness' cpu/task | Kafka requests/task | idle RSS (file-backed) | peak RSS | startup |");
+        println!("| run | C | tasks | tasks/s | steady tasks/s | target | cpu/task (system) | brokers' and harness' cpu/task | Kafka requests/task; AMQP ack frames/task | idle RSS (file-backed) | peak RSS | startup |");
         println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
         let mut json_rows = Vec::new();
         for (label, c, l, r) in &rows {
@@ -605,7 +618,7 @@ fn main() {
                 r.cpu_per_task.as_micros(),
                 r.sys_per_task.as_micros(),
                 brokers_text(r),
-                kafka_text(r),
+                requests_text(r),
                 r.idle_rss_kib as f64 / 1024.0,
                 r.idle_file_kib as f64 / 1024.0,
                 r.peak_rss_kib as f64 / 1024.0,
@@ -620,6 +633,7 @@ fn main() {
                 "harness_cpu_us_per_task": r.harness_per_task.as_micros() as u64,
                 "kafka_produce_requests_per_task": r.kafka_batching.0,
                 "kafka_records_per_request": r.kafka_batching.1,
+                "amqp_ack_frames_per_task": r.ack_frames_per_task,
                 "idle_rss_kib": r.idle_rss_kib, "idle_rss_file_kib": r.idle_file_kib,
                 "peak_rss_kib": r.peak_rss_kib, "startup_ms": r.startup.as_millis() as u64,
                 "wall_s": r.wall.as_secs_f64(),

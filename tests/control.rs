@@ -180,9 +180,12 @@ async fn a_replica_drained_through_the_api_exits_cleanly() {
         // executed task, carried in at least one produce request and at most one each.
         let records = value("overseer_kafka_records_sent_total", &[]);
         let requests = value("overseer_kafka_produce_requests_total", &[]);
+        // Each executed task acked, in at least one frame and at most one frame each.
+        let ack_frames = value("overseer_amqp_ack_frames_total", &[]);
         executed.is_some_and(|n| {
             n >= 2.0
                 && records.is_some_and(|r| r >= 3.0 * n && requests.is_some_and(|q| q >= 1.0 && q <= r))
+                && ack_frames.is_some_and(|f| f >= 1.0 && f <= n)
                 && completions == Some(n)
                 && calls.is_some_and(|c| c >= n)
                 && timed.is_some_and(|t| t >= n)

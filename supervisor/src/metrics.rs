@@ -68,6 +68,9 @@ pub const KAFKA_PRODUCE_REQUESTS: &str = "overseer_kafka_produce_requests_total"
 /// Records the Kafka producer sent in its produce requests (retries included; from the same
 /// statistics).
 pub const KAFKA_RECORDS_SENT: &str = "overseer_kafka_records_sent_total";
+/// `basic.ack` frames sent to RabbitMQ: the acks a frame folds (`multiple`) count once, so with
+/// the tasks settled it says how many acks a frame carries.
+pub const AMQP_ACK_FRAMES: &str = "overseer_amqp_ack_frames_total";
 /// HTTP requests refused for their credentials, by `reason` (missing, expired, signature, ...).
 pub const HTTP_AUTH_FAILURES: &str = "overseer_http_auth_failures_total";
 /// 1 when this replica reaches a service it depends on, 0 when not, by `dependency` (redis,

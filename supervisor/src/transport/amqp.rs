@@ -1,8 +1,10 @@
 //! The RabbitMQ [`Transport`]: a session is a channel in confirm mode on the replica's one
 //! connection ([`AmqpLink`]); consuming is basic_qos + basic_consume with the consumer
-//! priority; retries go through the retry tiers' exchanges, dead letters to `<queue>.dlq`,
-//! both confirmed, mandatory and persistent (publish.rs).
+//! priority; a channel's acks are folded into as few frames as they can be (acks.rs); retries
+//! go through the retry tiers' exchanges, dead letters to `<queue>.dlq`, both confirmed,
+//! mandatory and persistent (publish.rs).
 
+use super::acks::Acks;
 use super::headers::{self, text};
 use super::link::AmqpLink;
 use super::publish::confirmed;
@@ -11,11 +13,11 @@ use crate::setup::desired::{dlq_name, retry_name};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-    ConfirmSelectOptions,
+    BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Consumer};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +31,8 @@ impl Transport for AmqpTransport {
         let conn = self.link.connection().await.map_err(|e| TransportError(e.to_string()))?;
         let channel = conn.create_channel().await?;
         channel.confirm_select(ConfirmSelectOptions::default()).await?;
-        Ok(Box::new(AmqpSession { channel, tag: String::new(), queue: String::new(), stream: None }))
+        let acks = Arc::new(Acks::start(channel.clone()));
+        Ok(Box::new(AmqpSession { channel, acks, tag: String::new(), queue: String::new(), stream: None }))
     }
 
     async fn outage(&self) -> Option<Duration> {
@@ -39,6 +42,7 @@ impl Transport for AmqpTransport {
 
 struct AmqpSession {
     channel: Channel,
+    acks: Arc<Acks>,
     tag: String,
     queue: String,
     stream: Option<Consumer>,
@@ -68,6 +72,7 @@ impl Session for AmqpSession {
         // After the cancel the stream yields what it buffered, then ends (bounded by prefetch).
         while let Ok(Some(Ok(delivery))) = tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
             delivery.nack(BasicNackOptions { requeue: true, multiple: false }).await?;
+            self.acks.settled_elsewhere(delivery.delivery_tag);
         }
         Ok(())
     }
@@ -80,7 +85,9 @@ impl Session for AmqpSession {
             Ok(delivery) => Ok(Arc::new(AmqpDelivery {
                 delivery,
                 channel: self.channel.clone(),
+                acks: self.acks.clone(),
                 queue: self.queue.clone(),
+                settled: AtomicBool::new(false),
             })),
             Err(e) => Err(e.into()),
         })
@@ -106,10 +113,21 @@ fn settled(sent: bool) -> Result<(), TransportError> {
 struct AmqpDelivery {
     delivery: lapin::message::Delivery,
     channel: Channel,
+    acks: Arc<Acks>,
     queue: String,
+    /// Acked or requeued already (a second settlement would close the channel).
+    settled: AtomicBool,
 }
 
 impl AmqpDelivery {
+    /// Claims the one settlement a delivery gets.
+    fn settling(&self) -> Result<(), TransportError> {
+        match self.settled.swap(true, Ordering::AcqRel) {
+            false => Ok(()),
+            true => Err(TransportError("the delivery was settled already".into())),
+        }
+    }
+
     /// A copy of the message to `exchange`/`routing_key` with `set` headers; true when taken.
     async fn copy(
         &self,
@@ -138,11 +156,15 @@ impl Delivery for AmqpDelivery {
     }
 
     async fn ack(&self) -> Result<(), TransportError> {
-        settled(self.delivery.ack(BasicAckOptions::default()).await?)
+        self.settling()?;
+        self.acks.ack(self.delivery.delivery_tag).await
     }
 
     async fn requeue(&self) -> Result<(), TransportError> {
-        settled(self.delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?)
+        self.settling()?;
+        settled(self.delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?)?;
+        self.acks.settled_elsewhere(self.delivery.delivery_tag);
+        Ok(())
     }
 
     async fn send_later(

@@ -4,6 +4,7 @@
 //! [`Delivery`] as its [`plan::Settlement`] says (settle.rs): ack, requeue, a copy through a
 //! retry tier, or a copy to the dead-letter queue, acked only once the copy is taken.
 
+pub mod acks;
 pub mod amqp;
 pub mod headers;
 pub mod link;

@@ -1,0 +1,123 @@
+//! Folded acks against the real RabbitMQ: acks asked together leave in one frame, and no
+//! frame ever acks a delivery that nobody settled (it goes back to the queue when the channel
+//! closes, as an unfolded ack would leave it).
+
+mod common;
+
+use common::Vhost;
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicCancelOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions,
+    BasicQosOptions, ConfirmSelectOptions, QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection};
+use overseer_supervisor::transport::acks::Acks;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+const QUEUE: &str = "acks";
+
+async fn publish(conn: &Connection, n: usize) {
+    let ch = conn.create_channel().await.expect("channel");
+    ch.confirm_select(ConfirmSelectOptions::default()).await.expect("confirms");
+    let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+    ch.queue_declare(QUEUE.into(), durable, FieldTable::default()).await.expect("declare");
+    for i in 0..n {
+        let props = BasicProperties::default().with_delivery_mode(2);
+        let body = i.to_string();
+        let confirm = ch
+            .basic_publish("".into(), QUEUE.into(), BasicPublishOptions::default(), body.as_bytes(), props)
+            .await
+            .expect("publish");
+        confirm.await.expect("confirmed");
+    }
+}
+
+/// `n` deliveries taken on a channel of their own, the consumer then cancelled (so a requeued
+/// one is not handed back).
+async fn take(conn: &Connection, n: usize) -> (Channel, Vec<lapin::message::Delivery>) {
+    let ch = conn.create_channel().await.expect("channel");
+    ch.basic_qos(n as u16, BasicQosOptions::default()).await.expect("qos");
+    let mut consumer = ch
+        .basic_consume(QUEUE.into(), "acks".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .await
+        .expect("consume");
+    let mut taken = Vec::new();
+    while taken.len() < n {
+        taken.push(consumer.next().await.expect("a delivery").expect("delivered"));
+    }
+    ch.basic_cancel("acks".into(), BasicCancelOptions::default()).await.expect("cancel");
+    (ch, taken)
+}
+
+/// Acks these deliveries, all asked at once, in a scrambled order.
+async fn ack_all(acks: &Arc<Acks>, deliveries: &[&lapin::message::Delivery]) {
+    let mut tags: Vec<u64> = deliveries.iter().map(|d| d.delivery_tag).collect();
+    tags.sort_by_key(|t| (t * 7919) % 1009);
+    let asked: Vec<_> = tags
+        .into_iter()
+        .map(|tag| {
+            let acks = acks.clone();
+            tokio::spawn(async move { acks.ack(tag).await })
+        })
+        .collect();
+    for ask in asked {
+        ask.await.expect("joined").expect("acked");
+    }
+}
+
+fn frames_sent(page: &str) -> u64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix("overseer_amqp_ack_frames_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn queued(conn: &Connection) -> u32 {
+    let ch = conn.create_channel().await.expect("channel");
+    let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+    ch.queue_declare(QUEUE.into(), passive, FieldTable::default()).await.expect("declare").message_count()
+}
+
+#[tokio::test]
+async fn acks_asked_together_share_a_frame_and_never_cover_an_unsettled_delivery() {
+    let metrics = overseer_supervisor::metrics::install().expect("recorder");
+    let vhost = Vhost::new();
+    let conn = Connection::connect(&vhost.amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .expect("RabbitMQ (scripts/services.sh)");
+
+    // 200 deliveries acked at once: a frame or a few, not 200; none left on the broker.
+    publish(&conn, 200).await;
+    let (ch, taken) = take(&conn, 200).await;
+    let acks = Arc::new(Acks::start(ch.clone()));
+    let before = frames_sent(&metrics.render());
+    ack_all(&acks, &taken.iter().collect::<Vec<_>>()).await;
+    let frames = frames_sent(&metrics.render()) - before;
+    assert!((1..=5).contains(&frames), "200 acks took {frames} frames");
+    ch.close(200, "done".into()).await.expect("closed cleanly: no ack named an unknown tag");
+    assert_eq!(queued(&conn).await, 0, "every acked delivery left the queue");
+
+    // 100 more: one still processing (#10) and one requeued (#50) while the rest are acked.
+    publish(&conn, 100).await;
+    let (ch, taken) = take(&conn, 100).await;
+    let acks = Arc::new(Acks::start(ch.clone()));
+    taken[50].nack(BasicNackOptions { requeue: true, multiple: false }).await.expect("requeued");
+    acks.settled_elsewhere(taken[50].delivery_tag);
+    let rest: Vec<_> =
+        taken.iter().enumerate().filter(|(i, _)| ![10, 50].contains(i)).map(|(_, d)| d).collect();
+    ack_all(&acks, &rest).await;
+    assert!(ch.status().connected(), "the channel is open: every frame named a tag still unacked");
+    // Closing the channel hands back what it did not settle: #10 only; #50 is queued already.
+    ch.close(200, "done".into()).await.expect("closed");
+    assert_eq!(queued(&conn).await, 2, "the unsettled and the requeued delivery are queued again");
+    let get = conn.create_channel().await.expect("channel");
+    let mut left = BTreeSet::new();
+    while let Some(message) =
+        get.basic_get(QUEUE.into(), BasicGetOptions { no_ack: true }).await.expect("get")
+    {
+        left.insert(String::from_utf8_lossy(&message.delivery.data).to_string());
+    }
+    assert_eq!(left, BTreeSet::from(["10".to_string(), "50".to_string()]));
+}
