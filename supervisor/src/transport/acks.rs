@@ -110,6 +110,7 @@ impl<W> Folder<W> {
     pub fn new(hold: Duration) -> Self {
         Self { window: Window::default(), held: Vec::new(), hold }
     }
+
     /// The ack of `tag`, asked at `now`.
     pub fn ask(&mut self, tag: u64, now: Instant, waiter: W) {
         self.window.settle(tag);
@@ -158,6 +159,8 @@ struct Shared {
     channel: Channel,
     pending: Mutex<Pending>,
     wake: Notify,
+    /// `overseer_amqp_ack_frames_total`, looked up once (sessions start after the recorder).
+    frames_sent: metrics::Counter,
 }
 
 impl Shared {
@@ -175,7 +178,9 @@ impl Acks {
     /// Starts the flusher of `channel`'s acks (on the current tokio runtime).
     pub fn start(channel: Channel) -> Self {
         let pending = Pending { folder: Folder::new(HOLD), closed: false };
-        let shared = Arc::new(Shared { channel, pending: Mutex::new(pending), wake: Notify::new() });
+        let frames_sent = metrics::counter!(crate::metrics::AMQP_ACK_FRAMES);
+        let shared =
+            Arc::new(Shared { channel, pending: Mutex::new(pending), wake: Notify::new(), frames_sent });
         tokio::spawn(flush(shared.clone()));
         Self { shared }
     }
@@ -221,9 +226,10 @@ async fn flush(shared: Arc<Shared>) {
             let (frames, waiters) = pending.folder.due(Instant::now(), closed);
             (frames, waiters, closed)
         };
-        if frames.count() > 0 {
+        let count = frames.count();
+        if count > 0 {
             let sent = send(&shared.channel, &frames).await;
-            metrics::counter!(crate::metrics::AMQP_ACK_FRAMES).increment(frames.count() as u64);
+            shared.frames_sent.increment(count as u64);
             for waiter in waiters {
                 let _ = waiter.send(sent.clone());
             }
