@@ -1,8 +1,9 @@
-//! Events to Kafka through rdkafka's FutureProducer: acks=all and the idempotent producer, so a
+//! Events to Kafka through rdkafka's BaseProducer: acks=all and the idempotent producer, so a
 //! delivery report means the event is on every in-sync replica, and producer retries never
-//! duplicate it. Batching comes from `linger.ms` (config), not from holding tasks back.
+//! duplicate it. Batching comes from `linger.ms` (config), not from holding tasks back. The
+//! reports are served on the runtime ([`super::kafka_reports`]).
 
-use super::kafka_stats::ProducerStats;
+use super::kafka_reports::{self, Deliveries};
 use super::{EventSink, SinkError};
 use crate::config::KafkaConfig;
 use crate::connect::kafka_client_config;
@@ -10,9 +11,14 @@ use crate::metrics::Handles;
 use async_trait::async_trait;
 use metrics::Counter;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// How long a record waits for room in librdkafka's queue (full at
+/// `queue.buffering.max.messages`) before its task is retried.
+const QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// Producer properties the pass-through ones (`connections.kafka.client`) may override.
 /// Uncompressed: a task's events are a few small JSON records, and librdkafka sets up (and
@@ -26,7 +32,7 @@ const PRODUCER_DEFAULTS: [(&str, &str); 4] = [
 ];
 
 pub struct KafkaSink {
-    producer: FutureProducer<ProducerStats>,
+    producer: Arc<BaseProducer<Deliveries>>,
     /// `overseer_events_total` by topic: (delivered, failed).
     counted: Handles<String, Arc<[Counter; 2]>>,
 }
@@ -42,9 +48,43 @@ impl KafkaSink {
                 client.set(key, value);
             }
         }
-        let producer =
-            client.create_with_context(ProducerStats).map_err(|e| SinkError::Unavailable(e.to_string()))?;
+        let producer: BaseProducer<Deliveries> = client
+            .create_with_context(Deliveries::default())
+            .map_err(|e| SinkError::Unavailable(e.to_string()))?;
+        let producer = Arc::new(producer);
+        tokio::spawn(kafka_reports::serve(Arc::downgrade(&producer)));
         Ok(Self { producer, counted: Handles::default() })
+    }
+
+    /// Hands the record to librdkafka (waiting for room up to [`QUEUE_WAIT`]), then waits for
+    /// its delivery report.
+    async fn deliver(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), SinkError> {
+        let (report, delivered) = oneshot::channel();
+        let mut record = BaseRecord::with_opaque_to(topic, Box::new(report)).key(key).payload(payload);
+        let deliveries = self.producer.context();
+        let asked = Instant::now();
+        loop {
+            deliveries.sending();
+            match self.producer.send(record) {
+                Ok(()) => break,
+                Err((e, back)) => {
+                    deliveries.refused();
+                    if e != KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)
+                        || asked.elapsed() >= QUEUE_WAIT
+                    {
+                        return Err(classify(e));
+                    }
+                    record = back;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        match delivered.await {
+            Ok(reported) => reported.map_err(classify),
+            Err(_) => {
+                Err(SinkError::Unavailable("the producer closed before the event's delivery report".into()))
+            }
+        }
     }
 }
 
@@ -65,13 +105,7 @@ fn classify(e: KafkaError) -> SinkError {
 #[async_trait]
 impl EventSink for KafkaSink {
     async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(), SinkError> {
-        let record = FutureRecord::to(topic).key(key).payload(payload);
-        let outcome = self
-            .producer
-            .send(record, rdkafka::util::Timeout::After(Duration::from_secs(5)))
-            .await
-            .map(|_| ())
-            .map_err(|(e, _)| classify(e));
+        let outcome = self.deliver(topic, key, payload).await;
         let counters = self.counted.get(topic, || {
             let counter = |outcome: &'static str| {
                 metrics::counter!(crate::metrics::EVENTS, "topic" => topic.to_string(), "outcome" => outcome)
@@ -97,5 +131,58 @@ impl EventSink for KafkaSink {
             .await
             .map_err(|e| SinkError::Unavailable(e.to_string()))?
             .map_err(|e| SinkError::Unavailable(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+
+    fn sink(cluster: &MockCluster<'static, rdkafka::producer::DefaultProducerContext>) -> KafkaSink {
+        let config = KafkaConfig {
+            bootstrap_servers: cluster.bootstrap_servers(),
+            client: Default::default(),
+            request_timeout: Duration::from_secs(5),
+            idempotence: true,
+        };
+        KafkaSink::new(&config).expect("producer")
+    }
+
+    #[tokio::test]
+    async fn every_event_of_a_burst_returns_once_its_report_is_served() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic("ai.completions", 3, 1).expect("topic");
+        let sink = sink(&cluster);
+        let sends = (0..500).map(|i| {
+            let key = format!("task-{i}");
+            let sink = &sink;
+            async move { sink.publish("ai.completions", &key, b"{}").await }
+        });
+        let outcomes = tokio::time::timeout(Duration::from_secs(20), futures_util::future::join_all(sends))
+            .await
+            .expect("every report served");
+        assert!(outcomes.iter().all(Result::is_ok), "{:?}", outcomes.iter().find(|o| o.is_err()));
+        assert!(!sink.producer.context().awaited_any());
+    }
+
+    #[tokio::test]
+    async fn a_record_the_broker_refuses_fails_its_publish_through_the_report() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic("ai.completions", 1, 1).expect("topic");
+        let sink = sink(&cluster);
+        // Warm up: the producer id and the topic's metadata.
+        tokio::time::timeout(Duration::from_secs(20), sink.publish("ai.completions", "task-0", b"{}"))
+            .await
+            .expect("the report is served")
+            .expect("first event");
+        cluster
+            .request_errors(RDKafkaApiKey::Produce, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE]);
+        let refused =
+            tokio::time::timeout(Duration::from_secs(20), sink.publish("ai.completions", "task-1", b"{}"))
+                .await
+                .expect("the report is served");
+        assert!(matches!(refused, Err(SinkError::Refused(_))), "{refused:?}");
     }
 }

@@ -9,6 +9,7 @@ pub mod contract;
 pub mod event;
 pub mod jsonl;
 pub mod kafka;
+pub mod kafka_reports;
 pub mod kafka_stats;
 pub mod memory;
 
