@@ -8,6 +8,8 @@
 //! [`Report`] on the runtime's own thread.
 
 use super::kafka_stats::ProducerStats;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientContext;
@@ -24,6 +26,10 @@ pub const POLL_EVERY: Duration = Duration::from_millis(1);
 /// How often the queue is polled when no record awaits a report (statistics every 5 s).
 pub const IDLE_POLL: Duration = Duration::from_millis(500);
 
+/// The most events served in one turn before the runtime gets its thread back (a flood of
+/// librdkafka log lines, say); the rest wait [`POLL_EVERY`].
+const TURN: usize = 4096;
+
 /// Where a record's delivery report goes.
 pub type Report = oneshot::Sender<KafkaResult<()>>;
 
@@ -34,6 +40,9 @@ pub struct Deliveries {
     sent: AtomicU64,
     /// Reports served (delivered or failed).
     reported: AtomicU64,
+    /// Events served of any kind (reports, statistics, log lines, errors): a poll that serves
+    /// none found the queue empty.
+    served: AtomicU64,
     /// Wakes the poller when a record is handed over while it idles.
     wake: Notify,
 }
@@ -54,15 +63,37 @@ impl Deliveries {
         self.reported.load(Ordering::Relaxed)
     }
 
+    /// Events served so far, of any kind.
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    fn serving(&self) {
+        self.served.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Whether a record handed over still awaits its report.
     pub fn awaited_any(&self) -> bool {
         self.sent.load(Ordering::Relaxed) > self.reported()
     }
 }
 
+/// Statistics go to [`ProducerStats`], log lines and errors where rdkafka's default context
+/// sends them; each is counted as served.
 impl ClientContext for Deliveries {
     fn stats_raw(&self, statistics: &[u8]) {
+        self.serving();
         ProducerStats.stats_raw(statistics);
+    }
+
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.serving();
+        DefaultClientContext.log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.serving();
+        DefaultClientContext.error(error, reason);
     }
 }
 
@@ -70,6 +101,7 @@ impl ProducerContext for Deliveries {
     type DeliveryOpaque = Box<Report>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, report: Box<Report>) {
+        self.serving();
         self.reported.fetch_add(1, Ordering::Relaxed);
         let _ = report.send(result.as_ref().map(|_| ()).map_err(|(e, _): &(KafkaError, _)| e.clone()));
     }
@@ -79,8 +111,8 @@ impl ProducerContext for Deliveries {
 pub async fn serve(producer: Weak<BaseProducer<Deliveries>>) {
     loop {
         let Some(strong) = producer.upgrade() else { return };
-        drain(&strong);
-        let busy = strong.context().awaited_any();
+        let cut_short = !drain(&strong);
+        let busy = cut_short || strong.context().awaited_any();
         let idle = Arc::clone(strong.context());
         drop(strong);
         if busy {
@@ -94,13 +126,15 @@ pub async fn serve(producer: Weak<BaseProducer<Deliveries>>) {
     }
 }
 
-/// Polls until a poll serves no report (a report event carries a whole batch's).
-fn drain(producer: &BaseProducer<Deliveries>) {
-    loop {
-        let before = producer.context().reported();
+/// Polls until a poll serves nothing (one event a poll; a report event carries a whole
+/// batch's reports), at most [`TURN`] events; false when it stopped at that.
+fn drain(producer: &BaseProducer<Deliveries>) -> bool {
+    for _ in 0..TURN {
+        let before = producer.context().served();
         producer.poll(Duration::ZERO);
-        if producer.context().reported() == before {
-            return;
+        if producer.context().served() == before {
+            return true;
         }
     }
+    false
 }
