@@ -7,7 +7,7 @@
 //! report, every [`IDLE_POLL`] otherwise (statistics, errors). A report completes its record's
 //! [`Report`] on the runtime's own thread.
 
-use super::kafka_stats::ProducerStats;
+use super::kafka_stats;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, KafkaResult};
@@ -78,12 +78,12 @@ impl Deliveries {
     }
 }
 
-/// Statistics go to [`ProducerStats`], log lines and errors where rdkafka's default context
+/// Statistics go to the produce request counters ([`kafka_stats::publish`]), log lines and errors where rdkafka's default context
 /// sends them; each is counted as served.
 impl ClientContext for Deliveries {
     fn stats_raw(&self, statistics: &[u8]) {
         self.serving();
-        ProducerStats.stats_raw(statistics);
+        kafka_stats::publish(statistics);
     }
 
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {

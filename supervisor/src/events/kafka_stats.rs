@@ -2,7 +2,6 @@
 //! `statistics.interval.ms`): produce requests and the records they carried, so /metrics shows
 //! how well the producer batches (records per request) and what each task costs the broker.
 
-use rdkafka::ClientContext;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -30,20 +29,16 @@ fn totals(json: &[u8]) -> Option<(u64, u64)> {
     Some((requests, snapshot.txmsgs))
 }
 
-/// The producer's client context: publishes its statistics as counters. They are looked up at
-/// each report (every few seconds), not held: the producer may be built before the metrics
-/// recorder is installed.
-pub struct ProducerStats;
-
-impl ClientContext for ProducerStats {
-    fn stats_raw(&self, statistics: &[u8]) {
-        match totals(statistics) {
-            Some((requests, records)) => {
-                metrics::counter!(crate::metrics::KAFKA_PRODUCE_REQUESTS).absolute(requests);
-                metrics::counter!(crate::metrics::KAFKA_RECORDS_SENT).absolute(records);
-            }
-            None => tracing::debug!("librdkafka statistics not understood"),
+/// Publishes one statistics document of the producer as counters. They are looked up at each
+/// report (every few seconds), not held: the producer may be built before the metrics recorder
+/// is installed.
+pub fn publish(statistics: &[u8]) {
+    match totals(statistics) {
+        Some((requests, records)) => {
+            metrics::counter!(crate::metrics::KAFKA_PRODUCE_REQUESTS).absolute(requests);
+            metrics::counter!(crate::metrics::KAFKA_RECORDS_SENT).absolute(records);
         }
+        None => tracing::debug!("librdkafka statistics not understood"),
     }
 }
 
