@@ -49,6 +49,15 @@ fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// What a key's value (or the takeover script's `busy`) says holds the task: an outcome, or
+/// another delivery.
+fn holder(value: &str) -> Claim {
+    match value.strip_prefix("done:") {
+        Some(outcome) => Claim::Done(outcome.to_string()),
+        None => Claim::Busy,
+    }
+}
+
 fn millis(d: Duration) -> u64 {
     d.as_millis().max(1) as u64
 }
@@ -86,13 +95,7 @@ impl Ledger for RedisLedger {
                 .query_async(&mut conn)
                 .await
                 .map_err(unavailable)?;
-            return Ok(match found {
-                None => Claim::Claimed(token),
-                Some(held) => match held.strip_prefix("done:") {
-                    Some(outcome) => Claim::Done(outcome.to_string()),
-                    None => Claim::Busy,
-                },
-            });
+            return Ok(found.map_or(Claim::Claimed(token), |held| holder(&held)));
         }
         let answer: String = self
             .takeover
@@ -104,8 +107,7 @@ impl Ledger for RedisLedger {
             .map_err(unavailable)?;
         Ok(match answer.as_str() {
             "claimed" => Claim::Claimed(token),
-            "busy" => Claim::Busy,
-            done => Claim::Done(done.trim_start_matches("done:").to_string()),
+            held => holder(held),
         })
     }
 
