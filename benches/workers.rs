@@ -12,7 +12,9 @@
 //!    system-time part), the CPU per task of the machine's RabbitMQ, Redis and Kafka-API
 //!    broker over the same span, and this process's own (the model stand-in, the publishing
 //!    and the counting); idle and peak RSS; startup to the first delivery reaching
-//!    the model; then publish → outcome latency at 200 tasks/s. Outcomes are counted by a
+//!    the model; then publish → outcome latency at 200 tasks/s; and the most tasks/s the
+//!    machine's cores allow at the CPU per task measured, with the brokers' CPU alone, the
+//!    harness' added, and overseer's too (the first two bound any replica on this machine). Outcomes are counted by a
 //!    Kafka consumer whose fetches wait up to 100 ms (5 ms in the latency run): a shorter wait
 //!    would cost the Kafka-API broker most of a core (see COUNT_WAIT_MS).
 //! 3. The same with the model answering after L = 1 s and L = 200 ms, concurrency C = 512:
@@ -508,6 +510,18 @@ fn brokers_text(run: &Run) -> String {
     parts.join(", ")
 }
 
+/// The most tasks/s the machine's `cores` allow when every core is busy and each task costs
+/// the CPU the run measured: (the brokers' alone, the brokers' and the harness', all of it with
+/// overseer's own). The first two are bounds no replica can pass on this machine, however
+/// little CPU it spends: the brokers and the load's own processes share its cores.
+fn cpu_bounds(run: &Run, cores: f64) -> (f64, f64, f64) {
+    let brokers: f64 = run.broker_per_task.iter().map(Duration::as_secs_f64).sum();
+    let harness = brokers + run.harness_per_task.as_secs_f64();
+    let all = harness + run.cpu_per_task.as_secs_f64();
+    let rate = |per_task: f64| cores / per_task.max(1e-9);
+    (rate(brokers), rate(harness), rate(all))
+}
+
 /// "0.45 (6.7 records each); 0.30": Kafka produce requests per task, then RabbitMQ ack frames.
 fn requests_text(run: &Run) -> String {
     format!(
@@ -563,6 +577,7 @@ fn main() {
         let wanted = |label: &str| only.as_deref().is_none_or(|o| o == label);
         let mut rows = vec![];
         let zero_c = env_or("BENCH_CONCURRENCY", 64);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         if wanted("zero") {
             let zero = overseer_run(n, Duration::ZERO, zero_c, Some(200.0)).await;
             println!(
@@ -581,6 +596,13 @@ fn main() {
             println!(
                 "zero-latency LLM: overseer's CPU per task is {:.1} times a plain lapin consume+ack's per message",
                 zero.cpu_per_task.as_secs_f64() / plain_cpu.as_secs_f64().max(1e-9)
+            );
+            let (brokers, harness, all) = cpu_bounds(&zero, cores);
+            println!(
+                "zero-latency LLM: on {cores} cores the CPU per task measured allows at most {brokers:.0} tasks/s ({:.1}% of consume+ack) with the brokers' alone, {harness:.0} ({:.1}%) with the harness' added (a replica spending no CPU at all), {all:.0} ({:.1}%) with overseer's too",
+                100.0 * brokers / consume,
+                100.0 * harness / consume,
+                100.0 * all / consume
             );
             if let Some((p50, p99)) = zero.latency {
                 println!("zero-latency LLM, 200 tasks/s paced: publish -> outcome on Kafka p50 {p50:.1} ms, p99 {p99:.1} ms");
@@ -624,6 +646,8 @@ fn main() {
                 r.peak_rss_kib as f64 / 1024.0,
                 r.startup.as_millis()
             );
+            let (brokers, harness, all) = cpu_bounds(r, cores);
+            let bounds = json!({"cores": cores, "brokers": brokers, "brokers_and_harness": harness, "with_overseer": all});
             json_rows.push(json!({
                 "run": label, "concurrency": c, "llm_latency_s": l, "tasks": r.tasks,
                 "tasks_per_s": r.per_second, "steady_tasks_per_s": r.steady_per_second,
@@ -639,6 +663,7 @@ fn main() {
                 "wall_s": r.wall.as_secs_f64(),
                 "task_ms": r.task_ms.0, "model_call_ms": r.task_ms.1,
                 "paced_200_per_s_latency_ms": r.latency.map(|(p50, p99)| json!({"p50": p50, "p99": p99})),
+                "cpu_bound_tasks_per_s": bounds,
             }));
         }
         let report = json!({
