@@ -155,7 +155,8 @@ impl OpenAiLlm {
                     Some(plain) => plain.send(request).await?,
                     None => {
                         let response = http.execute(request).await.map_err(OpenAIError::Reqwest)?;
-                        read_whole(http::Response::from(response))
+                        let url = response.url().clone();
+                        read_whole(http::Response::from(response), url)
                             .await
                             .map_err(|e| OpenAIError::Boxed(Box::new(e)))?
                     }

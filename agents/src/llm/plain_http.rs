@@ -15,6 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use reqwest::{ResponseBuilderExt, Url};
 use std::error::Error;
 use std::time::Duration;
 
@@ -77,10 +78,11 @@ impl PlainHttp {
 
     /// Sends `request` and reads the whole answer, within the timeout.
     pub(super) async fn send(&self, request: reqwest::Request) -> Result<reqwest::Response, OpenAIError> {
+        let url = request.url().clone();
         let request = http::Request::try_from(request).map_err(OpenAIError::Reqwest)?;
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| Unanswered::failed(&e))?;
-            read_whole(response).await
+            read_whole(response, url).await
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(Ok(response)) => Ok(response),
@@ -90,15 +92,25 @@ impl PlainHttp {
     }
 }
 
-/// The answer with its body read whole, up to [`MAX_ANSWER`] (either route's body).
-pub(super) async fn read_whole<B>(response: http::Response<B>) -> Result<reqwest::Response, Unanswered>
+/// The answer to a request for `url` with its body read whole, up to [`MAX_ANSWER`] (either
+/// route's body). The answer names its URL: reqwest would otherwise parse a placeholder URL
+/// for every answer it is handed (about a hundredth of a task's instructions).
+pub(super) async fn read_whole<B>(
+    response: http::Response<B>,
+    url: Url,
+) -> Result<reqwest::Response, Unanswered>
 where
     B: BodyExt,
     B::Error: Into<Box<dyn Error + Send + Sync>>,
 {
     let (parts, body) = response.into_parts();
     let body = Limited::new(body, MAX_ANSWER).collect().await.map_err(Unanswered::reading)?.to_bytes();
-    Ok(reqwest::Response::from(http::Response::from_parts(parts, body)))
+    let mut answer = http::Response::builder().status(parts.status).version(parts.version).url(url);
+    if let Some(headers) = answer.headers_mut() {
+        *headers = parts.headers;
+    }
+    let answer = answer.body(body).map_err(|e| Unanswered::failed(&e))?;
+    Ok(reqwest::Response::from(answer))
 }
 
 #[cfg(test)]
@@ -107,6 +119,21 @@ mod tests {
 
     fn proxies(http: &str, no: &str) -> Matcher {
         Matcher::builder().http(http.to_string()).no(no.to_string()).build()
+    }
+
+    #[tokio::test]
+    async fn an_answer_keeps_its_status_headers_and_body_and_names_its_url() {
+        let url = Url::parse("http://vllm:8000/v1/chat/completions").expect("url");
+        let answer = http::Response::builder()
+            .status(429)
+            .header("retry-after", "2")
+            .body(http_body_util::Full::new(&b"{\"slow\":true}"[..]))
+            .expect("response");
+        let read = read_whole(answer, url.clone()).await.expect("read");
+        assert_eq!(read.url(), &url);
+        assert_eq!(read.status().as_u16(), 429);
+        assert_eq!(read.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("2"));
+        assert_eq!(read.text().await.expect("body"), r#"{"slow":true}"#);
     }
 
     #[test]
