@@ -14,9 +14,10 @@
 //!    and the counting); idle and peak RSS; startup to the first delivery reaching
 //!    the model; then publish → outcome latency at 200 tasks/s; and the most tasks/s the
 //!    machine's cores allow at the CPU per task measured, with the brokers' CPU alone, the
-//!    harness' added, and overseer's too (the first two bound any replica on this machine). Outcomes are counted by a
-//!    Kafka consumer whose fetches wait up to 100 ms (5 ms in the latency run): a shorter wait
-//!    would cost the Kafka-API broker most of a core (see COUNT_WAIT_MS).
+//!    harness' added, and overseer's too (the first two bound any replica on this machine).
+//!    Outcomes are counted by a Kafka consumer whose fetches wait up to 100 ms (5 ms in the
+//!    latency run): a shorter wait would cost the Kafka-API broker most of a core (see
+//!    COUNT_WAIT_MS).
 //! 3. The same with the model answering after L = 1 s and L = 200 ms, concurrency C = 512:
 //!    tasks/s in steady state (the slope of the outcome count over time across the middle half
 //!    of the outcomes: ramp-up and tail excluded) against C/L.
