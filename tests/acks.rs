@@ -121,3 +121,53 @@ async fn acks_asked_together_share_a_frame_and_never_cover_an_unsettled_delivery
     }
     assert_eq!(left, BTreeSet::from(["10".to_string(), "50".to_string()]));
 }
+
+#[tokio::test]
+async fn held_acks_that_fill_the_prefetch_go_when_the_consumer_waits_for_a_delivery() {
+    let vhost = Vhost::new();
+    let conn = Connection::connect(&vhost.amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .expect("RabbitMQ (scripts/services.sh)");
+    publish(&conn, 4).await;
+    let ch = conn.create_channel().await.expect("channel");
+    ch.basic_qos(3, BasicQosOptions::default()).await.expect("qos");
+    let mut consumer = ch
+        .basic_consume(QUEUE.into(), "held".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .await
+        .expect("consume");
+    let mut taken = Vec::new();
+    while taken.len() < 3 {
+        taken.push(consumer.next().await.expect("a delivery").expect("delivered"));
+    }
+    // A hold far longer than the test: only the release can send these acks in time.
+    let acks = Arc::new(Acks::with_hold(ch.clone(), std::time::Duration::from_secs(3600)));
+    // #1 is still processing; #2 and #3 are acked and held above it: the prefetch of 3 is full.
+    let held: Vec<_> = taken[1..]
+        .iter()
+        .map(|d| {
+            let (acks, tag) = (acks.clone(), d.delivery_tag);
+            tokio::spawn(async move { acks.ack(tag).await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(!held.iter().any(|h| h.is_finished()), "acks above an unsettled delivery are held");
+
+    // The consumer waits for a delivery: the held acks go, and the broker delivers the fourth.
+    let received = taken.iter().map(|d| d.delivery_tag).max().unwrap_or(0);
+    let fourth =
+        tokio::time::timeout(std::time::Duration::from_secs(10), acks.next_from(&mut consumer, received, 3))
+            .await
+            .expect("the fourth delivery came: the held acks were sent")
+            .expect("a delivery")
+            .expect("delivered");
+    for h in held {
+        h.await.expect("joined").expect("acked");
+    }
+    assert_eq!(String::from_utf8_lossy(&fourth.data), "3");
+    for tag in [taken[0].delivery_tag, fourth.delivery_tag] {
+        acks.ack(tag).await.expect("acked");
+    }
+    ch.basic_cancel("held".into(), BasicCancelOptions::default()).await.expect("cancel");
+    ch.close(200, "done".into()).await.expect("closed cleanly: no ack named an unknown tag");
+    assert_eq!(queued(&conn).await, 0, "every delivery was acked once");
+}

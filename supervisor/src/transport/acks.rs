@@ -2,11 +2,13 @@
 //! settlement allows. A task asks for its delivery's ack ([`Acks::ack`]) and waits until the
 //! frame carrying it is written. The channel's one flusher task sends one frame with
 //! `multiple` set for the asked tags at or under the settled prefix (every delivery up to it
-//! settled). An ack above the prefix (a delivery before it still processing) may be held
-//! until the prefix passes it, for at most [`HOLD`]; then it goes in a frame of its own. The
-//! hold is zero for now: held acks keep their prefetch slots, and at L = 200 ms a 50 ms hold
-//! cost throughput (docs/benchmarks.md, tenth round). RabbitMQ handles one frame instead of several, and the
-//! client wakes its I/O thread once for them (docs/benchmarks.md, tenth round).
+//! settled). An ack above the prefix (a delivery before it still processing) is held until
+//! the prefix passes it, for at most [`HOLD`]; then it goes in a frame of its own. A held ack
+//! keeps its delivery's prefetch slot, so when the consumer waits for a delivery the broker
+//! holds back because the prefetch is full, the held acks all go at once after at most
+//! [`RELEASE_AFTER`] ([`Acks::next_from`]). RabbitMQ handles one frame instead of several,
+//! and the client wakes its I/O thread once for them (docs/benchmarks.md, tenth and twelfth
+//! rounds).
 //!
 //! A `multiple` ack covers only tags this channel's session settled ([`Window`]): acked here,
 //! or requeued and reported with [`Acks::settled_elsewhere`]. A delivery handed over but not
@@ -15,6 +17,7 @@
 //! unacked (RabbitMQ refuses an unknown tag).
 
 use super::TransportError;
+use futures_util::{FutureExt, Stream, StreamExt};
 use lapin::options::BasicAckOptions;
 use lapin::Channel;
 use std::collections::VecDeque;
@@ -24,11 +27,18 @@ use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
 /// The longest an ack waits for the deliveries before it to settle; the outcome is durable
-/// already, but the delivery keeps its prefetch slot. Measured (docs/benchmarks.md, tenth
-/// round): a 50 ms hold sent 0.10-0.15 ack frames per task instead of 0.9 and cut RabbitMQ's
-/// CPU per task, but at L = 200 ms, C = 512 it took 4-5 points of C/L (the held acks used up
-/// the prefetch margin). Zero until a hold bounded by the prefetch margin is measured.
-pub const HOLD: Duration = Duration::ZERO;
+/// already, but the delivery keeps its prefetch slot until a consumer waiting for a delivery
+/// releases it. Measured (docs/benchmarks.md, twelfth round): with that release, 0.57-0.71
+/// ack frames per task at zero model latency and 0.29-0.31 at L = 200 ms instead of about 0.9,
+/// RabbitMQ's CPU per task lower at L = 200 ms, the throughput unchanged. (The tenth round's
+/// 50 ms hold without the release cost 4-5 points of C/L at L = 200 ms, C = 512: the held acks
+/// used up the prefetch margin.)
+pub const HOLD: Duration = Duration::from_millis(50);
+
+/// How long a consumer waiting for a delivery, with the prefetch full and acks held, gives the
+/// deliveries before them to settle (then one frame acks them all and frees the slots) before
+/// the held acks go on their own.
+pub const RELEASE_AFTER: Duration = Duration::from_millis(2);
 
 /// Tags settled above an unsettled one that the window keeps before it stops folding (for the
 /// rest of the channel's life: every ack then goes alone). At 2,000 tasks/s that is a delivery
@@ -102,24 +112,28 @@ impl Frames {
 pub struct Folder<W> {
     window: Window,
     held: Vec<(u64, Instant, W)>,
+    /// Deliveries settled so far (acks asked, sent or held, and settled elsewhere).
+    settled: u64,
     /// How long an ack above the settled prefix waits for it.
     hold: Duration,
 }
 
 impl<W> Folder<W> {
     pub fn new(hold: Duration) -> Self {
-        Self { window: Window::default(), held: Vec::new(), hold }
+        Self { window: Window::default(), held: Vec::new(), settled: 0, hold }
     }
 
     /// The ack of `tag`, asked at `now`.
     pub fn ask(&mut self, tag: u64, now: Instant, waiter: W) {
         self.window.settle(tag);
+        self.settled += 1;
         self.held.push((tag, now, waiter));
     }
 
     /// `tag` was settled by other means.
     pub fn settled_elsewhere(&mut self, tag: u64) {
         self.window.settle(tag);
+        self.settled += 1;
     }
 
     /// What to send at `now` (all of it when `all`), and who waits for it.
@@ -142,6 +156,13 @@ impl<W> Folder<W> {
         (frames, waiters)
     }
 
+    /// Whether the held acks keep the broker from delivering: of the `received` deliveries,
+    /// those it counts unacked (processing, or acked here but held) fill the `prefetch`.
+    pub fn blocks(&self, received: u64, prefetch: u16) -> bool {
+        let unacked = received.saturating_sub(self.settled) + self.held.len() as u64;
+        !self.held.is_empty() && prefetch > 0 && unacked >= u64::from(prefetch)
+    }
+
     /// When the oldest held ack is due.
     pub fn next_due(&self) -> Option<Instant> {
         self.held.iter().map(|(_, asked, _)| *asked + self.hold).min()
@@ -152,6 +173,8 @@ type Waiter = oneshot::Sender<Result<(), TransportError>>;
 
 struct Pending {
     folder: Folder<Waiter>,
+    /// Send every held ack now (the consumer waits for a delivery).
+    release: bool,
     closed: bool,
 }
 
@@ -177,7 +200,12 @@ pub struct Acks {
 impl Acks {
     /// Starts the flusher of `channel`'s acks (on the current tokio runtime).
     pub fn start(channel: Channel) -> Self {
-        let pending = Pending { folder: Folder::new(HOLD), closed: false };
+        Self::with_hold(channel, HOLD)
+    }
+
+    /// The same with another longest hold than [`HOLD`].
+    pub fn with_hold(channel: Channel, hold: Duration) -> Self {
+        let pending = Pending { folder: Folder::new(hold), release: false, closed: false };
         let frames_sent = metrics::counter!(crate::metrics::AMQP_ACK_FRAMES);
         let shared =
             Arc::new(Shared { channel, pending: Mutex::new(pending), wake: Notify::new(), frames_sent });
@@ -193,6 +221,29 @@ impl Acks {
         rx.await.unwrap_or_else(|_| {
             Err(TransportError("the channel closed before the delivery was acked".into()))
         })
+    }
+
+    /// The next item of `stream` (the channel's deliveries). When none is ready and held acks
+    /// keep the broker from delivering (the prefetch is full: `received` deliveries came, the
+    /// channel's prefetch is `prefetch`), the deliveries before them get [`RELEASE_AFTER`] to
+    /// settle, then the held acks go.
+    pub async fn next_from<S: Stream + Unpin>(
+        &self,
+        stream: &mut S,
+        received: u64,
+        prefetch: u16,
+    ) -> Option<S::Item> {
+        if let Some(ready) = stream.next().now_or_never() {
+            return ready;
+        }
+        if self.shared.pending().folder.blocks(received, prefetch) {
+            if let Ok(ready) = tokio::time::timeout(RELEASE_AFTER, stream.next()).await {
+                return ready;
+            }
+            self.shared.pending().release = true;
+            self.shared.wake.notify_one();
+        }
+        stream.next().await
     }
 
     /// `tag` was settled by other means (a nack that was sent).
@@ -223,7 +274,8 @@ async fn flush(shared: Arc<Shared>) {
         let (frames, waiters, closed) = {
             let mut pending = shared.pending();
             let closed = pending.closed;
-            let (frames, waiters) = pending.folder.due(Instant::now(), closed);
+            let all = closed || std::mem::take(&mut pending.release);
+            let (frames, waiters) = pending.folder.due(Instant::now(), all);
             (frames, waiters, closed)
         };
         let count = frames.count();
@@ -251,9 +303,6 @@ async fn send(channel: &Channel, frames: &Frames) -> Result<(), TransportError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A hold to test holding with (the production one is zero for now).
-    const HOLD: Duration = Duration::from_millis(50);
 
     /// Asks for these acks at `now`, then says what is due then.
     fn ask(folder: &mut Folder<u64>, tags: &[u64], now: Instant) -> Frames {
@@ -302,6 +351,22 @@ mod tests {
         let (mut folder, now) = (Folder::new(Duration::ZERO), Instant::now());
         assert_eq!(ask(&mut folder, &[3, 1, 4], now), frames(Some(1), &[3, 4]));
         assert_eq!(ask(&mut folder, &[2], now), frames(Some(2), &[]));
+    }
+
+    #[tokio::test]
+    async fn held_acks_block_the_broker_only_when_the_unacked_fill_the_prefetch() {
+        let (mut folder, now) = (Folder::new(HOLD), Instant::now());
+        // 6 delivered, 1 still processing: 2 and 3 are held above it, 4 and 5 too.
+        assert_eq!(ask(&mut folder, &[2, 3, 4, 5], now), frames(None, &[]));
+        // Unacked at the broker: 1 (processing), 6 (delivered, not settled), 2-5 (held) = 6.
+        assert!(folder.blocks(6, 6));
+        assert!(!folder.blocks(6, 7), "room left in the prefetch: the broker still delivers");
+        assert!(!folder.blocks(6, 0), "no prefetch limit");
+        folder.settled_elsewhere(6);
+        assert!(!folder.blocks(6, 6), "a requeued delivery frees its slot");
+        // Once sent, nothing is held and nothing blocks.
+        assert_eq!(folder.due(now, true).0, frames(None, &[2, 3, 4, 5]));
+        assert!(!folder.blocks(6, 1));
     }
 
     #[tokio::test]

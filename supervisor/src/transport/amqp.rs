@@ -32,7 +32,15 @@ impl Transport for AmqpTransport {
         let channel = conn.create_channel().await?;
         channel.confirm_select(ConfirmSelectOptions::default()).await?;
         let acks = Arc::new(Acks::start(channel.clone()));
-        Ok(Box::new(AmqpSession { channel, acks, tag: String::new(), queue: String::new(), stream: None }))
+        Ok(Box::new(AmqpSession {
+            channel,
+            acks,
+            tag: String::new(),
+            queue: String::new(),
+            stream: None,
+            prefetch: 0,
+            received: 0,
+        }))
     }
 
     async fn outage(&self) -> Option<Duration> {
@@ -46,12 +54,17 @@ struct AmqpSession {
     tag: String,
     queue: String,
     stream: Option<Consumer>,
+    /// The prefetch asked in `consume`.
+    prefetch: u16,
+    /// The highest delivery tag received (RabbitMQ numbers a channel's deliveries 1, 2, 3...).
+    received: u64,
 }
 
 #[async_trait]
 impl Session for AmqpSession {
     async fn consume(&mut self, queue: &str, prefetch: u16, priority: i32) -> Result<(), TransportError> {
         self.channel.basic_qos(prefetch, BasicQosOptions::default()).await?;
+        self.prefetch = prefetch;
         let mut args = FieldTable::default();
         args.insert("x-priority".into(), AMQPValue::LongInt(priority));
         if self.tag.is_empty() {
@@ -71,6 +84,7 @@ impl Session for AmqpSession {
         self.channel.basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default()).await?;
         // After the cancel the stream yields what it buffered, then ends (bounded by prefetch).
         while let Ok(Some(Ok(delivery))) = tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
+            self.received = self.received.max(delivery.delivery_tag);
             delivery.nack(BasicNackOptions { requeue: true, multiple: false }).await?;
             self.acks.settled_elsewhere(delivery.delivery_tag);
         }
@@ -81,14 +95,18 @@ impl Session for AmqpSession {
         let Some(stream) = self.stream.as_mut() else {
             return std::future::pending().await;
         };
-        Some(match stream.next().await? {
-            Ok(delivery) => Ok(Arc::new(AmqpDelivery {
-                delivery,
-                channel: self.channel.clone(),
-                acks: self.acks.clone(),
-                queue: self.queue.clone(),
-                settled: AtomicBool::new(false),
-            })),
+        let next = self.acks.next_from(stream, self.received, self.prefetch).await;
+        Some(match next? {
+            Ok(delivery) => {
+                self.received = self.received.max(delivery.delivery_tag);
+                Ok(Arc::new(AmqpDelivery {
+                    delivery,
+                    channel: self.channel.clone(),
+                    acks: self.acks.clone(),
+                    queue: self.queue.clone(),
+                    settled: AtomicBool::new(false),
+                }))
+            }
             Err(e) => Err(e.into()),
         })
     }
