@@ -122,6 +122,40 @@ async fn acks_asked_together_share_a_frame_and_never_cover_an_unsettled_delivery
     assert_eq!(left, BTreeSet::from(["10".to_string(), "50".to_string()]));
 }
 
+/// A channel with a prefetch of 3, its consumer, the 3 deliveries it took, and acks held for
+/// an hour (only a release sends them in a test's time).
+async fn three_taken(
+    conn: &Connection,
+    tag: &str,
+) -> (Channel, lapin::Consumer, Vec<lapin::message::Delivery>, Arc<Acks>) {
+    let ch = conn.create_channel().await.expect("channel");
+    ch.basic_qos(3, BasicQosOptions::default()).await.expect("qos");
+    let mut consumer = ch
+        .basic_consume(QUEUE.into(), tag.into(), BasicConsumeOptions::default(), FieldTable::default())
+        .await
+        .expect("consume");
+    let mut taken = Vec::new();
+    while taken.len() < 3 {
+        taken.push(consumer.next().await.expect("a delivery").expect("delivered"));
+    }
+    let acks = Arc::new(Acks::with_hold(ch.clone(), std::time::Duration::from_secs(3600)));
+    (ch, consumer, taken, acks)
+}
+
+/// Asks for these acks, each on a task of its own.
+fn ask(
+    acks: &Arc<Acks>,
+    deliveries: &[lapin::message::Delivery],
+) -> Vec<tokio::task::JoinHandle<Result<(), overseer_supervisor::transport::TransportError>>> {
+    deliveries
+        .iter()
+        .map(|d| {
+            let (acks, tag) = (acks.clone(), d.delivery_tag);
+            tokio::spawn(async move { acks.ack(tag).await })
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn held_acks_that_fill_the_prefetch_go_when_the_consumer_waits_for_a_delivery() {
     let vhost = Vhost::new();
@@ -129,37 +163,21 @@ async fn held_acks_that_fill_the_prefetch_go_when_the_consumer_waits_for_a_deliv
         .await
         .expect("RabbitMQ (scripts/services.sh)");
     publish(&conn, 4).await;
-    let ch = conn.create_channel().await.expect("channel");
-    ch.basic_qos(3, BasicQosOptions::default()).await.expect("qos");
-    let mut consumer = ch
-        .basic_consume(QUEUE.into(), "held".into(), BasicConsumeOptions::default(), FieldTable::default())
-        .await
-        .expect("consume");
-    let mut taken = Vec::new();
-    while taken.len() < 3 {
-        taken.push(consumer.next().await.expect("a delivery").expect("delivered"));
-    }
-    // A hold far longer than the test: only the release can send these acks in time.
-    let acks = Arc::new(Acks::with_hold(ch.clone(), std::time::Duration::from_secs(3600)));
-    // #1 is still processing; #2 and #3 are acked and held above it: the prefetch of 3 is full.
-    let held: Vec<_> = taken[1..]
-        .iter()
-        .map(|d| {
-            let (acks, tag) = (acks.clone(), d.delivery_tag);
-            tokio::spawn(async move { acks.ack(tag).await })
-        })
-        .collect();
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    assert!(!held.iter().any(|h| h.is_finished()), "acks above an unsettled delivery are held");
-
-    // The consumer waits for a delivery: the held acks go, and the broker delivers the fourth.
+    let (ch, mut consumer, taken, acks) = three_taken(&conn, "held").await;
     let received = taken.iter().map(|d| d.delivery_tag).max().unwrap_or(0);
-    let fourth =
-        tokio::time::timeout(std::time::Duration::from_secs(10), acks.next_from(&mut consumer, received, 3))
+
+    // The consumer waits for a delivery first; then #2 and #3 are acked while #1 still
+    // processes: held above it, they fill the prefetch of 3. They go, and the fourth comes.
+    let waiting = acks.next_from(&mut consumer, received, 3);
+    let asking = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        ask(&acks, &taken[1..])
+    };
+    let (fourth, held) =
+        tokio::time::timeout(std::time::Duration::from_secs(10), async { tokio::join!(waiting, asking) })
             .await
-            .expect("the fourth delivery came: the held acks were sent")
-            .expect("a delivery")
-            .expect("delivered");
+            .expect("the fourth delivery came: the held acks were sent");
+    let fourth = fourth.expect("a delivery").expect("delivered");
     for h in held {
         h.await.expect("joined").expect("acked");
     }
@@ -170,4 +188,24 @@ async fn held_acks_that_fill_the_prefetch_go_when_the_consumer_waits_for_a_deliv
     ch.basic_cancel("held".into(), BasicCancelOptions::default()).await.expect("cancel");
     ch.close(200, "done".into()).await.expect("closed cleanly: no ack named an unknown tag");
     assert_eq!(queued(&conn).await, 0, "every delivery was acked once");
+}
+
+#[tokio::test]
+async fn held_acks_are_written_before_the_channel_closes() {
+    let vhost = Vhost::new();
+    let conn = Connection::connect(&vhost.amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .expect("RabbitMQ (scripts/services.sh)");
+    publish(&conn, 3).await;
+    let (ch, _consumer, taken, acks) = three_taken(&conn, "closing").await;
+    let held = ask(&acks, &taken[1..]);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(!held.iter().any(|h| h.is_finished()), "acks above an unsettled delivery are held");
+    tokio::time::timeout(std::time::Duration::from_secs(10), acks.send_held()).await.expect("sent");
+    for h in held {
+        assert!(h.is_finished(), "send_held returns once the held acks are written");
+        h.await.expect("joined").expect("acked");
+    }
+    ch.close(200, "done".into()).await.expect("closed");
+    assert_eq!(queued(&conn).await, 1, "only the delivery nobody settled is queued again");
 }

@@ -144,7 +144,7 @@ impl<W> Folder<W> {
         for (tag, asked, waiter) in std::mem::take(&mut self.held) {
             if self.window.folds(tag) {
                 frames.up_to = frames.up_to.max(Some(tag));
-            } else if all || now >= asked + self.hold {
+            } else if all || self.window.off || now >= asked + self.hold {
                 frames.single.push(tag);
             } else {
                 kept.push((tag, asked, waiter));
@@ -173,8 +173,10 @@ type Waiter = oneshot::Sender<Result<(), TransportError>>;
 
 struct Pending {
     folder: Folder<Waiter>,
-    /// Send every held ack now (the consumer waits for a delivery).
+    /// Send every held ack now (the consumer waits for a delivery, or the channel closes).
     release: bool,
+    /// Told once the acks held when they asked are written.
+    flushed: Vec<oneshot::Sender<()>>,
     closed: bool,
 }
 
@@ -182,6 +184,9 @@ struct Shared {
     channel: Channel,
     pending: Mutex<Pending>,
     wake: Notify,
+    /// Raised when an ack is asked (a consumer waiting for a delivery looks again whether
+    /// held acks now fill the prefetch).
+    asked: Notify,
     /// `overseer_amqp_ack_frames_total`, looked up once (sessions start after the recorder).
     frames_sent: metrics::Counter,
 }
@@ -205,10 +210,16 @@ impl Acks {
 
     /// The same with another longest hold than [`HOLD`].
     pub fn with_hold(channel: Channel, hold: Duration) -> Self {
-        let pending = Pending { folder: Folder::new(hold), release: false, closed: false };
+        let pending =
+            Pending { folder: Folder::new(hold), release: false, flushed: Vec::new(), closed: false };
         let frames_sent = metrics::counter!(crate::metrics::AMQP_ACK_FRAMES);
-        let shared =
-            Arc::new(Shared { channel, pending: Mutex::new(pending), wake: Notify::new(), frames_sent });
+        let shared = Arc::new(Shared {
+            channel,
+            pending: Mutex::new(pending),
+            wake: Notify::new(),
+            asked: Notify::new(),
+            frames_sent,
+        });
         tokio::spawn(flush(shared.clone()));
         Self { shared }
     }
@@ -218,6 +229,7 @@ impl Acks {
         let (tx, rx) = oneshot::channel();
         self.shared.pending().folder.ask(tag, Instant::now(), tx);
         self.shared.wake.notify_one();
+        self.shared.asked.notify_waiters();
         rx.await.unwrap_or_else(|_| {
             Err(TransportError("the channel closed before the delivery was acked".into()))
         })
@@ -233,17 +245,38 @@ impl Acks {
         received: u64,
         prefetch: u16,
     ) -> Option<S::Item> {
-        if let Some(ready) = stream.next().now_or_never() {
-            return ready;
-        }
-        if self.shared.pending().folder.blocks(received, prefetch) {
-            if let Ok(ready) = tokio::time::timeout(RELEASE_AFTER, stream.next()).await {
+        loop {
+            if let Some(ready) = stream.next().now_or_never() {
                 return ready;
             }
-            self.shared.pending().release = true;
-            self.shared.wake.notify_one();
+            // Created before the look, so an ack asked right after it is not missed.
+            let asked = self.shared.asked.notified();
+            if self.shared.pending().folder.blocks(received, prefetch) {
+                if let Ok(ready) = tokio::time::timeout(RELEASE_AFTER, stream.next()).await {
+                    return ready;
+                }
+                self.release();
+                return stream.next().await;
+            }
+            tokio::select! {
+                ready = stream.next() => return ready,
+                () = asked => {}
+            }
         }
-        stream.next().await
+    }
+
+    fn release(&self) {
+        self.shared.pending().release = true;
+        self.shared.wake.notify_one();
+    }
+
+    /// Sends every held ack and returns once they are written (before the channel closes:
+    /// a held ack lost there would have its task delivered again).
+    pub async fn send_held(&self) {
+        let (tx, rx) = oneshot::channel();
+        self.shared.pending().flushed.push(tx);
+        self.release();
+        let _ = rx.await;
     }
 
     /// `tag` was settled by other means (a nack that was sent).
@@ -271,12 +304,12 @@ async fn flush(shared: Arc<Shared>) {
             }
             () = tokio::time::sleep_until(next_due.unwrap_or_else(Instant::now)), if next_due.is_some() => {}
         }
-        let (frames, waiters, closed) = {
+        let (frames, waiters, flushed, closed) = {
             let mut pending = shared.pending();
             let closed = pending.closed;
             let all = closed || std::mem::take(&mut pending.release);
             let (frames, waiters) = pending.folder.due(Instant::now(), all);
-            (frames, waiters, closed)
+            (frames, waiters, std::mem::take(&mut pending.flushed), closed)
         };
         let count = frames.count();
         if count > 0 {
@@ -285,6 +318,9 @@ async fn flush(shared: Arc<Shared>) {
             for waiter in waiters {
                 let _ = waiter.send(sent.clone());
             }
+        }
+        for done in flushed {
+            let _ = done.send(());
         }
         if closed {
             return;
@@ -381,13 +417,12 @@ mod tests {
     async fn a_tag_seen_twice_or_a_long_stall_stops_folding() {
         let (mut folder, now) = (Folder::new(HOLD), Instant::now());
         assert_eq!(ask(&mut folder, &[1], now), frames(Some(1), &[]));
-        assert_eq!(ask(&mut folder, &[1], now), frames(None, &[]));
-        assert_eq!(folder.due(now + HOLD, false).0, frames(None, &[1]));
-        assert_eq!(ask(&mut folder, &[2, 3], now + HOLD), frames(None, &[]));
+        // Folding is off: nothing can fold any more, so nothing is held.
+        assert_eq!(ask(&mut folder, &[1], now), frames(None, &[1]));
+        assert_eq!(ask(&mut folder, &[2, 3], now), frames(None, &[2, 3]));
 
         let (mut folder, now) = (Folder::new(HOLD), Instant::now());
         let far = WINDOW_LIMIT as u64 + 2;
-        assert_eq!(ask(&mut folder, &[far, 1], now), frames(None, &[]));
-        assert_eq!(folder.due(now + HOLD, false).0, frames(None, &[far, 1]));
+        assert_eq!(ask(&mut folder, &[far, 1], now), frames(None, &[far, 1]));
     }
 }

@@ -115,7 +115,8 @@ impl Session for AmqpSession {
         if self.stream.take().is_some() {
             let _ = self.channel.basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default()).await;
         }
-        // Closing the channel hands every unacked delivery back to the broker.
+        // Held acks go first; closing the channel hands every unacked delivery back.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.acks.send_held()).await;
         let _ = self.channel.close(200, "consumer stopped".into()).await;
     }
 }
