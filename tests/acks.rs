@@ -34,19 +34,29 @@ async fn publish(conn: &Connection, n: usize) {
     }
 }
 
-/// `n` deliveries taken on a channel of their own, the consumer then cancelled (so a requeued
-/// one is not handed back).
-async fn take(conn: &Connection, n: usize) -> (Channel, Vec<lapin::message::Delivery>) {
+/// A channel with a prefetch of `n` consuming as `tag`, and the `n` deliveries it took.
+async fn consuming(
+    conn: &Connection,
+    n: usize,
+    tag: &str,
+) -> (Channel, lapin::Consumer, Vec<lapin::message::Delivery>) {
     let ch = conn.create_channel().await.expect("channel");
     ch.basic_qos(n as u16, BasicQosOptions::default()).await.expect("qos");
     let mut consumer = ch
-        .basic_consume(QUEUE.into(), "acks".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(QUEUE.into(), tag.into(), BasicConsumeOptions::default(), FieldTable::default())
         .await
         .expect("consume");
     let mut taken = Vec::new();
     while taken.len() < n {
         taken.push(consumer.next().await.expect("a delivery").expect("delivered"));
     }
+    (ch, consumer, taken)
+}
+
+/// `n` deliveries taken on a channel of their own, the consumer then cancelled (so a requeued
+/// one is not handed back).
+async fn take(conn: &Connection, n: usize) -> (Channel, Vec<lapin::message::Delivery>) {
+    let (ch, _consumer, taken) = consuming(conn, n, "acks").await;
     ch.basic_cancel("acks".into(), BasicCancelOptions::default()).await.expect("cancel");
     (ch, taken)
 }
@@ -55,16 +65,31 @@ async fn take(conn: &Connection, n: usize) -> (Channel, Vec<lapin::message::Deli
 async fn ack_all(acks: &Arc<Acks>, deliveries: &[&lapin::message::Delivery]) {
     let mut tags: Vec<u64> = deliveries.iter().map(|d| d.delivery_tag).collect();
     tags.sort_by_key(|t| (t * 7919) % 1009);
-    let asked: Vec<_> = tags
-        .into_iter()
+    for asked in ask(acks, tags) {
+        asked.await.expect("joined").expect("acked");
+    }
+}
+
+/// Asks for the acks of these tags, each on a task of its own.
+fn ask(
+    acks: &Arc<Acks>,
+    tags: impl IntoIterator<Item = u64>,
+) -> Vec<tokio::task::JoinHandle<Result<(), overseer_supervisor::transport::TransportError>>> {
+    tags.into_iter()
         .map(|tag| {
             let acks = acks.clone();
             tokio::spawn(async move { acks.ack(tag).await })
         })
-        .collect();
-    for ask in asked {
-        ask.await.expect("joined").expect("acked");
-    }
+        .collect()
+}
+
+/// A connection to a vhost of its own on the machine's RabbitMQ.
+async fn connected() -> (Vhost, Connection) {
+    let vhost = Vhost::new();
+    let conn = Connection::connect(&vhost.amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .expect("RabbitMQ (scripts/services.sh)");
+    (vhost, conn)
 }
 
 fn frames_sent(page: &str) -> u64 {
@@ -83,10 +108,7 @@ async fn queued(conn: &Connection) -> u32 {
 #[tokio::test]
 async fn acks_asked_together_share_a_frame_and_never_cover_an_unsettled_delivery() {
     let metrics = overseer_supervisor::metrics::install().expect("recorder");
-    let vhost = Vhost::new();
-    let conn = Connection::connect(&vhost.amqp_url(), lapin::ConnectionProperties::default())
-        .await
-        .expect("RabbitMQ (scripts/services.sh)");
+    let (_vhost, conn) = connected().await;
 
     // 200 deliveries acked at once: a frame or a few, not 200; none left on the broker.
     publish(&conn, 200).await;
@@ -128,40 +150,19 @@ async fn three_taken(
     conn: &Connection,
     tag: &str,
 ) -> (Channel, lapin::Consumer, Vec<lapin::message::Delivery>, Arc<Acks>) {
-    let ch = conn.create_channel().await.expect("channel");
-    ch.basic_qos(3, BasicQosOptions::default()).await.expect("qos");
-    let mut consumer = ch
-        .basic_consume(QUEUE.into(), tag.into(), BasicConsumeOptions::default(), FieldTable::default())
-        .await
-        .expect("consume");
-    let mut taken = Vec::new();
-    while taken.len() < 3 {
-        taken.push(consumer.next().await.expect("a delivery").expect("delivered"));
-    }
+    let (ch, consumer, taken) = consuming(conn, 3, tag).await;
     let acks = Arc::new(Acks::with_hold(ch.clone(), std::time::Duration::from_secs(3600)));
     (ch, consumer, taken, acks)
 }
 
-/// Asks for these acks, each on a task of its own.
-fn ask(
-    acks: &Arc<Acks>,
-    deliveries: &[lapin::message::Delivery],
-) -> Vec<tokio::task::JoinHandle<Result<(), overseer_supervisor::transport::TransportError>>> {
-    deliveries
-        .iter()
-        .map(|d| {
-            let (acks, tag) = (acks.clone(), d.delivery_tag);
-            tokio::spawn(async move { acks.ack(tag).await })
-        })
-        .collect()
+/// The tags of these deliveries.
+fn tags(deliveries: &[lapin::message::Delivery]) -> Vec<u64> {
+    deliveries.iter().map(|d| d.delivery_tag).collect()
 }
 
 #[tokio::test]
 async fn held_acks_that_fill_the_prefetch_go_when_the_consumer_waits_for_a_delivery() {
-    let vhost = Vhost::new();
-    let conn = Connection::connect(&vhost.amqp_url(), lapin::ConnectionProperties::default())
-        .await
-        .expect("RabbitMQ (scripts/services.sh)");
+    let (_vhost, conn) = connected().await;
     publish(&conn, 4).await;
     let (ch, mut consumer, taken, acks) = three_taken(&conn, "held").await;
     let received = taken.iter().map(|d| d.delivery_tag).max().unwrap_or(0);
@@ -171,7 +172,7 @@ async fn held_acks_that_fill_the_prefetch_go_when_the_consumer_waits_for_a_deliv
     let waiting = acks.next_from(&mut consumer, received, 3);
     let asking = async {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        ask(&acks, &taken[1..])
+        ask(&acks, tags(&taken[1..]))
     };
     let (fourth, held) =
         tokio::time::timeout(std::time::Duration::from_secs(10), async { tokio::join!(waiting, asking) })
@@ -192,13 +193,10 @@ async fn held_acks_that_fill_the_prefetch_go_when_the_consumer_waits_for_a_deliv
 
 #[tokio::test]
 async fn held_acks_are_written_before_the_channel_closes() {
-    let vhost = Vhost::new();
-    let conn = Connection::connect(&vhost.amqp_url(), lapin::ConnectionProperties::default())
-        .await
-        .expect("RabbitMQ (scripts/services.sh)");
+    let (_vhost, conn) = connected().await;
     publish(&conn, 3).await;
     let (ch, _consumer, taken, acks) = three_taken(&conn, "closing").await;
-    let held = ask(&acks, &taken[1..]);
+    let held = ask(&acks, tags(&taken[1..]));
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert!(!held.iter().any(|h| h.is_finished()), "acks above an unsettled delivery are held");
     tokio::time::timeout(std::time::Duration::from_secs(10), acks.send_held()).await.expect("sent");

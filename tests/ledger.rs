@@ -10,15 +10,15 @@ use std::time::Duration;
 const LEASE: Duration = Duration::from_secs(30);
 const KEEP: Duration = Duration::from_secs(60);
 
+async fn claim(ledger: &dyn Ledger, id: &str, takeover: bool) -> Claim {
+    ledger.claim(id, LEASE, takeover).await.expect("claim")
+}
+
 async fn claimed(ledger: &dyn Ledger, id: &str, takeover: bool) -> String {
-    match ledger.claim(id, LEASE, takeover).await.expect("claim") {
+    match claim(ledger, id, takeover).await {
         Claim::Claimed(token) => token,
         other => panic!("{id}: expected a claim, got {other:?}"),
     }
-}
-
-async fn claim(ledger: &dyn Ledger, id: &str, takeover: bool) -> Claim {
-    ledger.claim(id, LEASE, takeover).await.expect("claim")
 }
 
 /// Every transition a delivery makes, in the order the pipeline makes them.
