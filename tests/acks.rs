@@ -165,7 +165,7 @@ async fn held_acks_that_fill_the_prefetch_go_when_the_consumer_waits_for_a_deliv
     let (_vhost, conn) = connected().await;
     publish(&conn, 4).await;
     let (ch, mut consumer, taken, acks) = three_taken(&conn, "held").await;
-    let received = taken.iter().map(|d| d.delivery_tag).max().unwrap_or(0);
+    let received = tags(&taken).into_iter().max().unwrap_or(0);
 
     // The consumer waits for a delivery first; then #2 and #3 are acked while #1 still
     // processes: held above it, they fill the prefetch of 3. They go, and the fourth comes.

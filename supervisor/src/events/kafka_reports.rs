@@ -78,8 +78,8 @@ impl Deliveries {
     }
 }
 
-/// Statistics go to the produce request counters ([`kafka_stats::publish`]), log lines and errors where rdkafka's default context
-/// sends them; each is counted as served.
+/// Statistics go to the produce request counters ([`kafka_stats::publish`]), log lines and
+/// errors where rdkafka's default context sends them; each is counted as served.
 impl ClientContext for Deliveries {
     fn stats_raw(&self, statistics: &[u8]) {
         self.serving();
